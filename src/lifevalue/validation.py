@@ -342,3 +342,99 @@ def is_finite_number(value) -> bool:
         return math.isfinite(float(value))
     except (TypeError, ValueError):
         return False
+
+
+# -------------------------------------------------------------------- RFM summaries
+
+
+def summary_columns(frame: pd.DataFrame, names: Sequence[str]) -> dict[str, str]:
+    """Map each RFM name to the frame's column: ``frequency`` or ``frequency_cal``.
+
+    A calibration/holdout summary is used through its calibration columns.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise InputError(f"the summary must be a pandas DataFrame, not {type(frame).__name__}")
+    suffix = "" if all(n in frame.columns for n in names) else "_cal"
+    mapping = {n: n + suffix for n in names}
+    check_columns(list(frame.columns), list(mapping.values()), what="summary")
+    return mapping
+
+
+def check_summary(frame: pd.DataFrame, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """Validate an RFM summary and return its columns as float arrays by RFM name.
+
+    Checks: the columns exist; the summary is not empty; customer ids (the index) are
+    unique; values are numeric, finite and not negative; ``frequency`` is a whole
+    number; ``recency`` <= ``T``; ``recency`` is 0 when ``frequency`` is 0; and
+    ``monetary_value`` > 0 for repeat customers.
+    """
+    cols = summary_columns(frame, names)
+    if len(frame) == 0:
+        raise EmptyInputError("the summary is empty: no customers")
+    dup = frame.index.duplicated(keep=False)
+    if dup.any():
+        raise offending_rows_error(
+            frame.index.name or "index", frame[dup][list(cols.values())], int(dup.sum()),
+            "a duplicated customer id",
+        )
+    shown = frame[list(cols.values())]
+    out = {}
+    for name, col in cols.items():
+        raw = frame[col]
+        if not pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_bool_dtype(raw):
+            values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype="float64")
+            bad = np.isnan(values) & raw.notna().to_numpy()
+            if bad.any():
+                raise offending_rows_error(col, shown[bad], int(bad.sum()), "a non-numeric value")
+        values = raw.to_numpy(dtype="float64", na_value=np.nan)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            raise offending_rows_error(col, shown[bad], int(bad.sum()),
+                                       "a missing (NaN) or infinite value")
+        bad = values < 0
+        if bad.any():
+            raise offending_rows_error(col, shown[bad], int(bad.sum()), "a negative value")
+        out[name] = values
+    if "frequency" in out:
+        bad = out["frequency"] != np.round(out["frequency"])
+        if bad.any():
+            raise offending_rows_error(cols["frequency"], shown[bad], int(bad.sum()),
+                                       "a frequency that is not a whole number")
+    if "recency" in out and "T" in out:
+        bad = out["recency"] > out["T"]
+        if bad.any():
+            raise offending_rows_error(cols["recency"], shown[bad], int(bad.sum()),
+                                       "a recency greater than T")
+        bad = (out["frequency"] == 0) & (out["recency"] != 0)
+        if bad.any():
+            raise offending_rows_error(cols["recency"], shown[bad], int(bad.sum()),
+                                       "a non-zero recency but no repeat purchase")
+    if "monetary_value" in out:
+        bad = (out["frequency"] > 0) & (out["monetary_value"] <= 0)
+        if bad.any():
+            raise offending_rows_error(cols["monetary_value"], shown[bad], int(bad.sum()),
+                                       "a monetary value <= 0 for a repeat customer")
+    return out
+
+
+def check_time_unit_matches(summary: pd.DataFrame, model_unit: str | None) -> None:
+    """Raise if the summary was made in another time unit than the model was fitted on."""
+    unit = summary.attrs.get("time_unit")
+    if unit is not None and model_unit is not None and unit != model_unit:
+        raise InvalidOptionError(
+            f"the summary is in time_unit {unit!r} ({TIME_UNIT_NAMES.get(unit, unit)}) but the "
+            f"model was fitted in {model_unit!r} ({TIME_UNIT_NAMES.get(model_unit, model_unit)});"
+            " summarise again with the model's time_unit",
+            column="time_unit",
+        )
+
+
+def check_probability(value: float, option: str) -> float:
+    if not (isinstance(value, int | float | np.floating) and 0 < value < 1):
+        raise InvalidOptionError(f"{option} must be a number strictly between 0 and 1, "
+                                 f"got {value!r}", column=option)
+    return float(value)
+
+
+class NotFittedError(RuntimeError):
+    """A model was used before ``fit`` (or ``load``)."""

@@ -1,0 +1,454 @@
+"""The shared engine of lifevalue's models: priors, fit (MCMC or MAP), diagnostics,
+summaries and persistence. :class:`~lifevalue.models.beta_geo.BetaGeo` and
+:class:`~lifevalue.models.gamma_gamma.GammaGamma` are thin subclasses that supply
+their data, likelihood and default priors.
+
+Every fit, whatever the route, leaves an ``arviz.InferenceData`` in ``idata_`` with
+a ``posterior`` group of dims ``(chain, draw)``; MAP and point estimates are one
+chain of one draw. Downstream code reads draws through :meth:`BaseModel.draws` and
+does not care how they were made.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any, ClassVar
+
+import arviz as az
+import numpy as np
+import pandas as pd
+
+from lifevalue import validation as v
+
+#: Bumped when the saved file layout changes; :meth:`BaseModel.load` refuses others.
+FORMAT_VERSION = 1
+
+#: Positive-support PyMC distributions a prior may use.
+POSITIVE_PRIORS = (
+    "HalfNormal", "HalfCauchy", "HalfStudentT", "Gamma", "Exponential", "LogNormal",
+    "Weibull", "InverseGamma", "HalfFlat",
+)
+
+#: NUTS implementations ``fit(method="mcmc", sampler=...)`` accepts.
+SAMPLERS = ("pymc", "nutpie", "numpyro")
+
+#: Scale of the HalfNormal default prior on shape parameters (r, a, b, p, q). Vague on
+#: purpose: the data dominate, and on CDNOW the MAP equals the published MLE to printed
+#: precision (Gamma-Gamma's likelihood has a long flat ridge in p, q and gamma that a
+#: tighter prior, e.g. sigma=10, visibly pulls along).
+SHAPE_SIGMA = 300.0
+
+#: Convergence thresholds; a fit beyond them raises :class:`ConvergenceWarning`.
+RHAT_MAX = 1.01
+ESS_MIN = 400
+
+
+class ConvergenceWarning(UserWarning):
+    """An MCMC fit shows divergences, r-hat > 1.01 or ESS < 400."""
+
+
+class BaseModel:
+    """Common machinery of lifevalue's Bayesian models.
+
+    Subclasses define ``param_names``, ``summary_names``, :meth:`default_priors`,
+    :meth:`_stats` and :meth:`_loglik`.
+    """
+
+    param_names: ClassVar[tuple[str, ...]] = ()
+    summary_names: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, priors: dict[str, dict] | None = None):
+        priors = dict(priors or {})
+        unknown = sorted(set(priors) - set(self.param_names))
+        if unknown:
+            raise v.InvalidOptionError(
+                f"priors name unknown parameter {unknown[0]!r}; {type(self).__name__} has "
+                f"{list(self.param_names)}",
+                column="priors",
+            )
+        for name, spec in priors.items():
+            _check_prior(name, spec)
+        self.priors = priors
+
+    # ------------------------------------------------------------- subclass hooks
+
+    def default_priors(self, stats) -> dict[str, dict]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _stats(self, columns: dict[str, np.ndarray]):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _loglik(self, params: dict, stats, xp):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------- fitting
+
+    def _prepare(self, summary: pd.DataFrame):
+        columns = v.check_summary(summary, self.summary_names)
+        return self._stats(columns)
+
+    def resolved_priors(self, stats) -> dict[str, dict]:
+        """The default priors for these data, overridden by the user's."""
+        return {**self.default_priors(stats), **self.priors}
+
+    def build_model(self, summary: pd.DataFrame):
+        """The PyMC model of the population parameters given ``summary``."""
+        stats = self._prepare(summary)
+        return self._pymc_model(stats, self.resolved_priors(stats))
+
+    def _pymc_model(self, stats, priors):
+        import pymc as pm
+
+        from lifevalue.models.likelihoods import pytensor_namespace
+
+        with pm.Model() as model:
+            params = {}
+            for name in self.param_names:
+                spec = dict(priors[name])
+                dist = getattr(pm, spec.pop("dist"))
+                params[name] = dist(name, **spec)
+            pm.Potential("loglik", self._loglik(params, stats, pytensor_namespace()))
+        return model
+
+    def fit(
+        self,
+        summary: pd.DataFrame,
+        *,
+        method: str = "mcmc",
+        draws: int = 1000,
+        tune: int = 1000,
+        chains: int = 2,
+        sampler: str = "pymc",
+        random_seed: int | None = None,
+        progressbar: bool = False,
+        **sampler_kwargs,
+    ):
+        """Fit the population parameters to an RFM summary.
+
+        Parameters
+        ----------
+        summary : pandas.DataFrame
+            From :func:`lifevalue.summarize`; calibration columns (``*_cal``) are used
+            when the plain ones are absent.
+        method : {'mcmc', 'map'}
+            ``'mcmc'`` samples the posterior with NUTS; ``'map'`` finds the posterior
+            mode (in the parameters' own scale, without Jacobian) with L-BFGS on the
+            compiled log density and gradient.
+        draws, tune, chains : int
+            NUTS settings, per chain.
+        sampler : {'pymc', 'nutpie', 'numpyro'}
+            NUTS implementation; see ``bench/bench_samplers.py`` for the measurement.
+        random_seed : int, optional
+        progressbar : bool
+            Show the sampler's progress (the CLI turns it on).
+
+        Returns
+        -------
+        self
+        """
+        if method not in ("mcmc", "map"):
+            raise v.InvalidOptionError(f"method {method!r} is not one of 'mcmc', 'map'",
+                                       column="method")
+        if sampler not in SAMPLERS:
+            raise v.InvalidOptionError(f"sampler {sampler!r} is not one of {list(SAMPLERS)}",
+                                       column="sampler")
+        stats = self._prepare(summary)
+        priors = self.resolved_priors(stats)
+        model = self._pymc_model(stats, priors)
+        start = time.perf_counter()
+        if method == "map":
+            idata = _fit_map(model, self.param_names)
+        else:
+            idata = _fit_mcmc(model, draws=draws, tune=tune, chains=chains, sampler=sampler,
+                              random_seed=random_seed, progressbar=progressbar,
+                              **sampler_kwargs)
+        self.idata_ = idata
+        self.metadata_ = {
+            "model": type(self).__name__,
+            "format_version": FORMAT_VERSION,
+            "lifevalue_version": _version(),
+            "method": method,
+            "sampler": sampler if method == "mcmc" else None,
+            "priors": priors,
+            "time_unit": summary.attrs.get("time_unit"),
+            "n_customers": int(stats.n_customers),
+            "n_unique": int(stats.n_unique),
+            "fit_seconds": round(time.perf_counter() - start, 3),
+        }
+        self.diagnostics_ = self._diagnostics()
+        if method == "mcmc":
+            self._warn_if_not_converged()
+        return self
+
+    # ------------------------------------------------------------ fitted results
+
+    def _check_fitted(self):
+        if not hasattr(self, "idata_"):
+            raise v.NotFittedError(
+                f"this {type(self).__name__} is not fitted yet: call fit(summary) or load(path) "
+                "first"
+            )
+
+    @property
+    def is_fitted(self) -> bool:
+        return hasattr(self, "idata_")
+
+    def draws(self, max_draws: int | None = None) -> dict[str, np.ndarray]:
+        """Posterior draws of each parameter, chains pooled, as 1-D float arrays.
+
+        ``max_draws`` thins evenly to at most that many draws.
+        """
+        self._check_fitted()
+        post = self.idata_.posterior
+        out = {n: np.asarray(post[n].values, dtype="float64").reshape(-1)
+               for n in self.param_names}
+        n = len(out[self.param_names[0]])
+        if max_draws is not None and n > max_draws:
+            keep = np.linspace(0, n - 1, max_draws).round().astype(int)
+            out = {k: a[keep] for k, a in out.items()}
+        return out
+
+    def point_estimate(self) -> dict[str, float]:
+        """Posterior mean of each parameter (the estimate itself after MAP)."""
+        return {k: float(a.mean()) for k, a in self.draws().items()}
+
+    def loglik(self, summary: pd.DataFrame, params: dict[str, float] | None = None) -> float:
+        """Total log-likelihood of ``summary`` at ``params`` (default: posterior mean)."""
+        from lifevalue.models.likelihoods import NUMPY
+
+        params = self.point_estimate() if params is None else params
+        return float(self._loglik(params, self._prepare(summary), NUMPY))
+
+    def summary(self, hdi_prob: float = 0.9) -> pd.DataFrame:
+        """Posterior summary: mean, sd, HDI, r-hat and ESS of each parameter."""
+        self._check_fitted()
+        v.check_probability(hdi_prob, "hdi_prob")
+        if self.idata_.posterior.sizes["draw"] * self.idata_.posterior.sizes["chain"] < 2:
+            est = self.point_estimate()
+            return pd.DataFrame({"mean": est}).rename_axis("parameter")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # r-hat of a single chain
+            out = az.summary(self.idata_, var_names=list(self.param_names), hdi_prob=hdi_prob,
+                             round_to="none")
+        return out.rename_axis("parameter")
+
+    def _diagnostics(self) -> dict[str, Any]:
+        post = self.idata_.posterior
+        diag: dict[str, Any] = {"method": self.metadata_["method"]}
+        if post.sizes["chain"] * post.sizes["draw"] < 2 or "sample_stats" not in self.idata_:
+            return diag
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            rhat = az.rhat(self.idata_, var_names=list(self.param_names))
+            ess = az.ess(self.idata_, var_names=list(self.param_names))
+        diag["rhat_max"] = float(max(float(rhat[n]) for n in self.param_names))
+        diag["ess_bulk_min"] = float(min(float(ess[n]) for n in self.param_names))
+        div = self.idata_.sample_stats.get("diverging")
+        diag["divergences"] = int(div.values.sum()) if div is not None else 0
+        diag["draws"] = int(post.sizes["chain"] * post.sizes["draw"])
+        diag["chains"] = int(post.sizes["chain"])
+        return diag
+
+    @property
+    def converged(self) -> bool:
+        """False when the MCMC fit failed a convergence check (see ``diagnostics_``)."""
+        return not self.convergence_problems()
+
+    def convergence_problems(self) -> list[str]:
+        self._check_fitted()
+        d = self.diagnostics_
+        problems = []
+        if d.get("divergences", 0) > 0:
+            problems.append(f"{d['divergences']} divergent transitions")
+        if d.get("rhat_max", 1.0) > RHAT_MAX:
+            problems.append(f"r-hat {d['rhat_max']:.3f} > {RHAT_MAX}")
+        if d.get("ess_bulk_min", np.inf) < ESS_MIN:
+            problems.append(f"bulk ESS {d['ess_bulk_min']:.0f} < {ESS_MIN}")
+        return problems
+
+    def _warn_if_not_converged(self):
+        problems = self.convergence_problems()
+        if problems:
+            warnings.warn(
+                f"{type(self).__name__} MCMC did not converge: {'; '.join(problems)}. Do not "
+                "trust its intervals; sample longer (more tune/draws) or check the data.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+
+    # --------------------------------------------------------------- persistence
+
+    @classmethod
+    def from_params(cls, params: dict[str, float], *, time_unit: str | None = None):
+        """A point-estimate model: one draw at ``params``, usable everywhere downstream."""
+        missing = [n for n in cls.param_names if n not in params]
+        if missing:
+            raise v.InvalidOptionError(f"params lack {missing[0]!r}", column="params")
+        model = cls()
+        model.idata_ = az.from_dict(
+            posterior={n: np.array([[float(params[n])]]) for n in cls.param_names}
+        )
+        model.metadata_ = {
+            "model": cls.__name__, "format_version": FORMAT_VERSION,
+            "lifevalue_version": _version(), "method": "point", "sampler": None,
+            "priors": {}, "time_unit": time_unit,
+        }
+        model.diagnostics_ = {"method": "point"}
+        return model
+
+    def save(self, path) -> Path:
+        """Save to netCDF (the InferenceData plus lifevalue metadata), atomically."""
+        self._check_fitted()
+        path = Path(path)
+        idata = self.idata_.copy()
+        idata.posterior.attrs["lifevalue_metadata"] = json.dumps(self.metadata_)
+        idata.posterior.attrs["lifevalue_diagnostics"] = json.dumps(self.diagnostics_)
+        atomic_write(path, idata.to_netcdf)
+        return path
+
+    @classmethod
+    def load(cls, path):
+        """Load a model saved by :meth:`save`; refuses foreign or incompatible files."""
+        path = Path(path)
+        if not path.exists():
+            raise v.InputError(f"model file {str(path)!r} does not exist", column="model")
+        try:
+            idata = az.from_netcdf(path)
+            for group in idata.groups():
+                idata[group].load()
+            meta = json.loads(idata.posterior.attrs["lifevalue_metadata"])
+            diag = json.loads(idata.posterior.attrs.get("lifevalue_diagnostics", "{}"))
+        except Exception as err:  # noqa: BLE001 - any failure means the same to the user
+            raise v.InputError(
+                f"model file {str(path)!r} is truncated, corrupt or not a lifevalue model "
+                f"({type(err).__name__})",
+                column="model",
+            ) from err
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise v.InputError(
+                f"model file {str(path)!r} was saved by lifevalue "
+                f"{meta.get('lifevalue_version')} in format {meta.get('format_version')}; this "
+                f"lifevalue ({_version()}) reads format {FORMAT_VERSION}. Refit the model.",
+                column="model",
+            )
+        if meta.get("model") != cls.__name__:
+            raise v.InputError(
+                f"model file {str(path)!r} holds a {meta.get('model')}, not a {cls.__name__}",
+                column="model",
+            )
+        for key in ("lifevalue_metadata", "lifevalue_diagnostics"):
+            idata.posterior.attrs.pop(key, None)
+        model = cls(priors=None)
+        model.idata_ = idata
+        model.metadata_ = meta
+        model.diagnostics_ = diag
+        return model
+
+    def __repr__(self) -> str:
+        if not self.is_fitted:
+            return f"{type(self).__name__}(not fitted)"
+        est = ", ".join(f"{k}={val:.4g}" for k, val in self.point_estimate().items())
+        return f"{type(self).__name__}({est}; {self.metadata_['method']})"
+
+
+# ----------------------------------------------------------------------- helpers
+
+
+def _check_prior(name: str, spec) -> None:
+    if not isinstance(spec, dict) or "dist" not in spec:
+        raise v.InvalidOptionError(
+            f"prior of {name!r} must be a dict like {{'dist': 'HalfNormal', 'sigma': 10}}, "
+            f"got {spec!r}",
+            column="priors",
+        )
+    if spec["dist"] not in POSITIVE_PRIORS:
+        raise v.InvalidOptionError(
+            f"prior of {name!r}: {spec['dist']!r} is not one of the positive distributions "
+            f"{list(POSITIVE_PRIORS)}",
+            column="priors",
+        )
+
+
+def _version() -> str:
+    from lifevalue import __version__
+
+    return __version__
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call ``write(tmp_path)`` then move the file into place, so that a failure never
+    leaves a half-written or overwritten ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _fit_map(model, param_names) -> az.InferenceData:
+    """Posterior mode by L-BFGS-B on the compiled log density (no Jacobian)."""
+    from scipy import optimize
+
+    logp = model.compile_logp(jacobian=False)
+    dlogp = model.compile_dlogp(jacobian=False)
+    start = model.initial_point()
+    keys = list(start)
+    sizes = [np.size(start[k]) for k in keys]
+
+    def unpack(theta):
+        out, i = {}, 0
+        for k, s in zip(keys, sizes, strict=True):
+            out[k] = np.asarray(theta[i:i + s]).reshape(np.shape(start[k]))
+            i += s
+        return out
+
+    def objective(theta):
+        point = unpack(theta)
+        return -float(logp(point)), -np.asarray(dlogp(point), dtype="float64")
+
+    theta0 = np.concatenate([np.ravel(start[k]) for k in keys]).astype("float64")
+    res = optimize.minimize(objective, theta0, jac=True, method="L-BFGS-B",
+                            options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-9})
+    if not res.success and not np.isfinite(res.fun):
+        raise RuntimeError(f"MAP optimisation failed: {res.message}")
+    constrained = _constrain(model, unpack(res.x))
+    return az.from_dict(
+        posterior={n: np.array([[constrained[n]]]) for n in param_names},
+        attrs={"map_loglik": -float(res.fun), "map_iterations": int(res.nit)},
+    )
+
+
+def _constrain(model, point) -> dict[str, float]:
+    """Map a point of transformed value variables back to the parameters."""
+    out = {}
+    for rv in model.free_RVs:
+        value_var = model.rvs_to_values[rv]
+        transform = model.rvs_to_transforms.get(rv)
+        raw = point[value_var.name]
+        if transform is not None:
+            raw = transform.backward(raw, *rv.owner.inputs).eval()
+        out[rv.name] = float(np.asarray(raw))
+    return out
+
+
+def _fit_mcmc(model, *, draws, tune, chains, sampler, random_seed, progressbar,
+              **kwargs) -> az.InferenceData:
+    import pymc as pm
+
+    with model:
+        return pm.sample(
+            draws=draws, tune=tune, chains=chains, cores=min(chains, os.cpu_count() or 1),
+            random_seed=random_seed, progressbar=progressbar, nuts_sampler=sampler,
+            compute_convergence_checks=False, **kwargs,
+        )

@@ -1,0 +1,111 @@
+"""Chunked per-customer scoring shared by the models (and the value module).
+
+A posterior over customers x draws (x periods) is never held at once: customers are
+processed in chunks, each chunk is reduced to means and quantiles, and only those
+leave the chunk (DESIGN.md section 6).
+
+Column names say what an interval is (DESIGN.md section 4):
+
+* ``<quantity>_mean`` - the posterior mean;
+* ``<quantity>_param_lo`` / ``_param_hi`` - the **parameter interval**: quantiles,
+  across population draws, of the expectation for a customer with this history;
+* ``<quantity>_pred_lo`` / ``_pred_hi`` - the **predictive interval**: quantiles of
+  what this customer will actually do, customer-level randomness included.
+
+The interval level is the ``ci`` argument (default 0.9, i.e. the 5% and 95%
+quantiles) and is recorded in ``DataFrame.attrs['ci']``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import pandas as pd
+
+from lifevalue import validation as v
+from lifevalue.models.customer_posterior import RNG_BLOCK
+
+#: Target number of float64 cells (draws x customers x periods) per chunk.
+CELLS_PER_CHUNK = 4_000_000
+
+
+def default_chunk_size(n_draws: int, n_periods: int = 1) -> int:
+    """Customers per chunk so that a chunk holds about :data:`CELLS_PER_CHUNK` cells."""
+    n = CELLS_PER_CHUNK // max(1, n_draws * n_periods)
+    return max(RNG_BLOCK, (n // RNG_BLOCK) * RNG_BLOCK)
+
+
+def iter_chunks(n: int, chunk_size: int | None, n_draws: int, n_periods: int = 1
+                ) -> Iterator[slice]:
+    """Slices of ``range(n)``; each starts on a random-number block boundary."""
+    size = default_chunk_size(n_draws, n_periods) if chunk_size is None else int(chunk_size)
+    if size < 1:
+        raise v.InvalidOptionError(f"chunk_size must be positive, got {chunk_size!r}",
+                                   column="chunk_size")
+    size = -(-size // RNG_BLOCK) * RNG_BLOCK
+    for start in range(0, n, size):
+        yield slice(start, min(start + size, n))
+
+
+def quantile_bounds(ci: float) -> tuple[float, float]:
+    ci = v.check_probability(ci, "ci")
+    return (1.0 - ci) / 2.0, (1.0 + ci) / 2.0
+
+
+def reduce_draws(values: np.ndarray, ci: float, discrete: bool = False):
+    """Mean and central ``ci`` interval over axis 0 (the draws).
+
+    ``discrete=True`` takes quantiles that are observed values (inverted CDF), so a
+    predictive interval of counts holds whole numbers.
+    """
+    lo, hi = quantile_bounds(ci)
+    method = "inverted_cdf" if discrete else "linear"
+    q = np.quantile(values, [lo, hi], axis=0, method=method)
+    return values.mean(axis=0), q[0], q[1]
+
+
+def interval_frame(name: str, mean, lo=None, hi=None, kind: str = "param", index=None,
+                   ci: float = 0.9) -> pd.DataFrame:
+    cols = {f"{name}_mean": mean}
+    if lo is not None:
+        cols[f"{name}_{kind}_lo"] = lo
+        cols[f"{name}_{kind}_hi"] = hi
+    out = pd.DataFrame(cols, index=index)
+    out.attrs["ci"] = ci
+    return out
+
+
+def per_unique_rows(columns: list[np.ndarray], fn: Callable, reduce: Callable):
+    """Evaluate ``fn`` on the unique rows of ``columns`` only, reduce, and expand back.
+
+    ``fn(*unique_columns)`` returns an ``(S, n_unique)`` array of per-draw values and
+    ``reduce`` turns it into a tuple of ``(n_unique,)`` arrays. Customers with the
+    same history share their expectation, so this is exact.
+    """
+    rows = np.stack([np.asarray(c, dtype="float64") for c in columns], axis=1)
+    unique, inverse = np.unique(rows, axis=0, return_inverse=True)
+    reduced = reduce(fn(*unique.T))
+    return tuple(np.asarray(r)[inverse.reshape(-1)] for r in reduced)
+
+
+def canonical_order(index: pd.Index) -> np.ndarray:
+    """Positions that sort customers by id: random streams follow this order, so
+    reordering the input changes nobody's numbers."""
+    try:
+        return np.argsort(index.to_numpy(), kind="stable")
+    except TypeError:  # ids of mixed types
+        return np.argsort(index.astype(str).to_numpy(), kind="stable")
+
+
+#: Fewest simulations per customer behind a predictive interval. A posterior with fewer
+#: draws (MAP or a point estimate: one draw) is cycled to this many.
+MIN_SIMULATIONS = 1000
+
+
+def simulation_draws(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Population draws for simulation, cycled up to :data:`MIN_SIMULATIONS`."""
+    n = len(next(iter(params.values())))
+    if n >= MIN_SIMULATIONS:
+        return params
+    return {k: np.resize(a, MIN_SIMULATIONS) for k, a in params.items()}

@@ -1,0 +1,63 @@
+"""Per-customer posterior simulation agrees with the closed forms and ignores chunking."""
+
+import numpy as np
+import pytest
+
+from lifevalue.models import customer_posterior as cp
+from lifevalue.models import predictions as pr
+
+BG = dict(r=0.243, alpha=4.414, a=0.793, b=2.426)
+GG = dict(p=6.25, q=3.74, gamma=15.44)
+HIST = dict(x=np.array([0.0, 1.0, 2.0, 7.0, 25.0]), t_x=np.array([0.0, 1.71, 30.43, 20.0, 37.0]),
+            T=np.array([38.86, 38.86, 38.86, 38.86, 38.86]))
+
+
+def _draws(n):
+    return {k: np.full(n, v) for k, v in BG.items()}
+
+
+def test_simulated_purchases_match_closed_form():
+    n = 40_000
+    rng = cp.BlockRNG(11, 0, len(HIST["x"]))
+    alive, lam, p = cp.draw_bgnbd_states(_draws(n), HIST["x"], HIST["t_x"], HIST["T"], rng)
+    purchases, active = cp.simulate_purchases(alive, lam, p, [13.0, 13.0, 13.0], rng)
+    sim = purchases.sum(axis=-1).mean(axis=0)
+    exact = pr.expected_purchases(*BG.values(), HIST["x"], HIST["t_x"], HIST["T"], 39.0)
+    se = purchases.sum(axis=-1).std(axis=0) / np.sqrt(n)
+    assert np.all(np.abs(sim - exact) < 4 * se + 1e-3), (sim, exact)
+    # P(alive) now = share active at the start of the first period
+    np.testing.assert_allclose(active[..., 0].mean(axis=0),
+                               pr.p_alive(*BG.values(), HIST["x"], HIST["t_x"], HIST["T"]),
+                               atol=4 * 0.5 / np.sqrt(n))
+    # no purchase in the window
+    none = (purchases.sum(axis=-1) == 0).mean(axis=0)
+    np.testing.assert_allclose(
+        none, pr.prob_no_purchase(*BG.values(), HIST["x"], HIST["t_x"], HIST["T"], 39.0),
+        atol=4 * 0.5 / np.sqrt(n))
+
+
+def test_simulated_spend_matches_expected_spend():
+    n = 40_000
+    x = np.array([1.0, 2.0, 10.0])
+    m = np.array([5.0, 22.35, 80.0])
+    rng = cp.BlockRNG(3, 0, 3)
+    nu = cp.draw_spend_rate({k: np.full(n, v) for k, v in GG.items()}, x, m, rng)
+    one = cp.simulate_spend(np.ones((n, 3, 1), dtype=np.int64), np.full(n, GG["p"]), nu, rng)
+    exact = pr.expected_spend(*GG.values(), x, m)
+    np.testing.assert_allclose(one[..., 0].mean(axis=0), exact, rtol=0.03)
+    zero = cp.simulate_spend(np.zeros((n, 3, 1), dtype=np.int64), np.full(n, GG["p"]), nu, rng)
+    assert (zero == 0).all()
+
+
+def test_block_rng_does_not_depend_on_chunking():
+    n = cp.RNG_BLOCK * 3 + 17
+    shape = (4, n)
+    whole = cp.BlockRNG(5, 0, n).gamma(np.full(shape, 2.0), np.ones(shape), shape)
+    first = cp.BlockRNG(5, 0, cp.RNG_BLOCK * 2).gamma(
+        np.full((4, cp.RNG_BLOCK * 2), 2.0), 1.0, (4, cp.RNG_BLOCK * 2))
+    rest_n = n - cp.RNG_BLOCK * 2
+    rest = cp.BlockRNG(5, cp.RNG_BLOCK * 2, n).gamma(np.full((4, rest_n), 2.0), 1.0,
+                                                     (4, rest_n))
+    np.testing.assert_array_equal(whole, np.concatenate([first, rest], axis=1))
+    with pytest.raises(ValueError, match="block boundary"):
+        cp.BlockRNG(5, 3, 10)
