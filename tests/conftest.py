@@ -20,3 +20,19 @@ def cdnow_log() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def cdnow_cal() -> pd.DataFrame:
     return datasets.load_cdnow_summary("sample")
+
+
+@pytest.fixture(scope="session")
+def cdnow_bg_mcmc(cdnow_cal):
+    """A real NUTS fit of BG/NBD on the CDNOW calibration period (shared, ~10 s)."""
+    from lifevalue.models import BetaGeo
+
+    return BetaGeo().fit(cdnow_cal, draws=1000, tune=1000, chains=2, random_seed=7)
+
+
+@pytest.fixture(scope="session")
+def cdnow_gg_mcmc(cdnow_cal):
+    """A real NUTS fit of Gamma-Gamma on the CDNOW calibration period (shared)."""
+    from lifevalue.models import GammaGamma
+
+    return GammaGamma().fit(cdnow_cal, draws=1000, tune=1000, chains=2, random_seed=7)

@@ -35,8 +35,8 @@ RNG_BLOCK = 256
 class BlockRNG:
     """Random draws for customers ``[start, stop)`` that do not depend on chunking.
 
-    Every draw method takes arrays whose last axis runs over the customers of the
-    chunk; each block of :data:`RNG_BLOCK` customers uses its own generator, seeded
+    Every draw method takes arrays of shape ``(S, n, ...)``, whose axis 1 runs over the
+    customers of the chunk; each block of :data:`RNG_BLOCK` customers uses its own generator, seeded
     by ``(seed, block index)``, in a fixed order of calls.
     """
 
@@ -49,11 +49,11 @@ class BlockRNG:
 
     def _apply(self, method: str, *arrays, shape):
         out = np.empty(shape)
-        n = shape[-1]
+        n = shape[1]
         for i, gen in enumerate(self._gens):
             sl = slice(i * RNG_BLOCK, min((i + 1) * RNG_BLOCK, n))
-            block = (np.broadcast_to(a, shape)[..., sl] for a in arrays)
-            out[..., sl] = getattr(gen, method)(*block, size=out[..., sl].shape)
+            block = (np.broadcast_to(a, shape)[:, sl] for a in arrays)
+            out[:, sl] = getattr(gen, method)(*block, size=out[:, sl].shape)
         return out
 
     def uniform(self, shape):

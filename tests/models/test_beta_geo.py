@@ -1,0 +1,119 @@
+"""BetaGeo: published CDNOW numbers by MAP and MCMC, predictions, intervals, migration."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifetimes import BetaGeoFitter
+
+from lifevalue import validation as v
+from lifevalue.models import BetaGeo
+from lifevalue.models import predictions as pr
+
+PUBLISHED = dict(r=0.243, alpha=4.414, a=0.793, b=2.426)
+
+
+@pytest.fixture(scope="module")
+def bg_map(cdnow_cal):
+    return BetaGeo().fit(cdnow_cal, method="map")
+
+
+def test_map_reproduces_published_cdnow(bg_map, cdnow_cal):
+    est = bg_map.point_estimate()
+    assert {k: round(val, 3) for k, val in est.items()} == PUBLISHED
+    assert round(bg_map.loglik(cdnow_cal), 1) == -9582.4
+    assert bg_map.metadata_["method"] == "map" and bg_map.metadata_["time_unit"] == "W"
+
+
+def test_mcmc_posterior_means_within_one_sd(cdnow_bg_mcmc):
+    summ = cdnow_bg_mcmc.summary()
+    assert list(summ.columns[:4]) == ["mean", "sd", "hdi_5%", "hdi_95%"]
+    assert {"r_hat", "ess_bulk"} <= set(summ.columns)
+    for name, value in PUBLISHED.items():
+        assert abs(summ.loc[name, "mean"] - value) < summ.loc[name, "sd"], name
+    d = cdnow_bg_mcmc.diagnostics_
+    assert d["divergences"] == 0 and d["rhat_max"] <= 1.01 and d["ess_bulk_min"] >= 400
+    assert cdnow_bg_mcmc.converged
+
+
+def test_p_alive_frame_carries_parameter_interval(cdnow_bg_mcmc, cdnow_cal):
+    out = cdnow_bg_mcmc.p_alive(cdnow_cal, ci=0.8)
+    assert list(out.columns) == ["p_alive_mean", "p_alive_param_lo", "p_alive_param_hi"]
+    assert out.attrs["ci"] == 0.8 and out.index.equals(cdnow_cal.index)
+    d = cdnow_bg_mcmc.draws()
+    x, t, T = (cdnow_cal[c].to_numpy() for c in ("frequency_cal", "recency_cal", "T_cal"))
+    per_draw = pr.p_alive(d["r"][:, None], d["alpha"][:, None], d["a"][:, None],
+                          d["b"][:, None], x, t, T)
+    np.testing.assert_allclose(out["p_alive_mean"], per_draw.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(out["p_alive_param_lo"], np.quantile(per_draw, 0.1, axis=0))
+    rep = x > 0
+    assert (out.loc[rep, "p_alive_param_hi"] > out.loc[rep, "p_alive_param_lo"]).all()
+
+
+def test_expected_purchases_both_intervals(cdnow_bg_mcmc, cdnow_cal):
+    out = cdnow_bg_mcmc.expected_purchases(cdnow_cal, 39.0, random_seed=3)
+    assert list(out.columns) == ["purchases_mean", "purchases_param_lo", "purchases_param_hi",
+                                 "purchases_pred_lo", "purchases_pred_hi"]
+    # the predictive interval is of whole purchases and, with the customer's own
+    # randomness added, far wider than the parameter interval of the mean
+    assert (out[["purchases_pred_lo", "purchases_pred_hi"]] % 1 == 0).all().all()
+    pred_width = out["purchases_pred_hi"] - out["purchases_pred_lo"]
+    param_width = out["purchases_param_hi"] - out["purchases_param_lo"]
+    assert (pred_width >= param_width).mean() > 0.95
+    assert pred_width.mean() > 5 * param_width.mean()
+    # customer 1 of the paper
+    assert out.loc[1, "purchases_mean"] == pytest.approx(1.226, abs=0.05)
+
+
+def test_simulation_mean_agrees_with_closed_form(cdnow_bg_mcmc, cdnow_cal):
+    sub = cdnow_cal.iloc[:300]
+    closed = cdnow_bg_mcmc.expected_purchases(sub, 39.0, predictive=False)
+    sims = [cdnow_bg_mcmc.simulate_purchases(sub, [13.0, 13.0, 13.0], random_seed=s)
+            for s in range(5)]
+    sim_mean = np.mean([s["purchases_sim_mean"] for s in sims], axis=0)
+    total = closed["purchases_mean"].sum()
+    # aggregate over customers: 10,000 simulations each
+    assert sim_mean.sum() == pytest.approx(total, rel=0.02)
+    # customers alike in history agree individually within Monte Carlo error
+    np.testing.assert_allclose(sim_mean, closed["purchases_mean"], rtol=0.03, atol=0.05)
+
+
+def test_results_do_not_depend_on_chunk_size_or_row_order(cdnow_bg_mcmc, cdnow_cal):
+    sub = cdnow_cal.iloc[:700]
+    a = cdnow_bg_mcmc.simulate_purchases(sub, [39.0], random_seed=9, chunk_size=256)
+    b = cdnow_bg_mcmc.simulate_purchases(sub, [39.0], random_seed=9, chunk_size=10_000)
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    shuffled = sub.sample(frac=1.0, random_state=1)
+    c = cdnow_bg_mcmc.simulate_purchases(shuffled, [39.0], random_seed=9, chunk_size=512)
+    pd.testing.assert_frame_equal(a, c.loc[a.index], check_exact=True)
+
+
+def test_new_customer(bg_map):
+    out = bg_map.expected_purchases_new_customer([39.0, 78.0])
+    assert out.loc[78.0, "purchases_mean"] == pytest.approx(
+        pr.expected_purchases_new_customer(*bg_map.point_estimate().values(), 78.0))
+
+
+def test_from_lifetimes_matches_lifetimes(cdnow_cal):
+    bgf = BetaGeoFitter().fit(cdnow_cal["frequency_cal"], cdnow_cal["recency_cal"],
+                              cdnow_cal["T_cal"])
+    model = BetaGeo.from_lifetimes(bgf, time_unit="W")
+    ours = model.expected_purchases(cdnow_cal, 10.0, predictive=False)
+    ref = bgf.conditional_expected_number_of_purchases_up_to_time(
+        10.0, cdnow_cal["frequency_cal"], cdnow_cal["recency_cal"], cdnow_cal["T_cal"])
+    np.testing.assert_allclose(ours["purchases_mean"], ref, rtol=1e-9)
+    assert model.metadata_["method"] == "point"
+    with pytest.raises(v.NotFittedError, match="not fitted"):
+        BetaGeo.from_lifetimes(BetaGeoFitter())
+
+
+def test_time_unit_mismatch_is_refused(bg_map, cdnow_log):
+    daily = __import__("lifevalue").summarize(cdnow_log, amount="amount", time_unit="D")
+    with pytest.raises(v.InvalidOptionError, match="the summary is in time_unit 'D' \\(days\\) "
+                       "but the model was fitted in 'W' \\(weeks\\)"):
+        bg_map.p_alive(daily)
+
+
+def test_bad_horizon(bg_map, cdnow_cal):
+    for t in (0, -1, float("nan"), "soon"):
+        with pytest.raises(v.InvalidOptionError, match="t must be a positive, finite time"):
+            bg_map.expected_purchases(cdnow_cal, t)

@@ -1,0 +1,77 @@
+"""GammaGamma: published CDNOW numbers, the independence check, spend intervals."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifetimes import GammaGammaFitter
+
+from lifevalue import validation as v
+from lifevalue.models import GammaGamma, SpendFrequencyCorrelationWarning
+
+PUBLISHED = dict(p=6.25, q=3.74, gamma=15.44)
+
+
+@pytest.fixture(scope="module")
+def gg_map(cdnow_cal):
+    return GammaGamma().fit(cdnow_cal, method="map")
+
+
+def test_map_reproduces_published_cdnow(gg_map, cdnow_cal):
+    assert {k: round(val, 2) for k, val in gg_map.point_estimate().items()} == PUBLISHED
+    assert round(gg_map.loglik(cdnow_cal), 2) == -4055.92
+
+
+def test_mcmc_posterior_means_within_one_sd(cdnow_gg_mcmc):
+    summ = cdnow_gg_mcmc.summary()
+    for name, value in PUBLISHED.items():
+        assert abs(summ.loc[name, "mean"] - value) < summ.loc[name, "sd"], name
+    assert cdnow_gg_mcmc.converged
+
+
+def test_reports_spend_frequency_correlation(gg_map, cdnow_cal):
+    corr = gg_map.spend_frequency_correlation_
+    rep = cdnow_cal["frequency_cal"] > 0
+    expected = np.corrcoef(cdnow_cal.loc[rep, "frequency_cal"],
+                           cdnow_cal.loc[rep, "monetary_value_cal"])[0, 1]
+    assert corr["pearson"] == pytest.approx(expected) and corr["n"] == 946
+    assert 0.1 < corr["spearman"] < 0.3  # weak on CDNOW: no warning
+
+
+def test_warns_when_spend_follows_frequency(rng):
+    x = rng.integers(1, 20, 500)
+    m = 10.0 * x * rng.gamma(20.0, 1 / 20.0, 500)
+    s = pd.DataFrame({"frequency": x, "monetary_value": m})
+    with pytest.warns(SpendFrequencyCorrelationWarning, match="Spearman 0.9"):
+        GammaGamma().fit(s, method="map")
+
+
+def test_expected_spend_intervals(cdnow_gg_mcmc, cdnow_cal):
+    out = cdnow_gg_mcmc.expected_spend(cdnow_cal, random_seed=1)
+    assert list(out.columns) == ["spend_mean", "spend_param_lo", "spend_param_hi",
+                                 "spend_pred_lo", "spend_pred_hi"]
+    assert ((out["spend_pred_lo"] < out["spend_param_lo"])
+            & (out["spend_param_hi"] < out["spend_pred_hi"])).all()
+    # one-time buyers get the population mean
+    once = cdnow_cal["frequency_cal"] == 0
+    assert out.loc[once, "spend_mean"].nunique() == 1
+
+
+def test_point_estimate_still_gets_a_predictive_interval(gg_map, cdnow_cal):
+    out = gg_map.expected_spend(cdnow_cal.iloc[:50])
+    assert (out["spend_param_lo"] == out["spend_param_hi"]).all()  # no parameter uncertainty
+    assert (out["spend_pred_hi"] > out["spend_pred_lo"] * 1.5).all()
+
+
+def test_from_lifetimes(cdnow_cal):
+    rep = cdnow_cal[cdnow_cal["frequency_cal"] > 0]
+    ggf = GammaGammaFitter().fit(rep["frequency_cal"], rep["monetary_value_cal"])
+    model = GammaGamma.from_lifetimes(ggf)
+    ours = model.expected_spend(rep, predictive=False)["spend_mean"]
+    ref = ggf.conditional_expected_average_profit(rep["frequency_cal"], rep["monetary_value_cal"])
+    np.testing.assert_allclose(ours, ref, rtol=1e-9)
+
+
+def test_needs_repeat_customers():
+    s = pd.DataFrame({"frequency": [0, 0], "monetary_value": [0.0, 0.0]})
+    with pytest.raises(v.InputError, match="Gamma-Gamma needs repeat customers"):
+        GammaGamma().fit(s, method="map")
