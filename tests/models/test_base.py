@@ -1,0 +1,124 @@
+"""The shared model engine: not-fitted error, priors, convergence warning, persistence."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lifevalue import validation as v
+from lifevalue.models import BetaGeo, ConvergenceWarning, GammaGamma
+from lifevalue.models import base
+
+
+def test_one_not_fitted_error(cdnow_cal):
+    for model in (BetaGeo(), GammaGamma()):
+        for call in (lambda m: m.summary(), lambda m: m.draws(), lambda m: m.save("x.nc"),
+                     lambda m: m.point_estimate()):
+            with pytest.raises(v.NotFittedError, match=r"is not fitted yet: call fit\(summary\)"):
+                call(model)
+    with pytest.raises(v.NotFittedError):
+        BetaGeo().p_alive(cdnow_cal)
+    assert repr(BetaGeo()) == "BetaGeo(not fitted)"
+
+
+def test_fit_returns_self_and_results_end_in_underscore(cdnow_cal):
+    model = BetaGeo()
+    assert model.fit(cdnow_cal, method="map") is model
+    assert {"idata_", "metadata_", "diagnostics_"} <= set(vars(model))
+
+
+def test_priors_are_overridable_and_recorded(cdnow_cal):
+    tight = {"r": {"dist": "Gamma", "alpha": 100.0, "beta": 100.0}}  # r near 1
+    model = BetaGeo(priors=tight).fit(cdnow_cal, method="map")
+    assert model.metadata_["priors"]["r"] == tight["r"]
+    assert model.metadata_["priors"]["a"] == {"dist": "HalfNormal", "sigma": base.SHAPE_SIGMA}
+    assert model.point_estimate()["r"] > 0.28  # the prior pulled it up from 0.243
+
+
+@pytest.mark.parametrize("priors,match", [
+    ({"zeta": {"dist": "HalfNormal"}}, r"priors name unknown parameter 'zeta'"),
+    ({"r": {"dist": "Normal", "sigma": 1}}, r"prior of 'r': 'Normal' is not one of the positive"),
+    ({"r": 3.0}, r"prior of 'r' must be a dict like"),
+])
+def test_bad_priors(priors, match):
+    with pytest.raises(v.InvalidOptionError, match=match):
+        BetaGeo(priors=priors)
+
+
+def test_bad_fit_options(cdnow_cal):
+    with pytest.raises(v.InvalidOptionError, match=r"method 'vi' is not one of 'mcmc', 'map'"):
+        BetaGeo().fit(cdnow_cal, method="vi")
+    with pytest.raises(v.InvalidOptionError, match=r"sampler 'stan' is not one of"):
+        BetaGeo().fit(cdnow_cal, sampler="stan")
+
+
+def test_short_chains_warn_loudly(cdnow_cal):
+    with pytest.warns(ConvergenceWarning, match=r"BetaGeo MCMC did not converge: .*bulk ESS \d+ "
+                      r"< 400"):
+        model = BetaGeo().fit(cdnow_cal, draws=30, tune=30, chains=2, random_seed=1)
+    assert not model.converged
+    assert any("ESS" in p for p in model.convergence_problems())
+
+
+def test_save_load_round_trip_reproduces_predictions(tmp_path, cdnow_bg_mcmc, cdnow_gg_mcmc,
+                                                     cdnow_cal):
+    for model, predict in (
+        (cdnow_bg_mcmc, lambda m: m.expected_purchases(cdnow_cal, 39.0, random_seed=2)),
+        (cdnow_gg_mcmc, lambda m: m.expected_spend(cdnow_cal, random_seed=2)),
+    ):
+        path = model.save(tmp_path / f"{type(model).__name__}.nc")
+        loaded = type(model).load(path)
+        pd.testing.assert_frame_equal(predict(loaded), predict(model), check_exact=True)
+        assert loaded.metadata_ == json.loads(json.dumps(model.metadata_))
+        assert loaded.diagnostics_ == model.diagnostics_
+    assert loaded.spend_frequency_correlation_ == cdnow_gg_mcmc.spend_frequency_correlation_
+
+
+def test_load_refuses_bad_files(tmp_path, cdnow_cal):
+    model = BetaGeo().fit(cdnow_cal, method="map")
+    path = model.save(tmp_path / "bg.nc")
+    truncated = tmp_path / "truncated.nc"
+    truncated.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(v.InputError, match="is truncated, corrupt or not a lifevalue model"):
+        BetaGeo.load(truncated)
+    foreign = tmp_path / "foreign.nc"
+    foreign.write_text("customer_id,amount\n1,2\n")
+    with pytest.raises(v.InputError, match="is truncated, corrupt or not a lifevalue model"):
+        BetaGeo.load(foreign)
+    with pytest.raises(v.InputError, match="holds a BetaGeo, not a GammaGamma"):
+        GammaGamma.load(path)
+    with pytest.raises(v.InputError, match="does not exist"):
+        BetaGeo.load(tmp_path / "missing.nc")
+    # a file from an incompatible version
+    old = model.idata_.copy()
+    meta = dict(model.metadata_, format_version=0, lifevalue_version="0.0.1")
+    old.posterior.attrs["lifevalue_metadata"] = json.dumps(meta)
+    old.to_netcdf(tmp_path / "old.nc")
+    with pytest.raises(v.InputError, match=r"saved by lifevalue 0.0.1 in format 0; this "
+                       r"lifevalue \(.*\) reads format 1. Refit the model."):
+        BetaGeo.load(tmp_path / "old.nc")
+
+
+def test_failed_save_leaves_existing_file_untouched(tmp_path, cdnow_cal):
+    model = BetaGeo().fit(cdnow_cal, method="map")
+    path = model.save(tmp_path / "bg.nc")
+    before = path.read_bytes()
+
+    def broken(tmp):
+        with open(tmp, "wb") as fh:
+            fh.write(b"half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        base.atomic_write(path, broken)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["bg.nc"]
+
+
+def test_draws_thinning(cdnow_bg_mcmc):
+    d = cdnow_bg_mcmc.draws(max_draws=100)
+    assert all(len(a) == 100 for a in d.values())
+    full = cdnow_bg_mcmc.draws()
+    assert len(full["r"]) == 2000 and d["r"][0] == full["r"][0] and d["r"][-1] == full["r"][-1]
+    assert np.isfinite(list(cdnow_bg_mcmc.point_estimate().values())).all()
