@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 
 from lifevalue import validation as v
-from lifevalue.models import BetaGeo, ConvergenceWarning, GammaGamma
-from lifevalue.models import base
+from lifevalue.models import BetaGeo, ConvergenceWarning, GammaGamma, base
 
 
 def test_one_not_fitted_error(cdnow_cal):
