@@ -72,7 +72,7 @@ class BlockRNG:
         return self._apply("geometric", p, shape=shape)
 
 
-def draw_bgnbd_states(params: dict, x, t_x, T, rng: BlockRNG):
+def draw_bgnbd_states(params: dict, x, t_x, T, rng: BlockRNG, dropout_multiplier=1.0):
     """Draw (alive, lambda, p) for each population draw and customer.
 
     Parameters
@@ -80,6 +80,10 @@ def draw_bgnbd_states(params: dict, x, t_x, T, rng: BlockRNG):
     params : dict
         ``r, alpha, a, b`` as arrays of shape ``(S,)``.
     x, t_x, T : array of shape ``(n,)``
+    dropout_multiplier : float or array ``(n,)``
+        A scenario's change of dropout propensity: the active customer's future p is
+        drawn from ``Beta(dropout_multiplier * a, b + x)``
+        (see :mod:`lifevalue.value.scenarios`). P(alive) is not affected.
 
     Returns
     -------
@@ -94,7 +98,8 @@ def draw_bgnbd_states(params: dict, x, t_x, T, rng: BlockRNG):
     alive = rng.uniform(shape) < p_alive(r, alpha, a, b, x, t_x, T)
     lam = rng.gamma(r + x, 1.0 / (alpha + np.where(alive, T, t_x)), shape)
     x1 = np.maximum(x, 1.0)
-    p = rng.beta(np.where(alive, a, a + 1.0), np.where(alive, b + x, b + x1 - 1.0), shape)
+    c = np.asarray(dropout_multiplier, dtype="float64")
+    p = rng.beta(np.where(alive, a * c, a + 1.0), np.where(alive, b + x, b + x1 - 1.0), shape)
     return alive, lam, p
 
 

@@ -60,12 +60,58 @@ def expected_purchases(r, alpha, a, b, x, t_x, T, t):
     >>> round(float(expected_purchases(0.243, 4.414, 0.793, 2.426, 2, 30.43, 38.86, 39)), 3)
     1.226
     """
+    body = expected_purchases_if_alive(r, alpha, a, b, x, T, t)
+    return body * p_alive(r, alpha, a, b, x, t_x, T)
+
+
+def expected_purchases_if_alive(r, alpha, a, b, x, T, t):
+    """Expected purchases in (T, T+t] of a customer who is alive at T.
+
+    The bracket of FHL (2005a), eq. (10): ``E[(1 - exp(-lambda p t)) / p]`` with
+    ``lambda ~ Gamma(r+x, alpha+T)`` and ``p ~ Beta(a, b+x)``,
+
+    ``(a+b+x-1)/(a-1) [1 - ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1;
+    t/(alpha+T+t))]``.
+
+    At ``a = 1`` the expression is 0/0; within 1e-6 of it, it is evaluated as the mean
+    of ``a = 1 +/- 2e-6``, whose error is of order 1e-12.
+    """
+    a = np.asarray(a, dtype="float64")
+    near_one = np.abs(a - 1.0) < 1e-6
+    if not np.any(near_one):
+        return _eq10_bracket(r, alpha, a, b, x, T, t)
+    up = _eq10_bracket(r, alpha, np.where(near_one, 1.0 + 2e-6, a), b, x, T, t)
+    down = _eq10_bracket(r, alpha, np.where(near_one, 1.0 - 2e-6, a), b, x, T, t)
+    return np.where(near_one, (up + down) / 2.0, up)
+
+
+def _eq10_bracket(r, alpha, a, b, x, T, t):
     x = np.asarray(x, dtype="float64")
     z = t / (alpha + T + t)
     hyp = special.hyp2f1(r + x, b + x, a + b + x - 1.0, z)
     ratio = np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t)))
-    body = (a + b + x - 1.0) / (a - 1.0) * (1.0 - ratio * hyp)
-    return body * p_alive(r, alpha, a, b, x, t_x, T)
+    return (a + b + x - 1.0) / (a - 1.0) * (1.0 - ratio * hyp)
+
+
+def survival_if_alive(r, alpha, a, b, x, T, t):
+    """Probability that a customer alive at T is still alive at T+t.
+
+    An active customer survives each purchase with probability 1-p, so given
+    (lambda, p) survival to T+t is ``exp(-lambda p t)``. Integrating lambda ~
+    Gamma(r+x, alpha+T) gives ``(1 + p t/(alpha+T))^-(r+x)``, and p ~ Beta(a, b+x)
+    then gives Euler's integral ``2F1(r+x, a; a+b+x; -t/(alpha+T))`` (FHL 2005a,
+    section 3 posterior; Abramowitz & Stegun 15.3.1), evaluated after Pfaff's
+    transformation ``(1+z)^-(r+x) 2F1(r+x, b+x; a+b+x; z/(1+z))`` with z = t/(alpha+T).
+
+    Examples
+    --------
+    >>> round(float(survival_if_alive(0.243, 4.414, 0.793, 2.426, 0, 38.86, 0.0)), 6)
+    1.0
+    """
+    x = np.asarray(x, dtype="float64")
+    z = t / (alpha + T)
+    w = z / (1.0 + z)
+    return np.exp(-(r + x) * np.log1p(z)) * special.hyp2f1(r + x, b + x, a + b + x, w)
 
 
 def prob_no_purchase(r, alpha, a, b, x, t_x, T, t):

@@ -1,0 +1,438 @@
+"""Customer value under the return-based formula: current and potential, per customer
+and for the whole base, with both kinds of interval (DESIGN.md sections 2, 4 and 6).
+
+For each population draw s (BG/NBD and Gamma-Gamma draws paired, draw by draw):
+
+* the **expectation** ``E[KW | theta_s]`` uses the closed forms: P(alive) (FHL 2005a
+  eq. 12), expected purchases per period from eq. (10) evaluated at the period
+  boundaries, survival to the start of each period, and expected spend (FHL 2005b
+  eq. 5). Its spread across draws is the **parameter interval**;
+* a **simulation** of the customer's own future (alive or not, own rate, own dropout,
+  Poisson purchases, Gamma spends) gives one realised value per draw. Their spread is
+  the **predictive interval**, and P(value < 0) is the share of negative ones.
+
+Both go into :func:`lifevalue.value.formulas.return_based_value` as
+``P_t`` = probability of being active at the start of period t and ``V_t`` = expected
+revenue in period t given active, so that ``P_t V_t`` is the expected revenue.
+
+Costs: by default O_t and R_t are spent every period of the horizon, exactly as the
+formula is written (in a non-contractual setting the firm does not see who has
+churned). With ``costs_stop_at_churn=True`` they are weighted by P_t instead (in the
+simulation: spent only while the customer is active).
+
+Customers are scored in chunks; each chunk is reduced to means and quantiles before
+the next, and only per-draw totals of the base (a vector of S numbers) are kept
+across chunks, so memory does not grow with customers x draws x periods.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from lifevalue import validation as v
+from lifevalue.models import customer_posterior as cp
+from lifevalue.models import predictions as pr
+from lifevalue.models import scoring as sc
+from lifevalue.segments.matrix import CELLS, classify
+from lifevalue.value.formulas import return_based_value
+from lifevalue.value.periods import PeriodGrid
+from lifevalue.value.scenarios import Scenario, per_customer
+
+
+
+@dataclass
+class ValueResult:
+    """The outcome of :meth:`CustomerValue.evaluate`.
+
+    Attributes
+    ----------
+    customers : pandas.DataFrame
+        One row per customer (same index as the summary). For each of ``current``,
+        ``potential`` and ``growth`` (potential - current): ``<q>_mean``,
+        ``<q>_param_lo/hi`` (parameter interval) and ``<q>_pred_lo/hi`` (predictive
+        interval); ``current_p_negative`` and ``potential_p_negative``, the predictive
+        probability of a negative value; ``p_alive_mean``; the relationship-matrix
+        ``cell`` (from the mean values), ``p_retain``, ``p_develop``, ``p_phase_out``
+        (from the predictive draws) and ``most_likely_cell``.
+    base : pandas.DataFrame
+        The whole base, one row each for current, potential and growth: ``mean``,
+        ``param_lo``, ``param_hi``, ``pred_lo``, ``pred_hi``. The intervals come from
+        per-draw totals, so customers share their population parameters.
+    cash_flows : pandas.DataFrame
+        Per period and scenario, base totals of the expected flows: ``p_active``
+        (sum of P_t = expected active customers), ``revenue``, ``margin``,
+        ``costs`` and ``discounted_net``.
+    assumptions : dict
+        Margin, costs, discounting, horizon, scenarios, thresholds and interval level.
+    """
+
+    customers: pd.DataFrame
+    base: pd.DataFrame
+    cash_flows: pd.DataFrame
+    assumptions: dict = field(default_factory=dict)
+
+
+class CustomerValue:
+    """Return-based customer value from a fitted BG/NBD and Gamma-Gamma pair.
+
+    Parameters
+    ----------
+    transactions_model : BetaGeo
+    spend_model : GammaGamma
+    period, horizon, annual_discount_rate
+        The period grid (see :class:`~lifevalue.value.periods.PeriodGrid`). The model
+        time unit comes from the BG/NBD fit.
+    margin : float, sequence, Series or str
+        Net margin M_t in [0, 1]: a number, one per period, one per customer (a
+        customer-indexed Series or a summary column name).
+    development_cost, retention_cost : float, sequence, Series or str
+        O_t and R_t per customer and period, >= 0, same forms as ``margin``.
+    costs_stop_at_churn : bool
+        Default False: costs run for the whole horizon as the formula is written.
+    ci : float
+        Interval level (default 0.9).
+    max_draws : int
+        Population draws used (thinned evenly), default 1000.
+    random_seed : int
+    chunk_size : int, optional
+        Customers per chunk (rounded up to a random-number block); results do not
+        depend on it.
+
+    Examples
+    --------
+    >>> from lifevalue.datasets import load_cdnow_summary
+    >>> from lifevalue.models import BetaGeo, GammaGamma
+    >>> s = load_cdnow_summary()
+    >>> cv = CustomerValue(BetaGeo().fit(s, method="map"), GammaGamma().fit(s, method="map"),
+    ...                    margin=0.3, max_draws=200)
+    >>> result = cv.evaluate(s.iloc[:300], potential="realistic")
+    >>> bool((result.customers["potential_mean"] >= result.customers["current_mean"]).all())
+    True
+    """
+
+    def __init__(self, transactions_model, spend_model, *, period: str = "M",
+                 horizon: int = 12, annual_discount_rate: float = 0.10, margin=1.0,
+                 development_cost=0.0, retention_cost=0.0, costs_stop_at_churn: bool = False,
+                 ci: float = 0.9, max_draws: int = 1000, random_seed: int = 0,
+                 chunk_size: int | None = None):
+        transactions_model._check_fitted()
+        spend_model._check_fitted()
+        self.transactions_model = transactions_model
+        self.spend_model = spend_model
+        unit = transactions_model.metadata_.get("time_unit") or "W"
+        self.grid = PeriodGrid(period, horizon, annual_discount_rate, unit)
+        self.margin = margin
+        self.development_cost = development_cost
+        self.retention_cost = retention_cost
+        self.costs_stop_at_churn = bool(costs_stop_at_churn)
+        self.ci = v.check_probability(ci, "ci")
+        self.max_draws = int(max_draws)
+        self.random_seed = int(random_seed)
+        self.chunk_size = chunk_size
+        _check_margin(margin)
+        for name in ("development_cost", "retention_cost"):
+            _check_cost(getattr(self, name), name)
+
+    # ------------------------------------------------------------------ inputs
+
+    def _draws(self):
+        """Paired draws of both models (the shorter cycled), and their simulation copies."""
+        bg = self.transactions_model.draws(self.max_draws)
+        gg = self.spend_model.draws(self.max_draws)
+        n = max(len(bg["r"]), len(gg["p"]))
+        bg = {k: np.resize(a, n) for k, a in bg.items()}
+        gg = {k: np.resize(a, n) for k, a in gg.items()}
+        return bg, gg, sc.simulation_draws(bg), sc.simulation_draws(gg)
+
+    def _per_period(self, value, summary, name) -> np.ndarray:
+        """A setting as an ``(n_customers, n_periods)``-broadcastable array."""
+        P = self.grid.horizon
+        if isinstance(value, str | pd.Series):
+            return per_customer(value, summary, name)[:, None]
+        arr = np.asarray(value, dtype="float64")
+        if arr.ndim == 0:
+            return arr.reshape(1, 1)
+        if arr.shape != (P,):
+            raise v.InvalidOptionError(
+                f"{name} has {arr.size} values; give one number, one per period ({P}), or "
+                "one per customer (a Series or a column name)", column=name)
+        return arr[None, :]
+
+    def assumptions(self, potential: Scenario | None = None) -> dict:
+        def show(value):
+            if isinstance(value, pd.Series):
+                return f"per customer (mean {value.mean():.4g})"
+            if isinstance(value, str):
+                return f"column {value!r}"
+            arr = np.asarray(value, dtype="float64")
+            return float(arr) if arr.ndim == 0 else arr.tolist()
+
+        out = {
+            "period": self.grid.period, "horizon": self.grid.horizon,
+            "annual_discount_rate": float(self.grid.annual_discount_rate),
+            "period_discount_rate": self.grid.period_rate, "time_unit": self.grid.time_unit,
+            "margin": show(self.margin), "development_cost": show(self.development_cost),
+            "retention_cost": show(self.retention_cost),
+            "costs_stop_at_churn": self.costs_stop_at_churn, "ci": self.ci,
+            "max_draws": self.max_draws, "random_seed": self.random_seed,
+        }
+        if potential is not None:
+            out["potential_scenario"] = {
+                f: show(getattr(potential, f)) for f in
+                ("purchase_rate", "dropout", "spend", "margin", "development_costs",
+                 "retention_costs")}
+            out["potential_scenario"]["name"] = potential.name
+            out["potential_scenario"]["target_share_of_wallet"] = potential.target_share_of_wallet
+        return out
+
+    # ----------------------------------------------------------------- engine
+
+    def _chunk(self, draws, x, t_x, T, m, settings, mults, rng_seed, start, stop,
+               simulate: bool = True):
+        """Per-draw expected and simulated value of one chunk under one scenario.
+
+        ``draws`` is ``(bg, gg, bg_sim, gg_sim)``: paired population draws for the
+        expectations, and the same cycled to at least
+        :data:`~lifevalue.models.scoring.MIN_SIMULATIONS` for the simulations.
+        Returns ``(expected (S, n), simulated (S_sim, n), flows)`` where ``flows`` holds
+        per-period base sums of the expected flows.
+        """
+        bgd, ggd, bgs, ggs = draws
+        g = self.grid
+        r, alpha, a, b = (bgd[k][:, None] for k in ("r", "alpha", "a", "b"))
+        k, c = mults["purchase_rate"], mults["dropout"]
+        # BG/NBD expectations on the chunk's unique (x, t_x, T, k, c) rows
+        rows = np.stack([x, t_x, T, k, c], axis=1)
+        uniq, inv = np.unique(rows, axis=0, return_inverse=True)
+        inv = inv.reshape(-1)
+        ux, utx, uT, uk, uc = (uniq[:, i] for i in range(5))
+        alive = pr.p_alive(r, alpha, a, b, ux, utx, uT)                     # (S, u)
+        tau = uk[None, :, None] * g.edges[None, None, :]                    # (1, u, P+1)
+        a_f = (a * uc[None, :])[..., None]                                  # (S, u, 1)
+        cum = pr.expected_purchases_if_alive(r[..., None], alpha[..., None], a_f, b[..., None],
+                                             ux[None, :, None], uT[None, :, None], tau)
+        purchases = alive[..., None] * np.diff(cum, axis=-1)                # (S, u, P)
+        active = alive[..., None] * pr.survival_if_alive(
+            r[..., None], alpha[..., None], a_f, b[..., None], ux[None, :, None],
+            uT[None, :, None], tau[..., :-1])                               # (S, u, P)
+        purchases, active = purchases[:, inv], active[:, inv]               # (S, n, P)
+        p, q, gam = (ggd[k][:, None] for k in ("p", "q", "gamma"))
+        spend = pr.expected_spend(p, q, gam, x, m) * mults["spend"]          # (S, n)
+        M = settings["M"] * mults["margin"][:, None]
+        O = settings["O"] * mults["development_costs"][:, None]
+        R = settings["R"] * mults["retention_costs"][:, None]
+        d = g.discount
+        revenue = purchases * spend[..., None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            V = np.where(active > 0, revenue / active, 0.0)
+        weight = active if self.costs_stop_at_churn else 1.0
+        expected = return_based_value(active, V, M, O * weight, R * weight, d)
+        cost_flow = np.broadcast_to((O + R) * weight, revenue.shape)
+        flows = {
+            "p_active": active.mean(axis=0).sum(axis=0),
+            "revenue": revenue.mean(axis=0).sum(axis=0),
+            "margin": (revenue * M).mean(axis=0).sum(axis=0),
+            "costs": cost_flow.mean(axis=0).sum(axis=0),
+        }
+        flows["discounted_net"] = (flows["margin"] - flows["costs"]) * d
+        if not simulate:
+            return expected, None, flows
+        # one simulated future per draw
+        rng = cp.BlockRNG(rng_seed, start, stop)
+        is_alive, lam, p_drop = cp.draw_bgnbd_states(bgs, x, t_x, T, rng, dropout_multiplier=c)
+        bought, act = cp.simulate_purchases(is_alive, lam * k[None, :], p_drop, np.full(
+            g.horizon, g.length), rng)
+        nu = cp.draw_spend_rate(ggs, x, m, rng)
+        sim_revenue = cp.simulate_spend(bought, ggs["p"], nu, rng) * mults["spend"][None, :,
+                                                                                    None]
+        sim_weight = act if self.costs_stop_at_churn else 1.0
+        # realised: P_t = 1 and V_t = the simulated revenue
+        simulated = return_based_value(1.0, sim_revenue, M, O * sim_weight, R * sim_weight, d)
+        return expected, simulated, flows
+
+    def evaluate(self, summary: pd.DataFrame, potential="realistic", *,
+                 thresholds: tuple[float, float] | None = None) -> ValueResult:
+        """Current and potential value of every customer, the matrix and the base.
+
+        Parameters
+        ----------
+        summary : pandas.DataFrame
+            RFM summary with monetary value (calibration columns are used when the
+            plain ones are absent); optional per-customer setting columns.
+        potential : str, dict or Scenario
+            The potential scenario: a preset name, a mapping or a :class:`Scenario`.
+            Current value is always the neutral scenario.
+        thresholds : (float, float), optional
+            Current value at or above which a customer is retained, and potential value
+            at or above which a customer who is not is developed; the rest are phased
+            out. Default: both equal the 80th percentile of current value at the
+            posterior-mean parameters, so the top 20% are retained (the 20/80 rule)
+            and a customer is worth developing if the potential reaches their level.
+        """
+        potential = _as_scenario(potential)
+        bg, gg = self.transactions_model, self.spend_model
+        v.check_time_unit_matches(summary, bg.metadata_.get("time_unit"))
+        cols = v.check_summary(summary, ("frequency", "recency", "T", "monetary_value"))
+        x, t_x, T = cols["frequency"], cols["recency"], cols["T"]
+        m = np.where(x > 0, cols["monetary_value"], 0.0)
+        settings = {"M": self._per_period(self.margin, summary, "margin"),
+                    "O": self._per_period(self.development_cost, summary, "development_cost"),
+                    "R": self._per_period(self.retention_cost, summary, "retention_cost")}
+        if isinstance(self.margin, str | pd.Series):
+            _check_margin(settings["M"].ravel())
+        scenarios = {"current": Scenario("current"), "potential": potential}
+        mults = {name: s.multipliers(summary) for name, s in scenarios.items()}
+        draws = self._draws()
+        if thresholds is None:
+            point = tuple({k: np.array([a.mean()]) for k, a in d.items()} for d in draws[:2])
+            cur, _, _ = self._chunk(point * 2, x, t_x, T, m, settings, mults["current"],
+                                    self.random_seed, 0, len(x), simulate=False)
+            top = float(np.quantile(cur[0], 0.8))
+            thresholds = (top, top)
+        c_thr, p_thr = (float(t) for t in thresholds)
+        S, S_sim, n = len(draws[0]["r"]), len(draws[2]["r"]), len(x)
+        order = sc.canonical_order(summary.index)
+        out = {name: np.empty(n) for name in _customer_columns()}
+        totals = {(name, kind): np.zeros(S if kind == "expected" else S_sim)
+                  for name in ("current", "potential", "growth")
+                  for kind in ("expected", "simulated")}
+        flows_total = {name: None for name in scenarios}
+        lo_q, hi_q = sc.quantile_bounds(self.ci)
+        for sl in sc.iter_chunks(n, self.chunk_size, S_sim, self.grid.horizon):
+            idx = order[sl]
+            res = {}
+            for name in scenarios:
+                mult = {k: val[idx] for k, val in mults[name].items()}
+                res[name] = self._chunk(draws, x[idx], t_x[idx], T[idx], m[idx],
+                                        {k: (s[idx] if s.shape[0] == n else s)
+                                         for k, s in settings.items()},
+                                        mult, self.random_seed, sl.start, sl.stop)
+                f = res[name][2]
+                flows_total[name] = f if flows_total[name] is None else {
+                    k: flows_total[name][k] + f[k] for k in f}
+            res["growth"] = (res["potential"][0] - res["current"][0],
+                             res["potential"][1] - res["current"][1], None)
+            for name in ("current", "potential", "growth"):
+                expected, simulated, _ = res[name]
+                out[f"{name}_mean"][idx] = expected.mean(axis=0)
+                q = np.quantile(expected, [lo_q, hi_q], axis=0)
+                out[f"{name}_param_lo"][idx], out[f"{name}_param_hi"][idx] = q
+                q = np.quantile(simulated, [lo_q, hi_q], axis=0)
+                out[f"{name}_pred_lo"][idx], out[f"{name}_pred_hi"][idx] = q
+                totals[(name, "expected")] += expected.sum(axis=1)
+                totals[(name, "simulated")] += simulated.sum(axis=1)
+                if name != "growth":
+                    out[f"{name}_p_negative"][idx] = (simulated < 0).mean(axis=0)
+            cur, pot = res["current"][1], res["potential"][1]
+            cell = classify(cur, pot, c_thr, p_thr)
+            for i, name in enumerate(CELLS):
+                out[f"p_{name}"][idx] = (cell == i).mean(axis=0)
+        customers = pd.DataFrame(out, index=summary.index)
+        customers.insert(0, "p_alive_mean", bg.p_alive(summary, max_draws=self.max_draws)[
+            "p_alive_mean"].to_numpy())
+        mean_cell = classify(customers["current_mean"].to_numpy()[None, :],
+                           customers["potential_mean"].to_numpy()[None, :], c_thr, p_thr)[0]
+        customers["cell"] = pd.Categorical.from_codes(mean_cell, CELLS)
+        probs = customers[[f"p_{c}" for c in CELLS]].to_numpy()
+        customers["most_likely_cell"] = pd.Categorical.from_codes(probs.argmax(axis=1), CELLS)
+        customers.attrs["ci"] = self.ci
+        base = pd.DataFrame(
+            {name: _base_row(totals[(name, "expected")], totals[(name, "simulated")], self.ci)
+             for name in ("current", "potential", "growth")}).T.rename_axis("value")
+        flows = pd.concat(
+            {name: pd.DataFrame(f, index=pd.RangeIndex(1, self.grid.horizon + 1, name="period"))
+             for name, f in flows_total.items()}, names=["scenario"])
+        assumptions = self.assumptions(potential)
+        assumptions["thresholds"] = {"current": c_thr, "potential": p_thr}
+        return ValueResult(customers, base, flows, assumptions)
+
+    def prospect_value(self, acquisition_cost: float = 0.0, scenario=None) -> pd.DataFrame:
+        """Value of a prospect: a new customer drawn from the population, minus A.
+
+        A newly acquired customer has x = 0, t_x = T = 0 (just made the first purchase,
+        not counted), so the same engine applies: P(alive) = 1, purchases follow FHL
+        (2005a) eq. (9), and spend is the population mean p gamma / (q - 1). The first
+        purchase itself is not counted. The parameter interval is across draws; this
+        is the figure that sets an acquisition budget.
+        """
+        if not v.is_finite_number(acquisition_cost) or float(acquisition_cost) < 0:
+            raise v.InvalidOptionError(
+                f"acquisition_cost must be a number >= 0, got {acquisition_cost!r}",
+                column="acquisition_cost")
+        scenario = _as_scenario(scenario or "neutral")
+        prospect = pd.DataFrame({"frequency": [0], "recency": [0.0], "T": [0.0],
+                                 "monetary_value": [0.0]}, index=pd.Index(["prospect"]))
+        mults = scenario.multipliers(prospect)
+        settings = {}
+        for key, name in (("M", "margin"), ("O", "development_cost"), ("R", "retention_cost")):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                raise v.InvalidOptionError(
+                    f"a prospect has no summary row: give {name} as a number, per period or "
+                    "as a customer Series (its mean is used)", column=name)
+            if isinstance(value, pd.Series):
+                value = float(value.mean())  # a prospect is an average customer
+            settings[key] = self._per_period(value, prospect, name)
+        expected, simulated, _ = self._chunk(self._draws(), np.zeros(1), np.zeros(1), np.zeros(1),
+                                             np.zeros(1), settings, mults, self.random_seed,
+                                             0, 1)
+        # the value itself after the acquisition cost A (DESIGN.md section 2)
+        row = _base_row(expected[:, 0] - acquisition_cost, simulated[:, 0] - acquisition_cost,
+                        self.ci)
+        out = pd.DataFrame({f"value_{k}": [val] for k, val in row.items()},
+                           index=pd.Index(["prospect"]))
+        out.attrs["ci"] = self.ci
+        return out
+
+
+def _customer_columns():
+    cols = []
+    for name in ("current", "potential", "growth"):
+        cols += [f"{name}_mean", f"{name}_param_lo", f"{name}_param_hi", f"{name}_pred_lo",
+                 f"{name}_pred_hi"]
+    cols += ["current_p_negative", "potential_p_negative"]
+    cols += [f"p_{c}" for c in CELLS]
+    return cols
+
+
+def _base_row(expected_totals, simulated_totals, ci) -> dict:
+    lo, hi = sc.quantile_bounds(ci)
+    return {
+        "mean": float(expected_totals.mean()),
+        "param_lo": float(np.quantile(expected_totals, lo)),
+        "param_hi": float(np.quantile(expected_totals, hi)),
+        "pred_lo": float(np.quantile(simulated_totals, lo)),
+        "pred_hi": float(np.quantile(simulated_totals, hi)),
+    }
+
+
+def _as_scenario(potential) -> Scenario:
+    if isinstance(potential, Scenario):
+        return potential
+    if isinstance(potential, str):
+        return Scenario.preset(potential)
+    if isinstance(potential, dict):
+        return Scenario.from_dict(potential)
+    raise v.InvalidOptionError(
+        f"scenario must be a preset name, a mapping or a Scenario, not {potential!r}",
+        column="scenario")
+
+
+def _check_margin(margin) -> None:
+    if isinstance(margin, str | pd.Series):
+        return
+    arr = np.asarray(margin, dtype="float64") if not isinstance(margin, str) else None
+    if arr is None or not np.all(np.isfinite(arr)) or np.any((arr < 0) | (arr > 1)):
+        raise v.InvalidOptionError(f"margin must be a fraction in [0, 1], got {margin!r}",
+                                   column="margin")
+
+
+def _check_cost(cost, name) -> None:
+    if isinstance(cost, str | pd.Series):
+        return
+    arr = np.asarray(cost, dtype="float64")
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        raise v.InvalidOptionError(f"{name} must be >= 0, got {cost!r}", column=name)
