@@ -42,7 +42,6 @@ from lifevalue.value.periods import PeriodGrid
 from lifevalue.value.scenarios import Scenario, per_customer
 
 
-
 @dataclass
 class ValueResult:
     """The outcome of :meth:`CustomerValue.evaluate`.
@@ -273,7 +272,7 @@ class CustomerValue:
             and a customer is worth developing if the potential reaches their level.
         """
         potential = _as_scenario(potential)
-        bg, gg = self.transactions_model, self.spend_model
+        bg = self.transactions_model
         v.check_time_unit_matches(summary, bg.metadata_.get("time_unit"))
         cols = v.check_summary(summary, ("frequency", "recency", "T", "monetary_value"))
         x, t_x, T = cols["frequency"], cols["recency"], cols["T"]
