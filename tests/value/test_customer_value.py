@@ -1,0 +1,184 @@
+"""Return-based current and potential value: reduction to lifetimes, properties,
+intervals, base total, prospects and bad settings."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifetimes import BetaGeoFitter, GammaGammaFitter
+
+from lifevalue import validation as v
+from lifevalue.models import BetaGeo, GammaGamma
+from lifevalue.models import predictions as pr
+from lifevalue.value import CustomerValue, Scenario
+
+
+@pytest.fixture(scope="module")
+def maps(cdnow_cal):
+    return BetaGeo().fit(cdnow_cal, method="map"), GammaGamma().fit(cdnow_cal, method="map")
+
+
+@pytest.fixture(scope="module")
+def sub(cdnow_cal):
+    return cdnow_cal.iloc[::5]  # 472 customers
+
+
+def test_reduces_to_lifetimes_clv(maps, cdnow_cal):
+    bg, gg = maps
+    x, t, T, m = (cdnow_cal[c] for c in ("frequency_cal", "recency_cal", "T_cal",
+                                          "monetary_value_cal"))
+    bgf = BetaGeoFitter()
+    bgf.params_ = pd.Series(bg.point_estimate())
+    bgf.predict = bgf.conditional_expected_number_of_purchases_up_to_time  # set by fit()
+    ggf = GammaGammaFitter()
+    ggf.params_ = pd.Series({"p": gg.point_estimate()["p"], "q": gg.point_estimate()["q"],
+                             "v": gg.point_estimate()["gamma"]})
+    rep = x > 0
+    ref = ggf.customer_lifetime_value(bgf, x[rep], t[rep], T[rep], m[rep], time=12,
+                                      discount_rate=0.01, freq="W")
+    cv = CustomerValue(bg, gg, period="M", horizon=12, annual_discount_rate=1.01**12 - 1,
+                       margin=1.0)
+    ours = cv.evaluate(cdnow_cal[rep], potential="neutral").customers["current_mean"]
+    np.testing.assert_allclose(ours, ref.to_numpy(), rtol=0.01)
+    # the remaining gap is lifetimes' month of 4.345 weeks against our 365.25/12/7
+    assert abs(ours.sum() / ref.sum() - 1) < 0.002
+
+
+def test_neutral_scenario_gives_potential_equal_to_current(maps, sub):
+    res = CustomerValue(*maps, margin=0.3, retention_cost=0.5).evaluate(sub, "neutral")
+    c = res.customers
+    for kind in ("mean", "param_lo", "param_hi", "pred_lo", "pred_hi", "p_negative"):
+        np.testing.assert_array_equal(c[f"potential_{kind}"], c[f"current_{kind}"])
+    assert (c["growth_mean"] == 0).all() and (c["growth_pred_hi"] == 0).all()
+    assert (c["p_develop"] == 0).all()
+
+
+@pytest.mark.parametrize("field,better", [("purchase_rate", 1.3), ("dropout", 0.5),
+                                          ("spend", 1.2), ("margin", 1.5)])
+def test_improving_a_driver_never_lowers_value(maps, sub, field, better):
+    cv = CustomerValue(*maps, margin=0.4, retention_cost=1.0, max_draws=1)
+    res = cv.evaluate(sub, Scenario(**{field: better}))
+    growth = res.customers["growth_mean"]
+    assert (growth >= -1e-9).all()
+    assert (growth > 0).mean() > 0.9
+
+
+def test_higher_discount_rate_never_raises_a_profitable_customers_value(maps, sub):
+    low = CustomerValue(*maps, margin=0.3, annual_discount_rate=0.05).evaluate(sub, "neutral")
+    high = CustomerValue(*maps, margin=0.3, annual_discount_rate=0.25).evaluate(sub, "neutral")
+    assert (high.customers["current_mean"] <= low.customers["current_mean"] + 1e-12).all()
+    assert (high.customers["current_mean"] < low.customers["current_mean"]).all()
+
+
+def test_base_total_is_the_sum_over_customers(cdnow_bg_mcmc, cdnow_gg_mcmc, sub):
+    res = CustomerValue(cdnow_bg_mcmc, cdnow_gg_mcmc, margin=0.3, max_draws=300).evaluate(sub)
+    c, base = res.customers, res.base
+    for name in ("current", "potential", "growth"):
+        assert base.loc[name, "mean"] == pytest.approx(c[f"{name}_mean"].sum(), rel=1e-10)
+    # the base interval keeps the shared parameters: it is not the sum of intervals
+    width = base.loc["current", "param_hi"] - base.loc["current", "param_lo"]
+    summed = (c["current_param_hi"] - c["current_param_lo"]).sum()
+    assert 0 < width < summed
+    # the cash flows add up to the base value too
+    flows = res.cash_flows.loc["current"]
+    assert flows["discounted_net"].sum() == pytest.approx(base.loc["current", "mean"], rel=1e-9)
+
+
+def test_intervals_of_both_kinds(cdnow_bg_mcmc, cdnow_gg_mcmc, sub):
+    res = CustomerValue(cdnow_bg_mcmc, cdnow_gg_mcmc, margin=0.3, max_draws=300).evaluate(sub)
+    c = res.customers
+    assert c.attrs["ci"] == 0.9
+    param = c["current_param_hi"] - c["current_param_lo"]
+    pred = c["current_pred_hi"] - c["current_pred_lo"]
+    assert (param > 0).all() and (pred > param).mean() > 0.95
+    assert ((c["current_param_lo"] <= c["current_mean"])
+            & (c["current_mean"] <= c["current_param_hi"])).all()
+    probs = c[["p_retain", "p_develop", "p_phase_out"]].sum(axis=1)
+    np.testing.assert_allclose(probs, 1.0, rtol=1e-12)
+    assert set(c["cell"].cat.categories) == {"retain", "develop", "phase_out"}
+    assert (c.loc[c["cell"] == "retain", "current_mean"]
+            >= res.assumptions["thresholds"]["current"]).all()
+    assert ((c["current_p_negative"] >= 0) & (c["current_p_negative"] <= 1)).all()
+
+
+def test_simulation_agrees_with_expectation(maps, sub):
+    # the mean of the realised values converges to the expected value
+    res = CustomerValue(*maps, margin=0.3, retention_cost=0.2).evaluate(sub, "ambitious")
+    base = res.base
+    for name in ("current", "potential"):
+        mid = (base.loc[name, "pred_lo"] + base.loc[name, "pred_hi"]) / 2
+        assert mid == pytest.approx(base.loc[name, "mean"], rel=0.03)
+
+
+def test_costs_stop_at_churn_option(maps, sub):
+    always = CustomerValue(*maps, margin=0.3, retention_cost=1.0).evaluate(sub, "neutral")
+    stops = CustomerValue(*maps, margin=0.3, retention_cost=1.0,
+                          costs_stop_at_churn=True).evaluate(sub, "neutral")
+    diff = stops.customers["current_mean"] - always.customers["current_mean"]
+    assert (diff >= -1e-12).all() and (diff > 0).mean() > 0.5
+    # with costs running, a near-certainly dead customer is worth about minus the costs
+    d = CustomerValue(*maps).grid.discount
+    dead = always.customers["p_alive_mean"] < 1e-3
+    assert dead.any()
+    np.testing.assert_allclose(always.customers.loc[dead, "current_mean"], -d.sum(), atol=0.05)
+    assert (always.customers.loc[dead, "current_p_negative"] > 0.99).all()
+
+
+def test_prospect_value_by_hand(maps):
+    bg, gg = maps
+    cv = CustomerValue(bg, gg, margin=0.25, period="M", horizon=6, annual_discount_rate=0.1)
+    out = cv.prospect_value(acquisition_cost=2.0)
+    est, gest = bg.point_estimate(), gg.point_estimate()
+    edges = cv.grid.edges
+    purchases = np.diff(pr.expected_purchases_new_customer(*est.values(), edges))
+    spend = gest["p"] * gest["gamma"] / (gest["q"] - 1)
+    by_hand = (purchases * spend * 0.25 * cv.grid.discount).sum() - 2.0
+    assert out.loc["prospect", "value_mean"] == pytest.approx(by_hand, rel=1e-9)
+    assert out.loc["prospect", "value_pred_lo"] == pytest.approx(-2.0)  # buys nothing
+    assert out.loc["prospect", "value_pred_hi"] > by_hand
+
+
+def test_results_do_not_depend_on_chunk_size_or_order(maps, sub):
+    a = CustomerValue(*maps, margin=0.3, chunk_size=256, max_draws=1).evaluate(sub).customers
+    b = CustomerValue(*maps, margin=0.3, chunk_size=5000, max_draws=1).evaluate(
+        sub.sample(frac=1.0, random_state=3)).customers
+    pd.testing.assert_frame_equal(a, b.loc[a.index], check_exact=True)
+
+
+def test_settings_per_period_and_per_customer(maps, sub):
+    cv_scalar = CustomerValue(*maps, margin=0.3)
+    cv_period = CustomerValue(*maps, margin=[0.3] * 12)
+    margin = pd.Series(0.3, index=sub.index)
+    cv_cust = CustomerValue(*maps, margin=margin)
+    a, b, c = (cv.evaluate(sub, "neutral").customers["current_mean"]
+               for cv in (cv_scalar, cv_period, cv_cust))
+    np.testing.assert_allclose(a, b, rtol=1e-12)
+    np.testing.assert_allclose(a, c, rtol=1e-12)
+    double = CustomerValue(*maps, margin=sub["frequency_cal"].clip(upper=1) * 0.6 + 0.0)
+    d = double.evaluate(sub, "neutral").customers["current_mean"]
+    rep = sub["frequency_cal"] > 0
+    np.testing.assert_allclose(d[rep], 2 * a[rep], rtol=1e-12)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(margin=1.5), r"margin must be a fraction in \[0, 1\], got 1.5"),
+    (dict(margin=-0.1), r"margin must be a fraction in \[0, 1\]"),
+    (dict(retention_cost=-1), r"retention_cost must be >= 0"),
+    (dict(horizon=0), r"horizon must be a whole number of periods >= 1"),
+    (dict(annual_discount_rate=-0.05), r"annual_discount_rate must be a finite number >= 0"),
+    (dict(ci=1.2), r"ci must be a number strictly between 0 and 1"),
+])
+def test_bad_settings(maps, kwargs, match):
+    with pytest.raises(v.InvalidOptionError, match=match):
+        CustomerValue(*maps, **kwargs)
+
+
+def test_bad_settings_at_evaluation(maps, sub):
+    with pytest.raises(v.InvalidOptionError, match=r"margin has 3 values; give one number, one "
+                       r"per period \(12\)"):
+        CustomerValue(*maps, margin=[0.1, 0.2, 0.3]).evaluate(sub)
+    with pytest.raises(v.MissingColumnError, match=r"missing column 'gross' named by margin"):
+        CustomerValue(*maps, margin="gross").evaluate(sub)
+    with pytest.raises(v.InvalidOptionError, match=r"scenario names unknown field 'speed'"):
+        CustomerValue(*maps).evaluate(sub, {"speed": 2})
+    with pytest.raises(v.InvalidOptionError, match=r"acquisition_cost must be a number >= 0"):
+        CustomerValue(*maps).prospect_value(acquisition_cost=-1)
