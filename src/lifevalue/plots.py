@@ -1,0 +1,316 @@
+"""Plots: plain functions ``plot_x(..., ax=None) -> Axes``.
+
+Each draws on ``ax`` (a new figure's axes when None) and returns it, so plots compose
+in notebooks and reports. Intervals are drawn wherever a figure has one, and the
+legend says which kind it is (parameter or predictive, DESIGN.md section 4).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from lifevalue import validation as v
+from lifevalue.models import predictions as pr
+from lifevalue.segments.concentration import lorenz_curve, top_share
+from lifevalue.segments.matrix import CELLS
+from lifevalue.segments.pyramid import LEVELS
+
+CELL_COLOURS = {"retain": "#1b7837", "develop": "#2166ac", "phase_out": "#b2182b"}
+
+
+def _axes(ax):
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(6, 4))
+    return ax
+
+
+def _matrix(model, fn, max_frequency, max_recency, T):
+    est = model.point_estimate()
+    x = np.arange(max_frequency + 1, dtype="float64")[:, None]
+    t_x = np.linspace(0, max_recency, 40)[None, :]
+    T_arr = np.full_like(t_x, float(T if T is not None else max_recency))
+    values = fn(est, np.broadcast_to(x, (x.shape[0], t_x.shape[1])),
+                np.broadcast_to(t_x, (x.shape[0], t_x.shape[1])), T_arr)
+    values = np.where(t_x <= T_arr, values, np.nan)
+    values[0, 1:] = np.nan  # x = 0 has recency 0 only
+    return x.ravel(), t_x.ravel(), values
+
+
+def plot_frequency_recency_matrix(model, *, t: float = 1.0, max_frequency: int = 20,
+                                  max_recency: float | None = None, T: float | None = None,
+                                  ax=None):
+    """Expected purchases in the next ``t`` by frequency (rows) and recency (columns).
+
+    At the posterior-mean parameters, for customers of age ``T`` (default: the
+    largest recency shown). FHL (2005a) eq. (10).
+    """
+    ax = _axes(ax)
+    T = T if T is not None else (max_recency or 52.0)
+    max_recency = max_recency or T
+    x, t_x, values = _matrix(
+        model, lambda e, x, tx, TT: pr.expected_purchases(e["r"], e["alpha"], e["a"], e["b"],
+                                                          x, tx, TT, t),
+        max_frequency, max_recency, T)
+    image = ax.imshow(values, aspect="auto", origin="lower", cmap="viridis",
+                      extent=(0, max_recency, -0.5, max_frequency + 0.5))
+    ax.figure.colorbar(image, ax=ax, label=f"expected purchases in next {t:g}")
+    ax.set_xlabel("recency (time of last purchase)")
+    ax.set_ylabel("frequency (repeat purchases)")
+    ax.set_title(f"Expected purchases, customers of age T={T:g}")
+    return ax
+
+
+def plot_probability_alive_matrix(model, *, max_frequency: int = 20,
+                                  max_recency: float | None = None, T: float | None = None,
+                                  ax=None):
+    """P(alive) by frequency and recency (FHL 2005a eq. 12), posterior-mean parameters."""
+    ax = _axes(ax)
+    T = T if T is not None else (max_recency or 52.0)
+    max_recency = max_recency or T
+    x, t_x, values = _matrix(
+        model, lambda e, x, tx, TT: pr.p_alive(e["r"], e["alpha"], e["a"], e["b"], x, tx, TT),
+        max_frequency, max_recency, T)
+    image = ax.imshow(values, aspect="auto", origin="lower", cmap="magma", vmin=0, vmax=1,
+                      extent=(0, max_recency, -0.5, max_frequency + 0.5))
+    ax.figure.colorbar(image, ax=ax, label="P(alive)")
+    ax.set_xlabel("recency (time of last purchase)")
+    ax.set_ylabel("frequency (repeat purchases)")
+    ax.set_title(f"Probability alive, customers of age T={T:g}")
+    return ax
+
+
+def calibration_holdout_table(model, summary: pd.DataFrame, *, max_frequency: int = 7
+                              ) -> pd.DataFrame:
+    """Mean holdout purchases by calibration frequency: actual and predicted.
+
+    Frequencies at or above ``max_frequency`` are pooled into one ``'7+'`` group.
+    The prediction is the posterior mean of eq. (10) with its parameter interval.
+    """
+    for col in ("frequency_cal", "frequency_holdout", "duration_holdout"):
+        if col not in summary.columns:
+            raise v.MissingColumnError(
+                f"missing column {col!r}: the calibration/holdout plot needs a summary made "
+                "with calibration_end", column=col)
+    duration = float(summary["duration_holdout"].iloc[0])
+    pred = model.expected_purchases(summary, duration, predictive=False)
+    group = summary["frequency_cal"].clip(upper=max_frequency).astype(int)
+    frame = pd.DataFrame({"group": group, "actual": summary["frequency_holdout"],
+                          "predicted": pred["purchases_mean"],
+                          "lo": pred["purchases_param_lo"], "hi": pred["purchases_param_hi"]})
+    out = frame.groupby("group").agg(customers=("actual", "size"), actual=("actual", "mean"),
+                                     predicted=("predicted", "mean"), param_lo=("lo", "mean"),
+                                     param_hi=("hi", "mean"))
+    out.index = [f"{i}+" if i == max_frequency else str(i) for i in out.index]
+    out.index.name = "frequency_cal"
+    return out
+
+
+def plot_calibration_holdout(model, summary: pd.DataFrame, *, max_frequency: int = 7, ax=None):
+    """Mean holdout purchases by calibration frequency, actual vs model."""
+    ax = _axes(ax)
+    table = calibration_holdout_table(model, summary, max_frequency=max_frequency)
+    pos = np.arange(len(table))
+    ax.plot(pos, table["actual"], "o-", color="black", label="actual")
+    ax.plot(pos, table["predicted"], "s--", color="tab:blue", label="model (posterior mean)")
+    ax.fill_between(pos, table["param_lo"], table["param_hi"], color="tab:blue", alpha=0.25,
+                    label="parameter interval")
+    ax.set_xticks(pos, table.index)
+    ax.set_xlabel("purchases in calibration period")
+    ax.set_ylabel("mean purchases in holdout period")
+    ax.set_title("Calibration vs holdout")
+    ax.legend()
+    return ax
+
+
+def tracking_table(model, transactions: pd.DataFrame, *, customer_id="customer_id",
+                   date="date", time_unit="W", occasion="D", step: float = 1.0
+                   ) -> pd.DataFrame:
+    """Repeat purchases per time step of the whole cohort: actual and model.
+
+    The model's cumulative repeat purchases at time tau is the sum over customers of
+    eq. (9) at ``tau - first purchase``, at the posterior-mean parameters.
+    """
+    from lifevalue.data.summary import occasion_index
+
+    dates = pd.to_datetime(transactions[date])
+    day = np.asarray(dates.to_numpy(), dtype="datetime64[D]").astype("int64")
+    occ = occasion_index(day, dates, occasion)
+    frame = pd.DataFrame({"cid": transactions[customer_id].to_numpy(), "occ": occ, "day": day})
+    frame = frame.drop_duplicates(["cid", "occ"]).sort_values(["cid", "day"])
+    first = frame.groupby("cid")["day"].transform("min")
+    unit = v.DAYS_PER_UNIT[time_unit]
+    start = day.min()
+    repeat_t = (frame.loc[frame["day"] > first, "day"].to_numpy() - start) / unit
+    births = (frame.groupby("cid")["day"].min().to_numpy() - start) / unit
+    end = (day.max() - start) / unit
+    grid = np.arange(step, end + step, step)
+    actual = np.searchsorted(np.sort(repeat_t), grid, side="right")
+    est = model.point_estimate()
+    age = np.clip(grid[:, None] - births[None, :], 0.0, None)
+    expected = pr.expected_purchases_new_customer(est["r"], est["alpha"], est["a"], est["b"],
+                                                  np.where(age > 0, age, 1.0))
+    expected = np.where(age > 0, expected, 0.0).sum(axis=1)
+    return pd.DataFrame({"time": grid, "actual_cumulative": actual.astype(float),
+                         "model_cumulative": expected,
+                         "actual": np.diff(np.r_[0.0, actual]),
+                         "model": np.diff(np.r_[0.0, expected])})
+
+
+def plot_tracking(model, transactions: pd.DataFrame, *, cumulative: bool = True,
+                  calibration_end: float | None = None, ax=None, **kwargs):
+    """Cumulative (or incremental) repeat purchases over time, actual vs model.
+
+    ``calibration_end`` (in model time since the first transaction) draws a line.
+    Other keyword arguments go to :func:`tracking_table`.
+    """
+    ax = _axes(ax)
+    table = tracking_table(model, transactions, **kwargs)
+    kind = "_cumulative" if cumulative else ""
+    ax.plot(table["time"], table[f"actual{kind}"], color="black", label="actual")
+    ax.plot(table["time"], table[f"model{kind}"], "--", color="tab:blue", label="model")
+    if calibration_end is not None:
+        ax.axvline(calibration_end, color="grey", linestyle=":", label="end of calibration")
+    ax.set_xlabel(f"time ({v.TIME_UNIT_NAMES[kwargs.get('time_unit', 'W')]})")
+    ax.set_ylabel(("cumulative " if cumulative else "") + "repeat purchases")
+    ax.set_title(("Cumulative" if cumulative else "Incremental") + " repeat purchases")
+    ax.legend()
+    return ax
+
+
+def plot_posterior(model, axes=None):
+    """Posterior densities of the population parameters, with 90% HDI (via arviz).
+
+    Returns the array of Axes, one per parameter.
+    """
+    import arviz as az
+
+    model._check_fitted()
+    with _quiet_arviz():
+        return az.plot_posterior(model.idata_, var_names=list(model.param_names),
+                                 hdi_prob=0.9, ax=axes)
+
+
+def plot_trace(model, axes=None):
+    """Trace plots of the population parameters (via arviz); an array of Axes."""
+    import arviz as az
+
+    model._check_fitted()
+    with _quiet_arviz():
+        return az.plot_trace(model.idata_, var_names=list(model.param_names), axes=axes)
+
+
+@contextlib.contextmanager
+def _quiet_arviz():
+    """arviz 0.2x calls matplotlib APIs that matplotlib 3.11 deprecates; not ours to fix."""
+    from matplotlib import MatplotlibDeprecationWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MatplotlibDeprecationWarning)
+        yield
+
+
+def plot_customer_values(customers: pd.DataFrame, ids=None, *, quantity: str = "current",
+                         ax=None):
+    """Value of selected customers with both intervals.
+
+    The thick bar is the parameter interval of the expected value, the thin line the
+    predictive interval of the customer's actual value.
+    """
+    ax = _axes(ax)
+    sel = customers if ids is None else customers.loc[list(ids)]
+    pos = np.arange(len(sel))
+    mean = sel[f"{quantity}_mean"].to_numpy()
+    ax.vlines(pos, sel[f"{quantity}_pred_lo"], sel[f"{quantity}_pred_hi"], color="grey",
+              linewidth=1, label="predictive interval")
+    ax.vlines(pos, sel[f"{quantity}_param_lo"], sel[f"{quantity}_param_hi"], color="tab:blue",
+              linewidth=6, label="parameter interval")
+    ax.plot(pos, mean, "o", color="black", label="expected value")
+    ax.set_xticks(pos, [str(i) for i in sel.index], rotation=90)
+    ax.set_xlabel("customer")
+    ax.set_ylabel(f"{quantity} value")
+    ax.set_title(f"{quantity.capitalize()} value per customer")
+    ax.legend()
+    return ax
+
+
+def plot_value_distribution(customers: pd.DataFrame, *, quantity: str = "current",
+                            bins: int = 50, ax=None):
+    """Histogram of customers' expected value."""
+    ax = _axes(ax)
+    ax.hist(customers[f"{quantity}_mean"], bins=bins, color="tab:blue")
+    ax.set_xlabel(f"expected {quantity} value")
+    ax.set_ylabel("customers")
+    ax.set_title(f"Distribution of {quantity} value")
+    return ax
+
+
+def plot_relationship_matrix(customers: pd.DataFrame, thresholds=None, *,
+                             intervals: int = 100, ax=None):
+    """Current vs potential value, coloured by cell, with threshold lines.
+
+    The ``intervals`` most valuable customers get their parameter intervals drawn as
+    crosses; the threshold lines split the plane into the cells.
+    """
+    ax = _axes(ax)
+    for cell in CELLS:
+        sel = customers[customers["cell"] == cell]
+        ax.scatter(sel["current_mean"], sel["potential_mean"], s=8, alpha=0.6,
+                   color=CELL_COLOURS[cell], label=f"{cell} ({len(sel)})")
+    top = customers.nlargest(intervals, "potential_mean")
+    ax.errorbar(top["current_mean"], top["potential_mean"],
+                xerr=[top["current_mean"] - top["current_param_lo"],
+                      top["current_param_hi"] - top["current_mean"]],
+                yerr=[top["potential_mean"] - top["potential_param_lo"],
+                      top["potential_param_hi"] - top["potential_mean"]],
+                fmt="none", ecolor="grey", alpha=0.5, linewidth=0.8,
+                label="parameter intervals")
+    if thresholds is not None:
+        ax.axvline(thresholds["current"], color="black", linestyle=":")
+        ax.axhline(thresholds["potential"], color="black", linestyle=":")
+    ax.set_xlabel("current value")
+    ax.set_ylabel("potential value")
+    ax.set_title("Customer relationship matrix")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_pyramid(levels: pd.Series, value: pd.Series | None = None, ax=None):
+    """The customer pyramid: customers per level, top level at the top."""
+    ax = _axes(ax)
+    counts = levels.value_counts().reindex(list(LEVELS), fill_value=0)
+    pos = np.arange(len(LEVELS))[::-1]
+    widths = counts.to_numpy()
+    ax.barh(pos, widths, left=-widths / 2, color="tab:blue")
+    labels = []
+    for level, count in counts.items():
+        label = f"{level}: {count}"
+        if value is not None:
+            label += f" ({value[levels == level].sum():,.0f})"
+        labels.append(label)
+    ax.set_yticks(pos, labels)
+    ax.set_xticks([])
+    ax.set_xlabel("customers" + (" (total value)" if value is not None else ""))
+    ax.set_title("Customer pyramid")
+    return ax
+
+
+def plot_lorenz(value, ax=None):
+    """Lorenz curve of value with the diagonal and the top-20% share marked."""
+    ax = _axes(ax)
+    curve = lorenz_curve(value)
+    share = top_share(value, 0.2)
+    ax.plot(curve["customer_share"], curve["value_share"], color="tab:blue", label="value")
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="equal value")
+    ax.plot([0.2, 0.2], [0, share], color="black", linestyle="--",
+            label=f"top 20% hold {share:.0%}")
+    ax.set_xlabel("share of customers (most valuable first)")
+    ax.set_ylabel("share of value")
+    ax.set_title("Concentration of value (Lorenz)")
+    ax.legend()
+    return ax

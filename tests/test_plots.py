@@ -1,0 +1,128 @@
+"""Every plot is tested for content: points, bars, labels and intervals."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.collections import LineCollection, PolyCollection  # noqa: E402
+
+from lifevalue import plots  # noqa: E402
+from lifevalue.models import BetaGeo, GammaGamma  # noqa: E402
+from lifevalue.segments import customer_pyramid  # noqa: E402
+from lifevalue.value import CustomerValue  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def bg(cdnow_cal):
+    return BetaGeo().fit(cdnow_cal, method="map")
+
+
+@pytest.fixture(scope="module")
+def value(cdnow_bg_mcmc, cdnow_gg_mcmc, cdnow_cal):
+    return CustomerValue(cdnow_bg_mcmc, cdnow_gg_mcmc, margin=0.3, max_draws=200).evaluate(
+        cdnow_cal.iloc[::4])
+
+
+def test_frequency_recency_and_alive_matrices(bg):
+    ax = plots.plot_frequency_recency_matrix(bg, t=39, max_frequency=10, max_recency=39)
+    image = ax.get_images()[0].get_array()
+    assert image.shape == (11, 40)
+    assert ax.get_xlabel() == "recency (time of last purchase)"
+    assert ax.get_ylabel() == "frequency (repeat purchases)"
+    # more recent purchases mean more expected purchases, for x = 5
+    row = np.ma.filled(image[5], np.nan)
+    assert row[-1] > row[5]
+    ax = plots.plot_probability_alive_matrix(bg, max_frequency=10, max_recency=39)
+    alive = np.ma.filled(ax.get_images()[0].get_array(), np.nan)
+    assert np.nanmax(alive) <= 1 and alive[0, 0] == 1.0
+    assert ax.figure.axes[-1].get_ylabel() == "P(alive)"
+
+
+def test_calibration_holdout(cdnow_bg_mcmc, cdnow_cal):
+    table = plots.calibration_holdout_table(cdnow_bg_mcmc, cdnow_cal)
+    assert list(table.index) == ["0", "1", "2", "3", "4", "5", "6", "7+"]
+    assert table["customers"].sum() == 2357
+    assert (abs(table["predicted"] - table["actual"]) < 1.0).all()  # the model fits CDNOW
+    ax = plots.plot_calibration_holdout(cdnow_bg_mcmc, cdnow_cal)
+    assert [len(line.get_xdata()) for line in ax.get_lines()] == [8, 8]
+    assert any(isinstance(c, PolyCollection) for c in ax.collections)  # the interval band
+    assert ax.get_ylabel() == "mean purchases in holdout period"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "parameter interval" in labels
+
+
+def test_tracking(bg, cdnow_log):
+    table = plots.tracking_table(bg, cdnow_log)
+    assert len(table) == 78  # 545 days of data in weeks
+    # the paper's Figure: the model tracks cumulative repeat purchases within 10%
+    assert table["model_cumulative"].iloc[-1] == pytest.approx(
+        table["actual_cumulative"].iloc[-1], rel=0.1)
+    ax = plots.plot_tracking(bg, cdnow_log, cumulative=True, calibration_end=39)
+    assert len(ax.get_lines()) == 3 and ax.get_xlabel() == "time (weeks)"
+    ax = plots.plot_tracking(bg, cdnow_log, cumulative=False)
+    assert ax.get_ylabel() == "repeat purchases"
+    assert len(ax.get_lines()[0].get_xdata()) == 78
+
+
+def test_posterior_and_trace(cdnow_bg_mcmc):
+    axes = plots.plot_posterior(cdnow_bg_mcmc)
+    assert axes.size == 4 and {a.get_title() for a in axes.ravel()} == {"r", "alpha", "a", "b"}
+    axes = plots.plot_trace(cdnow_bg_mcmc)
+    assert axes.shape == (4, 2)
+    assert len(axes[0, 1].get_lines()) == 2  # one trace per chain
+
+
+def test_customer_values_draw_both_intervals(value):
+    ids = value.customers.nlargest(5, "current_mean").index
+    ax = plots.plot_customer_values(value.customers, ids)
+    segments = [c for c in ax.collections if isinstance(c, LineCollection)]
+    assert len(segments) == 2 and all(len(s.get_segments()) == 5 for s in segments)
+    assert len(ax.get_lines()[0].get_xdata()) == 5
+    assert [t.get_text() for t in ax.get_xticklabels()] == [str(i) for i in ids]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["predictive interval", "parameter interval", "expected value"]
+
+
+def test_value_distribution(value):
+    ax = plots.plot_value_distribution(value.customers, bins=30)
+    assert len(ax.patches) == 30
+    assert sum(p.get_height() for p in ax.patches) == len(value.customers)
+
+
+def test_relationship_matrix(value):
+    c = value.customers
+    ax = plots.plot_relationship_matrix(c, value.assumptions["thresholds"], intervals=20)
+    points = sum(len(col.get_offsets()) for col in ax.collections[:3])
+    assert points == len(c)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(label.startswith("retain (") for label in labels)
+    assert "parameter intervals" in labels
+    assert ax.get_xlabel() == "current value" and ax.get_ylabel() == "potential value"
+
+
+def test_pyramid_and_lorenz(value):
+    c = value.customers
+    levels = customer_pyramid(c["current_mean"], c["p_alive_mean"])
+    ax = plots.plot_pyramid(levels, c["current_mean"])
+    assert len(ax.patches) == 5
+    widths = [p.get_width() for p in ax.patches]
+    assert widths == levels.value_counts().reindex(
+        ["top", "big", "medium", "small", "inactive"]).tolist()
+    ax = plots.plot_lorenz(c["current_mean"])
+    assert len(ax.get_lines()[0].get_xdata()) == len(c) + 1
+    assert ax.get_legend().get_texts()[2].get_text().startswith("top 20% hold ")
+
+
+def test_plots_draw_on_a_given_axes(bg):
+    fig, ax = plt.subplots()
+    assert plots.plot_lorenz(pd.Series([1.0, 2.0]), ax=ax) is ax
