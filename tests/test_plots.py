@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 from matplotlib.collections import LineCollection, PolyCollection  # noqa: E402
 
 from lifevalue import plots  # noqa: E402
-from lifevalue.models import BetaGeo, GammaGamma  # noqa: E402
+from lifevalue.models import BetaGeo  # noqa: E402
 from lifevalue.segments import customer_pyramid  # noqa: E402
 from lifevalue.value import CustomerValue  # noqa: E402
 
