@@ -368,9 +368,10 @@ def demo(out_dir, draws, tune, progress):
     summary = datasets.load_cdnow_summary("sample")
     repeaters = summary["frequency_cal"] > 0
     click.echo("lifevalue demo: the CDNOW sample (Fader, Hardie & Lee 2005)")
+    n_repeat = int(summary["frequency_cal"].sum())
     click.echo(f"customers: {len(summary):,}; repeat customers in the 39-week calibration: "
-               f"{int(repeaters.sum()):,}; repeat purchases: {int(summary['frequency_cal'].sum()):,}"
-               f"; mean repeat spend: ${summary.loc[repeaters, 'monetary_value_cal'].mean():.2f}")
+               f"{int(repeaters.sum()):,}; repeat purchases: {n_repeat:,}; mean repeat spend: "
+               f"${summary.loc[repeaters, 'monetary_value_cal'].mean():.2f}")
     bg, gg = _fit_models(summary, "mcmc", draws, tune, 2, "pymc", 1, progress)
     for model in (bg, gg):
         click.echo(f"\n{type(model).__name__} posterior (90% HDI):")
