@@ -4,7 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench lint clean chromium
+
+# root installs system packages directly; anyone else through sudo
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(VENV)/bin/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "lifevalue needs Python >= 3.11"'
@@ -24,7 +27,13 @@ $(VENV)/.dev: pyproject.toml | $(VENV)/bin/python
 demo: $(VENV)/.runtime
 	$(VENV)/bin/lifevalue demo
 
-test: $(VENV)/.dev
+# The report test renders the HTML in headless Chromium (Debian's package).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+test: $(VENV)/.dev chromium
 	$(PY) -m pytest
 
 bench: $(VENV)/.dev

@@ -270,19 +270,22 @@ def _load_input(model_dir, data, is_summary, customer_id, date_col, amount, date
     return bg, gg, summary, None
 
 
+def _check_table_path(out: Path) -> None:
+    from lifevalue.validation import InputError
+
+    if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
+        raise InputError(f"--out {str(out)!r}: write scores to a .csv or .parquet file",
+                         column="out")
+
+
 def _write_table(frame, out: Path) -> None:
     from lifevalue.models.base import atomic_write
 
-    suffix = out.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        atomic_write(out, lambda tmp: frame.to_parquet(tmp))
-    elif suffix == ".csv":
+    _check_table_path(out)
+    if out.suffix.lower() == ".csv":
         atomic_write(out, lambda tmp: frame.to_csv(tmp))
     else:
-        from lifevalue.validation import InputError
-
-        raise InputError(f"--out {str(out)!r}: write scores to a .csv or .parquet file",
-                         column="out")
+        atomic_write(out, lambda tmp: frame.to_parquet(tmp))
 
 
 @main.command(cls=_Command)
@@ -298,10 +301,11 @@ def score(model_dir, data, is_summary, customer_id, date_col, amount, date_forma
           retention_cost, costs_stop_at_churn, period, horizon, discount_rate, scenario, ci,
           max_draws, seed, out):
     """Score every customer in DATA with the model in MODEL_DIR; write --out."""
+    _check_table_path(Path(out))
+    potential = _scenario(scenario)  # options first: fail before any heavy work
     bg, gg, summary, _ = _load_input(model_dir, data, is_summary, customer_id, date_col,
                                      amount, date_format, observation_end, calibration_end,
                                      time_unit)
-    potential = _scenario(scenario)
     cv = _value(bg, gg, margin, development_cost, retention_cost, costs_stop_at_churn, period,
                 horizon, discount_rate, ci, max_draws, seed)
     start = time.perf_counter()
@@ -331,12 +335,13 @@ def report(model_dir, transactions, customer_id, date_col, amount, date_format,
 
     from lifevalue.report import write_report
 
+    potential = _scenario(scenario)
     bg, gg, summary, _ = _load_input(model_dir, transactions, False, customer_id, date_col,
                                      amount, date_format, observation_end, calibration_end,
                                      time_unit)
     cv = _value(bg, gg, margin, development_cost, retention_cost, costs_stop_at_churn, period,
                 horizon, discount_rate, ci, max_draws, seed)
-    result = cv.evaluate(summary, _scenario(scenario))
+    result = cv.evaluate(summary, potential)
     log_frame = None
     path = Path(transactions)
     if path.suffix.lower() == ".csv":
