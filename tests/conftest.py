@@ -35,4 +35,4 @@ def cdnow_gg_mcmc(cdnow_cal):
     """A real NUTS fit of Gamma-Gamma on the CDNOW calibration period (shared)."""
     from lifevalue.models import GammaGamma
 
-    return GammaGamma().fit(cdnow_cal, draws=1000, tune=1000, chains=2, random_seed=7)
+    return GammaGamma().fit(cdnow_cal, tune=1000, chains=2, random_seed=7)

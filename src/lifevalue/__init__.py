@@ -10,8 +10,11 @@ The flow is transactions -> summary -> models -> value -> segments -> report/CLI
 
 from lifevalue import datasets, validation
 from lifevalue.data import summarize
+from lifevalue.models import BetaGeo, ConvergenceWarning, GammaGamma
 from lifevalue.validation import InputError
+from lifevalue.value import CustomerValue, PeriodGrid, Scenario
 
 __version__ = "0.1.0"
 
-__all__ = ["InputError", "datasets", "summarize", "validation", "__version__"]
+__all__ = ["BetaGeo", "ConvergenceWarning", "CustomerValue", "GammaGamma", "InputError",
+           "PeriodGrid", "Scenario", "__version__", "datasets", "summarize", "validation"]

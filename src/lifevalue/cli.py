@@ -195,7 +195,8 @@ def _fit_models(summary, method, draws, tune, chains, sampler, seed, progress):
 @_columns
 @click.option("--out", required=True, type=click.Path(), help="Model directory to write.")
 @click.option("--method", type=click.Choice(["mcmc", "map"]), default="mcmc", show_default=True)
-@click.option("--draws", type=int, default=1000, show_default=True)
+@click.option("--draws", type=int, default=None,
+              help="Draws per chain [default: 1000 for BG/NBD, 2000 for Gamma-Gamma].")
 @click.option("--tune", type=int, default=1000, show_default=True)
 @click.option("--chains", type=int, default=2, show_default=True)
 @click.option("--sampler", type=click.Choice(["pymc", "nutpie", "numpyro"]), default="pymc",
@@ -360,7 +361,8 @@ def report(model_dir, transactions, customer_id, date_col, amount, date_format,
 @main.command(cls=_Command)
 @click.option("--out-dir", default="reports", show_default=True, type=click.Path(),
               help="Where the demo writes its model, scores and report.")
-@click.option("--draws", type=int, default=1000, show_default=True)
+@click.option("--draws", type=int, default=None,
+              help="Draws per chain [default: 1000 for BG/NBD, 2000 for Gamma-Gamma].")
 @click.option("--tune", type=int, default=1000, show_default=True)
 @click.option("--progress/--no-progress", default=False, show_default=True)
 def demo(out_dir, draws, tune, progress):

@@ -37,7 +37,7 @@ def test_mcmc_recovers_bgnbd_parameters_at_50k(simulated):
 
 
 def test_mcmc_recovers_gamma_gamma_parameters_at_50k(simulated):
-    model = GammaGamma().fit(simulated, draws=1000, tune=1000, chains=2, random_seed=3)
+    model = GammaGamma().fit(simulated, tune=1000, chains=2, random_seed=3)
     summ = model.summary(hdi_prob=0.99)
     for name, value in TRUE_GG.items():
         assert summ.loc[name, "hdi_0.5%"] <= value <= summ.loc[name, "hdi_99.5%"], name

@@ -61,6 +61,8 @@ class BaseModel:
 
     param_names: ClassVar[tuple[str, ...]] = ()
     summary_names: ClassVar[tuple[str, ...]] = ()
+    #: Draws per chain when ``fit`` is not told: enough for a bulk ESS of 400 on CDNOW.
+    default_draws: ClassVar[int] = 1000
 
     def __init__(self, priors: dict[str, dict] | None = None):
         priors = dict(priors or {})
@@ -120,7 +122,7 @@ class BaseModel:
         summary: pd.DataFrame,
         *,
         method: str = "mcmc",
-        draws: int = 1000,
+        draws: int | None = None,
         tune: int = 1000,
         chains: int = 2,
         sampler: str = "pymc",
@@ -140,7 +142,8 @@ class BaseModel:
             mode (in the parameters' own scale, without Jacobian) with L-BFGS on the
             compiled log density and gradient.
         draws, tune, chains : int
-            NUTS settings, per chain.
+            NUTS settings, per chain; ``draws`` defaults to the model's
+            ``default_draws``.
         sampler : {'pymc', 'nutpie', 'numpyro'}
             NUTS implementation; see ``bench/bench_samplers.py`` for the measurement.
         random_seed : int, optional
@@ -160,6 +163,7 @@ class BaseModel:
         stats = self._prepare(summary)
         priors = self.resolved_priors(stats)
         model = self._pymc_model(stats, priors)
+        draws = self.default_draws if draws is None else draws
         start = time.perf_counter()
         if method == "map":
             idata = _fit_map(model, self.param_names)

@@ -22,7 +22,7 @@ from scipy import special
 #: NumPy/SciPy namespace for the likelihoods.
 NUMPY = SimpleNamespace(
     log=np.log, exp=np.exp, gammaln=special.gammaln, logaddexp=np.logaddexp,
-    where=np.where, sum=np.sum, maximum=np.maximum,
+    where=np.where, sum=np.sum, maximum=np.maximum, softplus=lambda z: np.logaddexp(0.0, z),
 )
 
 
@@ -32,7 +32,7 @@ def pytensor_namespace() -> SimpleNamespace:
 
     return SimpleNamespace(
         log=pt.log, exp=pt.exp, gammaln=pt.gammaln, logaddexp=pt.logaddexp,
-        where=pt.switch, sum=pt.sum, maximum=pt.maximum,
+        where=pt.switch, sum=pt.sum, maximum=pt.maximum, softplus=pt.softplus,
     )
 
 
@@ -51,6 +51,12 @@ class BGNBDStats:
         Customers with that triple.
     x_unique, x_count : ndarray
         Distinct x values and the number of customers with each.
+    x_index, t_x_unique, t_x_index, T_unique, T_index : ndarray
+        Distinct values of x, t_x and T, and each triple's position among them: the
+        logarithms of ``b + x - 1``, ``alpha + t_x`` and ``alpha + T`` are taken once
+        per distinct value and gathered.
+    repeat : ndarray
+        1.0 where x > 0, else 0.0.
     n_customers : int
     """
 
@@ -60,6 +66,12 @@ class BGNBDStats:
     count: np.ndarray
     x_unique: np.ndarray
     x_count: np.ndarray
+    x_index: np.ndarray
+    t_x_unique: np.ndarray
+    t_x_index: np.ndarray
+    T_unique: np.ndarray
+    T_index: np.ndarray
+    repeat: np.ndarray
     n_customers: int
 
     @property
@@ -81,10 +93,17 @@ def compress_bgnbd(x, t_x, T) -> BGNBDStats:
     T = np.asarray(T, dtype="float64")
     triples = np.stack([x, t_x, T], axis=1)
     unique, count = np.unique(triples, axis=0, return_counts=True)
-    x_unique, x_count = np.unique(x, return_counts=True)
+    ux, utx, uT = unique[:, 0], unique[:, 1], unique[:, 2]
+    x_unique, x_index = np.unique(ux, return_inverse=True)
+    t_x_unique, t_x_index = np.unique(utx, return_inverse=True)
+    T_unique, T_index = np.unique(uT, return_inverse=True)
+    x_count = np.bincount(x_index, weights=count, minlength=len(x_unique))
     return BGNBDStats(
-        x=unique[:, 0], t_x=unique[:, 1], T=unique[:, 2], count=count.astype("float64"),
-        x_unique=x_unique, x_count=x_count.astype("float64"), n_customers=len(x),
+        x=ux, t_x=utx, T=uT, count=count.astype("float64"),
+        x_unique=x_unique, x_count=x_count.astype("float64"), x_index=x_index.reshape(-1),
+        t_x_unique=t_x_unique, t_x_index=t_x_index.reshape(-1),
+        T_unique=T_unique, T_index=T_index.reshape(-1),
+        repeat=(ux > 0).astype("float64"), n_customers=len(x),
     )
 
 
@@ -99,18 +118,20 @@ def _bgnbd_x_terms(r, alpha, a, b, x, xp):
     )
 
 
-def _bgnbd_tail(r, alpha, a, b, x, t_x, T, xp):
+def _bgnbd_tail(r, a, x, log_alpha_T, log_alpha_tx, log_b_x1, repeat, xp):
     """The bracket of FHL 2005 eq. (6) in log space.
 
-    ``log[(alpha+T)^-(r+x) + [x>0] a/(b+x-1) (alpha+t_x)^-(r+x)]`` as a ``logaddexp``
-    of the two logs, which stays finite for large x and T (Hardie's note on numerical
-    error in the BG/NBD log-likelihood). The x = 0 branch never evaluates
-    ``log(b - 1)``: x is floored at 1 inside the second term before it is masked.
+    ``log[(alpha+T)^-(r+x) + [x>0] a/(b+x-1) (alpha+t_x)^-(r+x)]`` computed as
+    ``A + [x>0] softplus(B - A)`` = ``logaddexp(A, B)`` for x > 0, with
+    ``A = -(r+x) log(alpha+T)`` and ``B = log a - log(b+x-1) - (r+x) log(alpha+t_x)``.
+    It stays finite for large x and T (Hardie's note on numerical error in the BG/NBD
+    log-likelihood). ``log_b_x1`` is ``log(b + max(x, 1) - 1)``, so the x = 0 rows
+    never evaluate ``log(b - 1)``, and a 0/1 mask (not a switch) keeps the unused
+    branch out of the gradient.
     """
-    log_first = -(r + x) * xp.log(alpha + T)
-    x1 = xp.maximum(x, 1.0)
-    log_second = xp.log(a) - xp.log(b + x1 - 1.0) - (r + x1) * xp.log(alpha + t_x)
-    return xp.where(x > 0, xp.logaddexp(log_first, log_second), log_first)
+    first = -(r + x) * log_alpha_T
+    second = xp.log(a) - log_b_x1 - (r + x) * log_alpha_tx
+    return first + repeat * xp.softplus(second - first)
 
 
 def bgnbd_loglik(r, alpha, a, b, x, t_x, T, xp=NUMPY):
@@ -130,17 +151,26 @@ def bgnbd_loglik(r, alpha, a, b, x, t_x, T, xp=NUMPY):
     >>> float(bgnbd_loglik(0.243, 4.414, 0.793, 2.426, 2, 30.43, 38.86)).__round__(4)
     -9.4586
     """
-    return _bgnbd_x_terms(r, alpha, a, b, x, xp) + _bgnbd_tail(r, alpha, a, b, x, t_x, T, xp)
+    x = np.asarray(x, dtype="float64")
+    tail = _bgnbd_tail(r, a, x, xp.log(alpha + T), xp.log(alpha + t_x),
+                       xp.log(b + np.maximum(x, 1.0) - 1.0), (x > 0).astype("float64"), xp)
+    return _bgnbd_x_terms(r, alpha, a, b, x, xp) + tail
 
 
 def bgnbd_total_loglik(r, alpha, a, b, stats: BGNBDStats, xp=NUMPY):
     """Total BG/NBD log-likelihood of all customers from their sufficient statistics.
 
-    Equals ``bgnbd_loglik(...).sum()`` over the original customers; the x-only terms
-    are evaluated once per distinct x, the rest once per unique triple.
+    Equals ``bgnbd_loglik(...).sum()`` over the original customers. The x-only terms
+    are evaluated once per distinct x, the logarithms once per distinct x, t_x and T,
+    and only the bracket once per unique triple.
     """
     x_part = xp.sum(stats.x_count * _bgnbd_x_terms(r, alpha, a, b, stats.x_unique, xp))
-    tail = _bgnbd_tail(r, alpha, a, b, stats.x, stats.t_x, stats.T, xp)
+    tail = _bgnbd_tail(
+        r, a, stats.x,
+        xp.log(alpha + stats.T_unique)[stats.T_index],
+        xp.log(alpha + stats.t_x_unique)[stats.t_x_index],
+        xp.log(b + np.maximum(stats.x_unique, 1.0) - 1.0)[stats.x_index],
+        stats.repeat, xp)
     return x_part + xp.sum(stats.count * tail)
 
 
