@@ -10,6 +10,7 @@ from lifevalue import validation as v
 from lifevalue.models import BetaGeo, GammaGamma
 from lifevalue.models import predictions as pr
 from lifevalue.value import CustomerValue, Scenario
+from lifevalue.value.formulas import return_based_value
 
 
 @pytest.fixture(scope="module")
@@ -182,3 +183,26 @@ def test_bad_settings_at_evaluation(maps, sub):
         CustomerValue(*maps).evaluate(sub, {"speed": 2})
     with pytest.raises(v.InvalidOptionError, match=r"acquisition_cost must be a number >= 0"):
         CustomerValue(*maps).prospect_value(acquisition_cost=-1)
+
+
+@pytest.mark.parametrize("stop", [False, True])
+def test_engine_equals_the_formula_written_out(maps, cdnow_cal, stop):
+    """P_t, V_t, M_t, O_t, R_t built by hand from the closed forms, through the formula."""
+    bg, gg = maps
+    sub = cdnow_cal.iloc[:40]
+    margin = [0.2] * 6 + [0.3] * 6
+    cv = CustomerValue(bg, gg, margin=margin, development_cost=0.4, retention_cost=0.7,
+                       costs_stop_at_churn=stop, annual_discount_rate=0.08)
+    got = cv.evaluate(sub, "neutral").customers["current_mean"].to_numpy()
+    e, s = bg.point_estimate(), gg.point_estimate()
+    x, t_x, T, m = (sub[c].to_numpy() for c in ("frequency_cal", "recency_cal", "T_cal",
+                                                 "monetary_value_cal"))
+    edges = cv.grid.edges
+    alive = pr.p_alive(*e.values(), x, t_x, T)[:, None]
+    cum = pr.expected_purchases_if_alive(*e.values(), x[:, None], T[:, None], edges[None, :])
+    P = alive * pr.survival_if_alive(*e.values(), x[:, None], T[:, None], edges[None, :-1])
+    revenue = alive * np.diff(cum, axis=1) * pr.expected_spend(*s.values(), x, m)[:, None]
+    V = revenue / P
+    weight = P if stop else 1.0
+    want = return_based_value(P, V, np.array(margin), 0.4 * weight, 0.7 * weight, cv.grid.discount)
+    np.testing.assert_allclose(got, want, rtol=1e-10)

@@ -189,68 +189,116 @@ class CustomerValue:
 
     # ----------------------------------------------------------------- engine
 
-    def _chunk(self, draws, x, t_x, T, m, settings, mults, rng_seed, start, stop,
-               simulate: bool = True):
-        """Per-draw expected and simulated value of one chunk under one scenario.
+    def _factors(self, summary) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Margin and costs as a customer factor ``(n,)`` times a period factor ``(P,)``.
 
-        ``draws`` is ``(bg, gg, bg_sim, gg_sim)``: paired population draws for the
-        expectations, and the same cycled to at least
-        :data:`~lifevalue.models.scoring.MIN_SIMULATIONS` for the simulations.
-        Returns ``(expected (S, n), simulated (S_sim, n), flows)`` where ``flows`` holds
-        per-period base sums of the expected flows.
+        A setting is a number, one value per period or one per customer, so
+        ``M_it = customer_i * period_t`` always holds.
         """
-        bgd, ggd, bgs, ggs = draws
-        g = self.grid
+        n, P = len(summary), self.grid.horizon
+        out = {}
+        for key, name in (("M", "margin"), ("O", "development_cost"), ("R", "retention_cost")):
+            value = getattr(self, name)
+            if isinstance(value, str | pd.Series):
+                out[key] = (per_customer(value, summary, name), np.ones(P))
+            else:
+                per = self._per_period(value, summary, name)[0]
+                out[key] = (np.ones(n), np.broadcast_to(per, (P,)).astype("float64"))
+        return out
+
+    def _tables(self, bgd, keys, factors, flows_weights=None):
+        """Per draw and unique (x, T, rate, dropout) row, the period sums the value needs.
+
+        Given alive, expected purchases per period (eq. 10 at the period edges) and
+        survival to each period's start depend on the customer only through (x, T) and
+        the scenario's multipliers, so they are computed once per unique row, in blocks
+        of draws, and reduced at once: ``W = sum_t d^t m_t dE_t`` and, with costs that
+        stop at churn, ``SO = sum_t d^t o_t S_t`` and ``SR`` likewise. With
+        ``flows_weights`` (per-draw, per-row sums over customers) it returns the base's
+        per-period flows instead.
+        """
+        g, d = self.grid, self.grid.discount
+        S, U, P = len(bgd["r"]), len(keys), g.horizon
+        ux, uT, uk, uc = (keys[:, i][None, :, None] for i in range(4))
+        need_surv = self.costs_stop_at_churn or flows_weights is not None
+        tables = {"W": np.empty((S, U))}
+        if self.costs_stop_at_churn:
+            tables["SO"], tables["SR"] = np.empty((S, U)), np.empty((S, U))
+        flows = {k: np.zeros(P) for k in ("p_active", "revenue", "margin", "cost_O", "cost_R")}
+        block = max(1, sc.CELLS_PER_CHUNK // (U * (P + 1)))
+        for s0 in range(0, S, block):
+            sl = slice(s0, min(s0 + block, S))
+            r, alpha, a, b = (bgd[k][sl][:, None, None] for k in ("r", "alpha", "a", "b"))
+            tau = uk * g.edges[None, None, :]
+            a_f = a * uc
+            cum = pr.expected_purchases_if_alive(r, alpha, a_f, b, ux, uT, tau)
+            bought = np.diff(cum, axis=-1)                                    # (s, U, P)
+            surv = (pr.survival_if_alive(r, alpha, a_f, b, ux, uT, tau[..., :-1])
+                    if need_surv else None)
+            if flows_weights is not None:
+                w = {k: val[sl] for k, val in flows_weights.items()}
+                flows["p_active"] += np.einsum("su,sut->t", w["pa"], surv)
+                flows["revenue"] += np.einsum("su,sut->t", w["rev"], bought)
+                flows["margin"] += np.einsum("su,sut->t", w["mar"], bought)
+                if self.costs_stop_at_churn:
+                    flows["cost_O"] += np.einsum("su,sut->t", w["cost_O"], surv)
+                    flows["cost_R"] += np.einsum("su,sut->t", w["cost_R"], surv)
+                continue
+            tables["W"][sl] = bought @ (d * factors["M"][1])
+            if self.costs_stop_at_churn:
+                tables["SO"][sl] = surv @ (d * factors["O"][1])
+                tables["SR"][sl] = surv @ (d * factors["R"][1])
+        if flows_weights is not None:
+            return {k: val / S for k, val in flows.items()}
+        return tables
+
+    def _expected(self, bgd, ggd, tables, u_idx, x, t_x, T, m, factors, mults):
+        """``E[KW | theta_s]`` for each draw and customer of a chunk, ``(S, n)``.
+
+        The return-based formula with P_t V_t = P(alive) * E[purchases_t | alive] *
+        E[spend], factorised: ``M_i * spend * P(alive) * W - costs``.
+        """
         r, alpha, a, b = (bgd[k][:, None] for k in ("r", "alpha", "a", "b"))
-        k, c = mults["purchase_rate"], mults["dropout"]
-        # BG/NBD expectations on the chunk's unique (x, t_x, T, k, c) rows
-        rows = np.stack([x, t_x, T, k, c], axis=1)
-        uniq, inv = np.unique(rows, axis=0, return_inverse=True)
-        inv = inv.reshape(-1)
-        ux, utx, uT, uk, uc = (uniq[:, i] for i in range(5))
-        alive = pr.p_alive(r, alpha, a, b, ux, utx, uT)                     # (S, u)
-        tau = uk[None, :, None] * g.edges[None, None, :]                    # (1, u, P+1)
-        a_f = (a * uc[None, :])[..., None]                                  # (S, u, 1)
-        cum = pr.expected_purchases_if_alive(r[..., None], alpha[..., None], a_f, b[..., None],
-                                             ux[None, :, None], uT[None, :, None], tau)
-        purchases = alive[..., None] * np.diff(cum, axis=-1)                # (S, u, P)
-        active = alive[..., None] * pr.survival_if_alive(
-            r[..., None], alpha[..., None], a_f, b[..., None], ux[None, :, None],
-            uT[None, :, None], tau[..., :-1])                               # (S, u, P)
-        purchases, active = purchases[:, inv], active[:, inv]               # (S, n, P)
+        alive = pr.p_alive(r, alpha, a, b, x, t_x, T)                       # (S, n)
         p, q, gam = (ggd[k][:, None] for k in ("p", "q", "gamma"))
         spend = pr.expected_spend(p, q, gam, x, m) * mults["spend"]          # (S, n)
-        M = settings["M"] * mults["margin"][:, None]
-        O = settings["O"] * mults["development_costs"][:, None]
-        R = settings["R"] * mults["retention_costs"][:, None]
-        d = g.discount
-        revenue = purchases * spend[..., None]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            V = np.where(active > 0, revenue / active, 0.0)
-        weight = active if self.costs_stop_at_churn else 1.0
-        expected = return_based_value(active, V, M, O * weight, R * weight, d)
-        cost_flow = np.broadcast_to((O + R) * weight, revenue.shape)
-        flows = {
-            "p_active": active.mean(axis=0).sum(axis=0),
-            "revenue": revenue.mean(axis=0).sum(axis=0),
-            "margin": (revenue * M).mean(axis=0).sum(axis=0),
-            "costs": cost_flow.mean(axis=0).sum(axis=0),
-        }
-        flows["discounted_net"] = (flows["margin"] - flows["costs"]) * d
-        if not simulate:
-            return expected, None, flows
-        # one simulated future per draw
-        rng = cp.BlockRNG(rng_seed, start, stop)
-        is_alive, lam, p_drop = cp.draw_bgnbd_states(bgs, x, t_x, T, rng, dropout_multiplier=c)
-        bought, act = cp.simulate_purchases(is_alive, lam * k[None, :], p_drop, np.full(
-            g.horizon, g.length), rng)
+        margin = factors["M"][0] * mults["margin"]
+        dev = factors["O"][0] * mults["development_costs"]
+        ret = factors["R"][0] * mults["retention_costs"]
+        d = self.grid.discount
+        value = margin * spend * alive * tables["W"][:, u_idx]
+        if self.costs_stop_at_churn:
+            value -= alive * (dev * tables["SO"][:, u_idx] + ret * tables["SR"][:, u_idx])
+        else:
+            value -= dev * (d @ factors["O"][1]) + ret * (d @ factors["R"][1])
+        weights = {"pa": alive, "rev": alive * spend, "mar": alive * spend * margin}
+        if self.costs_stop_at_churn:
+            weights["cost_O"], weights["cost_R"] = alive * dev, alive * ret
+        return value, weights
+
+    def _simulate(self, draws, x, t_x, T, m, factors, mults, start, stop):
+        """One realised value per (cycled) draw and customer of a chunk, ``(S_sim, n)``."""
+        _, _, bgs, ggs = draws
+        g = self.grid
+        rng = cp.BlockRNG(self.random_seed, start, stop)
+        alive, lam, p_drop = cp.draw_bgnbd_states(bgs, x, t_x, T, rng,
+                                                  dropout_multiplier=mults["dropout"])
+        bought, active = cp.simulate_purchases(alive, lam * mults["purchase_rate"][None, :],
+                                               p_drop, np.full(g.horizon, g.length), rng)
         nu = cp.draw_spend_rate(ggs, x, m, rng)
-        sim_revenue = cp.simulate_spend(bought, ggs["p"], nu, rng) * mults["spend"][None, :,
-                                                                                    None]
-        sim_weight = act if self.costs_stop_at_churn else 1.0
+        revenue = cp.simulate_spend(bought, ggs["p"], nu, rng) * mults["spend"][None, :, None]
+        M = (factors["M"][0] * mults["margin"])[:, None] * factors["M"][1][None, :]
+        O = (factors["O"][0] * mults["development_costs"])[:, None] * factors["O"][1][None, :]
+        R = (factors["R"][0] * mults["retention_costs"])[:, None] * factors["R"][1][None, :]
+        weight = active if self.costs_stop_at_churn else 1.0
         # realised: P_t = 1 and V_t = the simulated revenue
-        simulated = return_based_value(1.0, sim_revenue, M, O * sim_weight, R * sim_weight, d)
-        return expected, simulated, flows
+        return return_based_value(1.0, revenue, M, O * weight, R * weight, g.discount)
+
+    def _plan(self, summary, x, T, mults):
+        """Unique (x, T, rate, dropout) rows and each customer's row."""
+        keys = np.stack([x, T, mults["purchase_rate"], mults["dropout"]], axis=1)
+        keys, u_idx = np.unique(keys, axis=0, return_inverse=True)
+        return keys, u_idx.reshape(-1)
 
     def evaluate(self, summary: pd.DataFrame, potential="realistic", *,
                  thresholds: tuple[float, float] | None = None) -> ValueResult:
@@ -277,45 +325,49 @@ class CustomerValue:
         cols = v.check_summary(summary, ("frequency", "recency", "T", "monetary_value"))
         x, t_x, T = cols["frequency"], cols["recency"], cols["T"]
         m = np.where(x > 0, cols["monetary_value"], 0.0)
-        settings = {"M": self._per_period(self.margin, summary, "margin"),
-                    "O": self._per_period(self.development_cost, summary, "development_cost"),
-                    "R": self._per_period(self.retention_cost, summary, "retention_cost")}
+        factors = self._factors(summary)
         if isinstance(self.margin, str | pd.Series):
-            _check_margin(settings["M"].ravel())
+            _check_margin(factors["M"][0])
         scenarios = {"current": Scenario("current"), "potential": potential}
         mults = {name: s.multipliers(summary) for name, s in scenarios.items()}
         draws = self._draws()
+        bgd, ggd = draws[0], draws[1]
+        S, S_sim, n = len(bgd["r"]), len(draws[2]["r"]), len(x)
+        plans = {name: self._plan(summary, x, T, mults[name]) for name in scenarios}
         if thresholds is None:
-            point = tuple({k: np.array([a.mean()]) for k, a in d.items()} for d in draws[:2])
-            cur, _, _ = self._chunk(point * 2, x, t_x, T, m, settings, mults["current"],
-                                    self.random_seed, 0, len(x), simulate=False)
+            point = tuple({k: np.array([a.mean()]) for k, a in d.items()} for d in (bgd, ggd))
+            keys, u_idx = plans["current"]
+            tab = self._tables(point[0], keys, factors)
+            cur, _ = self._expected(point[0], point[1], tab, u_idx, x, t_x, T, m, factors,
+                                    mults["current"])
             top = float(np.quantile(cur[0], 0.8))
             thresholds = (top, top)
         c_thr, p_thr = (float(t) for t in thresholds)
-        S, S_sim, n = len(draws[0]["r"]), len(draws[2]["r"]), len(x)
+        tables = {name: self._tables(bgd, plans[name][0], factors) for name in scenarios}
+        weights = {name: None for name in scenarios}
         order = sc.canonical_order(summary.index)
         out = {name: np.empty(n) for name in _customer_columns()}
         totals = {(name, kind): np.zeros(S if kind == "expected" else S_sim)
                   for name in ("current", "potential", "growth")
                   for kind in ("expected", "simulated")}
-        flows_total = {name: None for name in scenarios}
         lo_q, hi_q = sc.quantile_bounds(self.ci)
         for sl in sc.iter_chunks(n, self.chunk_size, S_sim, self.grid.horizon):
             idx = order[sl]
             res = {}
             for name in scenarios:
                 mult = {k: val[idx] for k, val in mults[name].items()}
-                res[name] = self._chunk(draws, x[idx], t_x[idx], T[idx], m[idx],
-                                        {k: (s[idx] if s.shape[0] == n else s)
-                                         for k, s in settings.items()},
-                                        mult, self.random_seed, sl.start, sl.stop)
-                f = res[name][2]
-                flows_total[name] = f if flows_total[name] is None else {
-                    k: flows_total[name][k] + f[k] for k in f}
+                fac = {k: (cust[idx], per) for k, (cust, per) in factors.items()}
+                u_idx = plans[name][1][idx]
+                expected, w = self._expected(bgd, ggd, tables[name], u_idx, x[idx], t_x[idx],
+                                             T[idx], m[idx], fac, mult)
+                simulated = self._simulate(draws, x[idx], t_x[idx], T[idx], m[idx], fac, mult,
+                                           sl.start, sl.stop)
+                res[name] = (expected, simulated)
+                weights[name] = _accumulate(weights[name], w, u_idx, len(plans[name][0]))
             res["growth"] = (res["potential"][0] - res["current"][0],
-                             res["potential"][1] - res["current"][1], None)
+                             res["potential"][1] - res["current"][1])
             for name in ("current", "potential", "growth"):
-                expected, simulated, _ = res[name]
+                expected, simulated = res[name]
                 out[f"{name}_mean"][idx] = expected.mean(axis=0)
                 q = np.quantile(expected, [lo_q, hi_q], axis=0)
                 out[f"{name}_param_lo"][idx], out[f"{name}_param_hi"][idx] = q
@@ -325,15 +377,14 @@ class CustomerValue:
                 totals[(name, "simulated")] += simulated.sum(axis=1)
                 if name != "growth":
                     out[f"{name}_p_negative"][idx] = (simulated < 0).mean(axis=0)
-            cur, pot = res["current"][1], res["potential"][1]
-            cell = classify(cur, pot, c_thr, p_thr)
+            cell = classify(res["current"][1], res["potential"][1], c_thr, p_thr)
             for i, name in enumerate(CELLS):
                 out[f"p_{name}"][idx] = (cell == i).mean(axis=0)
         customers = pd.DataFrame(out, index=summary.index)
         customers.insert(0, "p_alive_mean", bg.p_alive(summary, max_draws=self.max_draws)[
             "p_alive_mean"].to_numpy())
         mean_cell = classify(customers["current_mean"].to_numpy()[None, :],
-                           customers["potential_mean"].to_numpy()[None, :], c_thr, p_thr)[0]
+                             customers["potential_mean"].to_numpy()[None, :], c_thr, p_thr)[0]
         customers["cell"] = pd.Categorical.from_codes(mean_cell, CELLS)
         probs = customers[[f"p_{c}" for c in CELLS]].to_numpy()
         customers["most_likely_cell"] = pd.Categorical.from_codes(probs.argmax(axis=1), CELLS)
@@ -341,12 +392,29 @@ class CustomerValue:
         base = pd.DataFrame(
             {name: _base_row(totals[(name, "expected")], totals[(name, "simulated")], self.ci)
              for name in ("current", "potential", "growth")}).T.rename_axis("value")
-        flows = pd.concat(
-            {name: pd.DataFrame(f, index=pd.RangeIndex(1, self.grid.horizon + 1, name="period"))
-             for name, f in flows_total.items()}, names=["scenario"])
+        flows = pd.concat({name: self._flows(bgd, plans[name][0], weights[name], factors,
+                                             mults[name]) for name in scenarios},
+                          names=["scenario"])
         assumptions = self.assumptions(potential)
         assumptions["thresholds"] = {"current": c_thr, "potential": p_thr}
         return ValueResult(customers, base, flows, assumptions)
+
+    def _flows(self, bgd, keys, weights, factors, mults) -> pd.DataFrame:
+        """The base's expected flows per period, from per-row sums over customers."""
+        f = self._tables(bgd, keys, factors, flows_weights=weights)
+        d, P = self.grid.discount, self.grid.horizon
+        dev = factors["O"][0] * mults["development_costs"]
+        ret = factors["R"][0] * mults["retention_costs"]
+        if self.costs_stop_at_churn:  # sum over customers of P_t (O_i o_t + R_i r_t)
+            costs = f["cost_O"] * factors["O"][1] + f["cost_R"] * factors["R"][1]
+        else:
+            costs = dev.sum() * factors["O"][1] + ret.sum() * factors["R"][1]
+        margin = f["margin"] * factors["M"][1]
+        out = pd.DataFrame({"p_active": f["p_active"], "revenue": f["revenue"],
+                            "margin": margin, "costs": costs,
+                            "discounted_net": (margin - costs) * d},
+                           index=pd.RangeIndex(1, P + 1, name="period"))
+        return out
 
     def prospect_value(self, acquisition_cost: float = 0.0, scenario=None) -> pd.DataFrame:
         """Value of a prospect: a new customer drawn from the population, minus A.
@@ -365,7 +433,7 @@ class CustomerValue:
         prospect = pd.DataFrame({"frequency": [0], "recency": [0.0], "T": [0.0],
                                  "monetary_value": [0.0]}, index=pd.Index(["prospect"]))
         mults = scenario.multipliers(prospect)
-        settings = {}
+        factors = {}
         for key, name in (("M", "margin"), ("O", "development_cost"), ("R", "retention_cost")):
             value = getattr(self, name)
             if isinstance(value, str):
@@ -374,10 +442,15 @@ class CustomerValue:
                     "as a customer Series (its mean is used)", column=name)
             if isinstance(value, pd.Series):
                 value = float(value.mean())  # a prospect is an average customer
-            settings[key] = self._per_period(value, prospect, name)
-        expected, simulated, _ = self._chunk(self._draws(), np.zeros(1), np.zeros(1), np.zeros(1),
-                                             np.zeros(1), settings, mults, self.random_seed,
-                                             0, 1)
+            per = self._per_period(value, prospect, name)[0]
+            factors[key] = (np.ones(1), np.broadcast_to(per, (self.grid.horizon,)).astype(float))
+        draws = self._draws()
+        zero = np.zeros(1)
+        keys, u_idx = self._plan(prospect, zero, zero, mults)
+        tables = self._tables(draws[0], keys, factors)
+        expected, _ = self._expected(draws[0], draws[1], tables, u_idx, zero, zero, zero, zero,
+                                     factors, mults)
+        simulated = self._simulate(draws, zero, zero, zero, zero, factors, mults, 0, 1)
         # the value itself after the acquisition cost A (DESIGN.md section 2)
         row = _base_row(expected[:, 0] - acquisition_cost, simulated[:, 0] - acquisition_cost,
                         self.ci)
@@ -385,6 +458,20 @@ class CustomerValue:
                            index=pd.Index(["prospect"]))
         out.attrs["ci"] = self.ci
         return out
+
+
+def _accumulate(acc, weights, u_idx, n_rows):
+    """Add a chunk's per-draw weights into per-row sums ``(S, n_rows)`` (for the flows)."""
+    from scipy import sparse
+
+    onehot = sparse.csr_matrix((np.ones(len(u_idx)), (np.arange(len(u_idx)), u_idx)),
+                               shape=(len(u_idx), n_rows))
+    summed = {k: np.asarray(onehot.T.dot(val.T).T) for k, val in weights.items()}
+    if acc is None:
+        return summed
+    for k in acc:
+        acc[k] += summed[k]
+    return acc
 
 
 def _customer_columns():
