@@ -56,6 +56,25 @@ class BlockRNG:
             out[:, sl] = getattr(gen, method)(*block, size=out[:, sl].shape)
         return out
 
+    def per_block(self, n: int, draw) -> None:
+        """Call ``draw(generator, block_slice)`` for each block of the chunk's ``n``
+        customers, in order: for draws whose size depends on earlier ones."""
+        for i, gen in enumerate(self._gens):
+            draw(gen, slice(i * RNG_BLOCK, min((i + 1) * RNG_BLOCK, n)))
+
+    def gamma_where(self, mask, shape_param, scale):
+        """Gamma draws where ``mask`` (``(S, n, ...)``) is true, 0 elsewhere."""
+        out = np.zeros(mask.shape)
+        shape_param = np.broadcast_to(shape_param, mask.shape)
+        scale = np.broadcast_to(scale, mask.shape)
+
+        def draw(gen, sl):
+            m = mask[:, sl]
+            out[:, sl][m] = gen.gamma(shape_param[:, sl][m], scale[:, sl][m])
+
+        self.per_block(mask.shape[1], draw)
+        return out
+
     def uniform(self, shape):
         return self._apply("random", shape=shape)
 
@@ -106,6 +125,12 @@ def draw_bgnbd_states(params: dict, x, t_x, T, rng: BlockRNG, dropout_multiplier
 def simulate_purchases(alive, lam, p, lengths, rng: BlockRNG):
     """Simulate purchases per future period.
 
+    An active customer's purchases arrive as a Poisson(lambda) process and the customer
+    drops out right after the K-th, ``K ~ Geometric(p)``. We walk the arrivals with
+    Exp(lambda) gaps until the horizon or the K-th purchase, which has the same law as
+    period-by-period Poisson counts truncated at K, with work proportional to the
+    purchases actually made rather than to customers x periods.
+
     Parameters
     ----------
     alive, lam, p : arrays ``(S, n)`` from :func:`draw_bgnbd_states`.
@@ -120,13 +145,37 @@ def simulate_purchases(alive, lam, p, lengths, rng: BlockRNG):
         Whether the customer is still active at the *start* of each period.
     """
     lengths = np.asarray(lengths, dtype="float64")
-    shape = alive.shape + (len(lengths),)
-    k = np.where(alive, rng.geometric(p, alive.shape), 0.0)
-    counts = rng.poisson(lam[..., None] * lengths, shape)
-    done = np.minimum(np.cumsum(counts, axis=-1), k[..., None])
-    before = np.concatenate([np.zeros(alive.shape + (1,)), done[..., :-1]], axis=-1)
-    purchases = (done - before).astype(np.int64)
-    active = before < k[..., None]
+    edges = np.concatenate([[0.0], np.cumsum(lengths)])
+    horizon, P = edges[-1], len(lengths)
+    S, n = alive.shape
+    purchases = np.zeros((S, n, P), dtype=np.int64)
+    drop_time = np.full((S, n), np.inf)
+
+    def draw(gen, sl):
+        a = alive[:, sl]
+        k = np.where(a, gen.geometric(p[:, sl]), 0).ravel()
+        rate = lam[:, sl].ravel()
+        idx = np.flatnonzero(k > 0)
+        t = np.zeros(len(idx))
+        made = 0
+        cells, dropped = [], np.full(a.size, np.inf)
+        while idx.size:
+            with np.errstate(divide="ignore"):
+                t = t + gen.standard_exponential(len(idx)) / rate[idx]
+            inside = t < horizon
+            idx, t = idx[inside], t[inside]
+            made += 1
+            cells.append(idx * P + np.searchsorted(edges, t, side="right") - 1)
+            last = k[idx] == made  # the K-th purchase: the customer drops out now
+            dropped[idx[last]] = t[last]
+            idx, t = idx[~last], t[~last]
+        if cells:
+            flat = np.concatenate(cells)
+            purchases[:, sl] = np.bincount(flat, minlength=a.size * P).reshape(a.shape + (P,))
+        drop_time[:, sl] = dropped.reshape(a.shape)
+
+    rng.per_block(n, draw)
+    active = alive[..., None] & (drop_time[..., None] > edges[None, None, :-1])
     return purchases, active
 
 
@@ -146,6 +195,4 @@ def simulate_spend(purchases, p, nu, rng: BlockRNG):
     """
     p = np.asarray(p, dtype="float64")[:, None, None]
     k = purchases.astype("float64")
-    shape_param = np.where(k > 0, k * p, 1.0)
-    spend = rng.gamma(shape_param, 1.0 / nu[..., None], purchases.shape)
-    return np.where(k > 0, spend, 0.0)
+    return rng.gamma_where(purchases > 0, k * p, 1.0 / nu[..., None])

@@ -214,8 +214,8 @@ class CustomerValue:
         the scenario's multipliers, so they are computed once per unique row, in blocks
         of draws, and reduced at once: ``W = sum_t d^t m_t dE_t`` and, with costs that
         stop at churn, ``SO = sum_t d^t o_t S_t`` and ``SR`` likewise. With
-        ``flows_weights`` (per-draw, per-row sums over customers) it returns the base's
-        per-period flows instead.
+        ``flows_weights`` (per-draw, per-row sums over customers, see
+        :func:`_accumulate`) it also returns the base's expected flows per period.
         """
         g, d = self.grid, self.grid.discount
         S, U, P = len(bgd["r"]), len(keys), g.horizon
@@ -235,6 +235,10 @@ class CustomerValue:
             bought = np.diff(cum, axis=-1)                                    # (s, U, P)
             surv = (pr.survival_if_alive(r, alpha, a_f, b, ux, uT, tau[..., :-1])
                     if need_surv else None)
+            tables["W"][sl] = bought @ (d * factors["M"][1])
+            if self.costs_stop_at_churn:
+                tables["SO"][sl] = surv @ (d * factors["O"][1])
+                tables["SR"][sl] = surv @ (d * factors["R"][1])
             if flows_weights is not None:
                 w = {k: val[sl] for k, val in flows_weights.items()}
                 flows["p_active"] += np.einsum("su,sut->t", w["pa"], surv)
@@ -243,13 +247,7 @@ class CustomerValue:
                 if self.costs_stop_at_churn:
                     flows["cost_O"] += np.einsum("su,sut->t", w["cost_O"], surv)
                     flows["cost_R"] += np.einsum("su,sut->t", w["cost_R"], surv)
-                continue
-            tables["W"][sl] = bought @ (d * factors["M"][1])
-            if self.costs_stop_at_churn:
-                tables["SO"][sl] = surv @ (d * factors["O"][1])
-                tables["SR"][sl] = surv @ (d * factors["R"][1])
-        if flows_weights is not None:
-            return {k: val / S for k, val in flows.items()}
+        tables["flows"] = {k: val / S for k, val in flows.items()}
         return tables
 
     def _expected(self, bgd, ggd, tables, u_idx, x, t_x, T, m, factors, mults):
@@ -343,9 +341,14 @@ class CustomerValue:
             top = float(np.quantile(cur[0], 0.8))
             thresholds = (top, top)
         c_thr, p_thr = (float(t) for t in thresholds)
-        tables = {name: self._tables(bgd, plans[name][0], factors) for name in scenarios}
-        weights = {name: None for name in scenarios}
         order = sc.canonical_order(summary.index)
+        tables = {}
+        for name in scenarios:
+            same = name == "potential" and _same_plan(plans, mults)
+            tables[name] = tables["current"] if same else self._tables(
+                bgd, plans[name][0], factors,
+                self._flow_weights(bgd, ggd, plans[name], x, t_x, T, m, factors, mults[name],
+                                   order))
         out = {name: np.empty(n) for name in _customer_columns()}
         totals = {(name, kind): np.zeros(S if kind == "expected" else S_sim)
                   for name in ("current", "potential", "growth")
@@ -358,12 +361,11 @@ class CustomerValue:
                 mult = {k: val[idx] for k, val in mults[name].items()}
                 fac = {k: (cust[idx], per) for k, (cust, per) in factors.items()}
                 u_idx = plans[name][1][idx]
-                expected, w = self._expected(bgd, ggd, tables[name], u_idx, x[idx], t_x[idx],
+                expected, _ = self._expected(bgd, ggd, tables[name], u_idx, x[idx], t_x[idx],
                                              T[idx], m[idx], fac, mult)
                 simulated = self._simulate(draws, x[idx], t_x[idx], T[idx], m[idx], fac, mult,
                                            sl.start, sl.stop)
                 res[name] = (expected, simulated)
-                weights[name] = _accumulate(weights[name], w, u_idx, len(plans[name][0]))
             res["growth"] = (res["potential"][0] - res["current"][0],
                              res["potential"][1] - res["current"][1])
             for name in ("current", "potential", "growth"):
@@ -392,16 +394,32 @@ class CustomerValue:
         base = pd.DataFrame(
             {name: _base_row(totals[(name, "expected")], totals[(name, "simulated")], self.ci)
              for name in ("current", "potential", "growth")}).T.rename_axis("value")
-        flows = pd.concat({name: self._flows(bgd, plans[name][0], weights[name], factors,
-                                             mults[name]) for name in scenarios},
-                          names=["scenario"])
+        flows = pd.concat({name: self._flows(tables[name]["flows"], factors, mults[name])
+                           for name in scenarios}, names=["scenario"])
         assumptions = self.assumptions(potential)
         assumptions["thresholds"] = {"current": c_thr, "potential": p_thr}
         return ValueResult(customers, base, flows, assumptions)
 
-    def _flows(self, bgd, keys, weights, factors, mults) -> pd.DataFrame:
-        """The base's expected flows per period, from per-row sums over customers."""
-        f = self._tables(bgd, keys, factors, flows_weights=weights)
+    def _flow_weights(self, bgd, ggd, plan, x, t_x, T, m, factors, mults, order):
+        """Per draw and unique row, sums over customers of P(alive) and its products
+        with spend, margin and costs: a cheap pass (no hypergeometric function) that
+        lets :meth:`_tables` return the base's flows in the same pass as the tables."""
+        keys, u_idx = plan
+        S = len(bgd["r"])
+        no_tables = {"W": np.zeros((S, len(keys))), "SO": np.zeros((S, len(keys))),
+                     "SR": np.zeros((S, len(keys)))}
+        acc = None
+        for sl in sc.iter_chunks(len(x), None, S, self.grid.horizon):
+            idx = order[sl]
+            fac = {k: (cust[idx], per) for k, (cust, per) in factors.items()}
+            mult = {k: val[idx] for k, val in mults.items()}
+            _, w = self._expected(bgd, ggd, no_tables, u_idx[idx], x[idx], t_x[idx], T[idx],
+                                  m[idx], fac, mult)
+            acc = _accumulate(acc, w, u_idx[idx], len(keys))
+        return acc
+
+    def _flows(self, f, factors, mults) -> pd.DataFrame:
+        """The base's expected flows per period, from :meth:`_tables`."""
         d, P = self.grid.discount, self.grid.horizon
         dev = factors["O"][0] * mults["development_costs"]
         ret = factors["R"][0] * mults["retention_costs"]
@@ -458,6 +476,14 @@ class CustomerValue:
                            index=pd.Index(["prospect"]))
         out.attrs["ci"] = self.ci
         return out
+
+
+def _same_plan(plans, mults) -> bool:
+    """Whether the potential scenario changes nothing the tables and flows depend on."""
+    (k1, u1), (k2, u2) = plans["current"], plans["potential"]
+    return (k1.shape == k2.shape and np.array_equal(k1, k2) and np.array_equal(u1, u2)
+            and all(np.array_equal(mults["current"][k], mults["potential"][k])
+                    for k in mults["current"]))
 
 
 def _accumulate(acc, weights, u_idx, n_rows):
