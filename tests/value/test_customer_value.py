@@ -206,3 +206,20 @@ def test_engine_equals_the_formula_written_out(maps, cdnow_cal, stop):
     weight = P if stop else 1.0
     want = return_based_value(P, V, np.array(margin), 0.4 * weight, 0.7 * weight, cv.grid.discount)
     np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
+def test_per_customer_cash_flows_add_up_to_the_value(cdnow_bg_mcmc, cdnow_gg_mcmc, cdnow_cal):
+    sub = cdnow_cal.iloc[:30]
+    cv = CustomerValue(cdnow_bg_mcmc, cdnow_gg_mcmc, margin=0.3, retention_cost=0.2,
+                       costs_stop_at_churn=True, max_draws=200)
+    flows = cv.cash_flows(sub, "realistic")
+    assert list(flows.columns) == ["p_active", "revenue", "margin", "costs", "discount",
+                                   "discounted_net"]
+    assert len(flows) == 30 * 12
+    result = cv.evaluate(sub, "realistic").customers
+    np.testing.assert_allclose(flows["discounted_net"].groupby(level=0).sum(),
+                               result["potential_mean"], rtol=1e-9)
+    # P_t falls over time, and never exceeds P(alive) now
+    p = flows["p_active"].unstack()
+    assert (p.diff(axis=1).iloc[:, 1:] <= 1e-12).all().all()
+    np.testing.assert_allclose(p[1], result["p_alive_mean"], rtol=1e-9)

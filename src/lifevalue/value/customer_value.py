@@ -77,6 +77,12 @@ class ValueResult:
 class CustomerValue:
     """Return-based customer value from a fitted BG/NBD and Gamma-Gamma pair.
 
+    With margin 1, no costs and monthly discounting it reduces to ``lifetimes``'
+    ``GammaGammaFitter.customer_lifetime_value`` (tested on CDNOW to within 1%). The
+    small remaining difference is the month: lifetimes takes 4.345 weeks, lifevalue
+    365.25/12/7 = 4.348 weeks; and lifetimes uses the spend of a point estimate, while
+    lifevalue averages spend times purchases over the posterior draws.
+
     Parameters
     ----------
     transactions_model : BetaGeo
@@ -433,6 +439,53 @@ class CustomerValue:
                             "discounted_net": (margin - costs) * d},
                            index=pd.RangeIndex(1, P + 1, name="period"))
         return out
+
+    def cash_flows(self, summary: pd.DataFrame, scenario=None) -> pd.DataFrame:
+        """Each customer's expected cash flows per period (posterior means).
+
+        One row per customer and period t: ``p_active`` (P_t), ``revenue`` (P_t V_t),
+        ``margin`` (P_t V_t M_t), ``costs`` (O_t + R_t, weighted by P_t when costs stop
+        at churn), ``discount`` (d^t) and ``discounted_net``. Summed over periods,
+        ``discounted_net`` is the customer's ``current_mean`` (or ``potential_mean``
+        under ``scenario``). Meant for a selection of customers: it holds customers x
+        draws x periods per chunk of customers.
+        """
+        scenario = _as_scenario(scenario or "neutral")
+        v.check_time_unit_matches(summary, self.transactions_model.metadata_.get("time_unit"))
+        cols = v.check_summary(summary, ("frequency", "recency", "T", "monetary_value"))
+        x, t_x, T = cols["frequency"], cols["recency"], cols["T"]
+        m = np.where(x > 0, cols["monetary_value"], 0.0)
+        factors, mults = self._factors(summary), scenario.multipliers(summary)
+        bgd, ggd = self._draws()[:2]
+        g, P, n = self.grid, self.grid.horizon, len(x)
+        out = {k: np.empty((n, P)) for k in ("p_active", "revenue", "margin", "costs")}
+        for sl in sc.iter_chunks(n, None, len(bgd["r"]), P + 1):
+            r, alpha, a, b = (bgd[k][:, None, None] for k in ("r", "alpha", "a", "b"))
+            xs, Ts = x[sl][None, :, None], T[sl][None, :, None]
+            tau = mults["purchase_rate"][sl][None, :, None] * g.edges[None, None, :]
+            a_f = a * mults["dropout"][sl][None, :, None]
+            alive = pr.p_alive(r[..., 0], alpha[..., 0], a[..., 0], b[..., 0], x[sl], t_x[sl],
+                               T[sl])[..., None]
+            bought = alive * np.diff(pr.expected_purchases_if_alive(r, alpha, a_f, b, xs, Ts, tau),
+                                     axis=-1)
+            active = alive * pr.survival_if_alive(r, alpha, a_f, b, xs, Ts, tau[..., :-1])
+            p, q, gam = (ggd[k][:, None] for k in ("p", "q", "gamma"))
+            spend = (pr.expected_spend(p, q, gam, x[sl], m[sl]) * mults["spend"][sl])[..., None]
+            M = (factors["M"][0][sl] * mults["margin"][sl])[:, None] * factors["M"][1]
+            O = (factors["O"][0][sl] * mults["development_costs"][sl])[:, None] * factors["O"][1]
+            R = (factors["R"][0][sl] * mults["retention_costs"][sl])[:, None] * factors["R"][1]
+            revenue = (bought * spend).mean(axis=0)
+            out["p_active"][sl] = active.mean(axis=0)
+            out["revenue"][sl] = revenue
+            out["margin"][sl] = revenue * M
+            out["costs"][sl] = (O + R) * (out["p_active"][sl] if self.costs_stop_at_churn
+                                          else 1.0)
+        index = pd.MultiIndex.from_product([summary.index, pd.RangeIndex(1, P + 1)],
+                                           names=[summary.index.name or "customer", "period"])
+        frame = pd.DataFrame({k: val.reshape(-1) for k, val in out.items()}, index=index)
+        frame["discount"] = np.tile(g.discount, n)
+        frame["discounted_net"] = (frame["margin"] - frame["costs"]) * frame["discount"]
+        return frame
 
     def prospect_value(self, acquisition_cost: float = 0.0, scenario=None) -> pd.DataFrame:
         """Value of a prospect: a new customer drawn from the population, minus A.
