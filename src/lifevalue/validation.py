@@ -14,6 +14,7 @@ same messages through :func:`offending_rows_error`.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -144,6 +145,23 @@ def check_calibration_end(calibration_end: pd.Timestamp, observation_end: pd.Tim
 
 
 # ------------------------------------------------------------------ pandas transactions
+
+
+def check_transactions_source(transactions):
+    """``None`` for a DataFrame, else the path of an existing CSV or Parquet input."""
+    from pathlib import Path
+
+    if isinstance(transactions, pd.DataFrame):
+        return None
+    if not isinstance(transactions, str | os.PathLike):
+        raise InputError(
+            "transactions must be a pandas DataFrame or a path to a CSV or Parquet file, "
+            f"not {type(transactions).__name__}"
+        )
+    path = Path(transactions)
+    if not path.exists():
+        raise InputError(f"transactions file {str(path)!r} does not exist")
+    return path
 
 
 def check_columns(columns: Sequence[str], required: Sequence[str], what: str = "transactions"):

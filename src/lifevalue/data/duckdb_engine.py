@@ -8,9 +8,6 @@ and their messages come from :mod:`lifevalue.validation`, the final formulas fro
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import duckdb
 import pandas as pd
 
@@ -19,17 +16,10 @@ from lifevalue import validation as v
 
 def _source(con, transactions, date: str, amount: str | None) -> str:
     """Register the input and return a table expression that reads it."""
-    if isinstance(transactions, pd.DataFrame):
+    path = v.check_transactions_source(transactions)
+    if path is None:
         con.register("transactions_frame", transactions)
         return "transactions_frame"
-    if not isinstance(transactions, str | os.PathLike):
-        raise v.InputError(
-            "transactions must be a pandas DataFrame or a path to a CSV or Parquet file, "
-            f"not {type(transactions).__name__}"
-        )
-    path = Path(transactions)
-    if not path.exists():
-        raise v.InputError(f"transactions file {str(path)!r} does not exist")
     quoted = str(path).replace("'", "''")
     if path.is_dir():
         return f"read_parquet('{quoted}/**/*.parquet')"

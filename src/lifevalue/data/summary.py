@@ -23,9 +23,7 @@ same summary (integer columns exactly, floats up to summation order).
 
 from __future__ import annotations
 
-import os
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -147,16 +145,9 @@ def _choose_engine(transactions, engine: str) -> str:
 
 
 def _read_pandas(transactions, customer_id, date, amount) -> pd.DataFrame:
-    if isinstance(transactions, pd.DataFrame):
+    path = v.check_transactions_source(transactions)
+    if path is None:
         return transactions
-    if not isinstance(transactions, str | os.PathLike):
-        raise v.InputError(
-            "transactions must be a pandas DataFrame or a path to a CSV or Parquet file, "
-            f"not {type(transactions).__name__}"
-        )
-    path = Path(transactions)
-    if not path.exists():
-        raise v.InputError(f"transactions file {str(path)!r} does not exist")
     if path.suffix.lower() in (".parquet", ".pq") or path.is_dir():
         return pd.read_parquet(path)
     return pd.read_csv(path, dtype={date: "string", **({amount: "string"} if amount else {})})
