@@ -103,9 +103,11 @@ def canonical_order(index: pd.Index) -> np.ndarray:
 MIN_SIMULATIONS = 1000
 
 
-def simulation_draws(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Population draws for simulation, cycled up to :data:`MIN_SIMULATIONS`."""
+def simulation_draws(params: dict[str, np.ndarray], minimum: int = MIN_SIMULATIONS
+                     ) -> dict[str, np.ndarray]:
+    """Population draws for simulation, cycled up to ``minimum`` (default
+    :data:`MIN_SIMULATIONS`)."""
     n = len(next(iter(params.values())))
-    if n >= MIN_SIMULATIONS:
+    if n >= minimum:
         return params
-    return {k: np.resize(a, MIN_SIMULATIONS) for k, a in params.items()}
+    return {k: np.resize(a, minimum) for k, a in params.items()}

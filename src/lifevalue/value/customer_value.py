@@ -105,6 +105,9 @@ class CustomerValue:
     chunk_size : int, optional
         Customers per chunk (rounded up to a random-number block); results do not
         depend on it.
+    min_simulations : int
+        Fewest simulated futures per customer behind a predictive interval (default
+        1000): a posterior with fewer draws, such as MAP, is cycled up to it.
 
     Examples
     --------
@@ -122,7 +125,8 @@ class CustomerValue:
                  horizon: int = 12, annual_discount_rate: float = 0.10, margin=1.0,
                  development_cost=0.0, retention_cost=0.0, costs_stop_at_churn: bool = False,
                  ci: float = 0.9, max_draws: int = 1000, random_seed: int = 0,
-                 chunk_size: int | None = None):
+                 chunk_size: int | None = None,
+                 min_simulations: int = sc.MIN_SIMULATIONS):
         transactions_model._check_fitted()
         spend_model._check_fitted()
         self.transactions_model = transactions_model
@@ -137,6 +141,7 @@ class CustomerValue:
         self.max_draws = int(max_draws)
         self.random_seed = int(random_seed)
         self.chunk_size = chunk_size
+        self.min_simulations = int(min_simulations)
         _check_margin(margin)
         for name in ("development_cost", "retention_cost"):
             _check_cost(getattr(self, name), name)
@@ -150,7 +155,8 @@ class CustomerValue:
         n = max(len(bg["r"]), len(gg["p"]))
         bg = {k: np.resize(a, n) for k, a in bg.items()}
         gg = {k: np.resize(a, n) for k, a in gg.items()}
-        return bg, gg, sc.simulation_draws(bg), sc.simulation_draws(gg)
+        return (bg, gg, sc.simulation_draws(bg, self.min_simulations),
+                sc.simulation_draws(gg, self.min_simulations))
 
     def _per_period(self, value, summary, name) -> np.ndarray:
         """A setting as an ``(n_customers, n_periods)``-broadcastable array."""
