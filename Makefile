@@ -36,9 +36,14 @@ chromium:
 test: $(VENV)/.dev chromium
 	$(PY) -m pytest
 
+# Side-by-side benchmarks (not part of `make test`): lifevalue vs lifetimes and
+# pymc-marketing, each case in a fresh process, printed as tables with ratios.
 bench: $(VENV)/.dev
 	$(PIP) install -q -e '.[dev,bench]'
-	$(PY) bench/bench_summary.py
+	$(PY) bench/bench_summary.py --sizes 1000000 10000000
+	$(PY) bench/bench_samplers.py --sizes 10000 100000
+	$(PY) bench/bench_models.py --sizes 100000 1000000
+	$(PY) bench/bench_value.py --sizes 10000 100000 1000000
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check src tests bench

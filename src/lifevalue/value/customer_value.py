@@ -11,9 +11,13 @@ For each population draw s (BG/NBD and Gamma-Gamma draws paired, draw by draw):
   Poisson purchases, Gamma spends) gives one realised value per draw. Their spread is
   the **predictive interval**, and P(value < 0) is the share of negative ones.
 
-Both go into :func:`lifevalue.value.formulas.return_based_value` as
-``P_t`` = probability of being active at the start of period t and ``V_t`` = expected
-revenue in period t given active, so that ``P_t V_t`` is the expected revenue.
+In :func:`lifevalue.value.formulas.return_based_value`, ``P_t`` is the probability of
+being active at the start of period t and ``V_t`` the expected revenue in period t
+given active, so that ``P_t V_t`` is the expected revenue. The simulation calls that
+function on the realised flows. The expectation is the same sum, factorised: the parts
+that depend on the customer only through (x, T) and the scenario are computed once per
+unique row and draw (:meth:`CustomerValue._tables`); a test checks it against the
+formula written out period by period.
 
 Costs: by default O_t and R_t are spent every period of the horizon, exactly as the
 formula is written (in a non-contractual setting the firm does not see who has
