@@ -121,3 +121,27 @@ def test_draws_thinning(cdnow_bg_mcmc):
     full = cdnow_bg_mcmc.draws()
     assert len(full["r"]) == 2000 and d["r"][0] == full["r"][0] and d["r"][-1] == full["r"][-1]
     assert np.isfinite(list(cdnow_bg_mcmc.point_estimate().values())).all()
+
+
+@pytest.mark.parametrize("spec", [
+    {"dist": "HalfNormal", "sigma": 3.0}, {"dist": "HalfCauchy", "beta": 2.0},
+    {"dist": "HalfStudentT", "nu": 3.0, "sigma": 2.0}, {"dist": "Gamma", "alpha": 2.0, "beta": 0.5},
+    {"dist": "Gamma", "mu": 2.0, "sigma": 1.0}, {"dist": "Exponential", "lam": 0.3},
+    {"dist": "LogNormal", "mu": 0.5, "sigma": 1.2}, {"dist": "Weibull", "alpha": 1.5, "beta": 2.0},
+    {"dist": "InverseGamma", "alpha": 3.0, "beta": 2.0},
+])
+def test_numpy_prior_densities_match_pymc(spec):
+    import pymc as pm
+
+    from lifevalue.models.priors import logp_and_grad
+
+    kwargs = {k: val for k, val in spec.items() if k != "dist"}
+    dist = getattr(pm, spec["dist"]).dist(**kwargs)
+    xs = np.array([0.3, 1.0, 4.0])
+    ref = pm.logp(dist, xs).eval()
+    ours = np.array([logp_and_grad(spec, x)[0] for x in xs])
+    np.testing.assert_allclose(ours - ours[0], ref - ref[0], rtol=1e-10, atol=1e-12)
+    h = 1e-6
+    for x in xs:
+        num = (logp_and_grad(spec, x + h)[0] - logp_and_grad(spec, x - h)[0]) / (2 * h)
+        assert logp_and_grad(spec, x)[1] == pytest.approx(num, rel=1e-6)

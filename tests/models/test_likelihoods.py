@@ -89,3 +89,34 @@ def test_bgnbd_large_values_match_direct_formula_where_it_is_representable():
 def test_gamma_gamma_finite_at_extremes(x, m):
     assert np.isfinite(L.gamma_gamma_loglik(*GG.values(), x, m))
     assert np.isfinite(L.gamma_gamma_loglik(0.5, 200.0, 1e-3, x, m))
+
+
+def test_analytic_gradients_match_pytensor(cdnow_cal):
+    x, t_x, T, m = _cdnow(cdnow_cal)
+    xp = L.pytensor_namespace()
+    theta = pt.dvector("theta")
+    stats = L.compress_bgnbd(x, t_x, T)
+    ll = L.bgnbd_total_loglik(theta[0], theta[1], theta[2], theta[3], stats, xp)
+    f = pytensor.function([theta], [ll, pt.grad(ll, theta)])
+    for point in ([0.243, 4.414, 0.793, 2.426], [2.0, 0.5, 0.3, 0.7], [0.05, 40.0, 5.0, 50.0]):
+        ref_ll, ref_grad = f(np.array(point))
+        ll_np, grad_np = L.bgnbd_total_loglik_grad(*point, stats)
+        assert ll_np == pytest.approx(float(ref_ll), rel=1e-12)
+        np.testing.assert_allclose(grad_np, ref_grad, rtol=1e-9, atol=1e-6)
+    rep = x > 0
+    gstats = L.compress_gamma_gamma(x[rep], m[rep])
+    ll = L.gamma_gamma_total_loglik(theta[0], theta[1], theta[2], gstats, xp)
+    f = pytensor.function([theta], [ll, pt.grad(ll, theta)])
+    for point in ([6.25, 3.74, 15.44], [0.5, 20.0, 300.0]):
+        ref_ll, ref_grad = f(np.array(point))
+        ll_np, grad_np = L.gamma_gamma_total_loglik_grad(*point, gstats)
+        assert ll_np == pytest.approx(float(ref_ll), rel=1e-12)
+        np.testing.assert_allclose(grad_np, ref_grad, rtol=1e-9, atol=1e-6)
+
+
+def test_unique_rows_equals_numpy_unique(rng):
+    cols = [rng.integers(0, 5, 500).astype(float), rng.integers(0, 3, 500) / 7.0]
+    ref, counts = np.unique(np.stack(cols, axis=1), axis=0, return_counts=True)
+    *got, got_counts = L.unique_rows(*cols)
+    np.testing.assert_array_equal(np.stack(got, axis=1), ref)
+    np.testing.assert_array_equal(got_counts, counts)

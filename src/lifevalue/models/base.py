@@ -88,6 +88,13 @@ class BaseModel:
     def _loglik(self, params: dict, stats, xp):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _loglik_grad(self, values: np.ndarray, stats):  # pragma: no cover - abstract
+        """Total log-likelihood and its gradient at ``values`` (in ``param_names`` order)."""
+        raise NotImplementedError
+
+    def _map_start(self, stats) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
     # ------------------------------------------------------------------- fitting
 
     def _prepare(self, summary: pd.DataFrame):
@@ -162,20 +169,19 @@ class BaseModel:
                                        column="sampler")
         stats = self._prepare(summary)
         priors = self.resolved_priors(stats)
-        model = self._pymc_model(stats, priors)
         draws = self.default_draws if draws is None else draws
         start = time.perf_counter()
         if method == "map":
-            idata = _fit_map(model, self.param_names)
+            idata = self._fit_map(stats, priors)
         else:
             # chains start (jittered) at the posterior mode, found cheaply on the
             # compressed statistics, instead of at the vague priors' centres
-            mode = _fit_map(model, self.param_names).posterior
-            sampler_kwargs.setdefault(
-                "initvals", {n: float(mode[n].values.ravel()[0]) for n in self.param_names})
-            idata = _fit_mcmc(model, draws=draws, tune=tune, chains=chains, sampler=sampler,
-                              random_seed=random_seed, progressbar=progressbar,
-                              **sampler_kwargs)
+            mode = self._fit_map(stats, priors).posterior
+            initvals = {n: float(mode[n].values.ravel()[0]) for n in self.param_names}
+            sampler_kwargs.setdefault("initvals", initvals)
+            idata = _fit_mcmc(self._pymc_model(stats, priors), draws=draws, tune=tune,
+                              chains=chains, sampler=sampler, random_seed=random_seed,
+                              progressbar=progressbar, **sampler_kwargs)
         self.idata_ = idata
         self.metadata_ = {
             "model": type(self).__name__,
@@ -193,6 +199,37 @@ class BaseModel:
         if method == "mcmc":
             self._warn_if_not_converged()
         return self
+
+    def _fit_map(self, stats, priors) -> az.InferenceData:
+        """Posterior mode by BFGS in log parameters, on the NumPy likelihood and its
+        analytic gradient plus the priors' log densities (no Jacobian: the mode is that
+        of the density of the parameters themselves). Nothing is compiled."""
+        from scipy import optimize
+
+        from lifevalue.models.priors import logp_and_grad
+
+        specs = [priors[n] for n in self.param_names]
+
+        def objective(theta):
+            values = np.exp(theta)
+            ll, grad = self._loglik_grad(values, stats)
+            for i, spec in enumerate(specs):
+                lp, dlp = logp_and_grad(spec, values[i])
+                ll, grad[i] = ll + lp, grad[i] + dlp
+            if not (np.isfinite(ll) and np.all(np.isfinite(grad))):
+                return 1e300, np.zeros_like(theta)
+            return -ll, -grad * values
+
+        res = optimize.minimize(objective, np.log(self._map_start(stats)), jac=True,
+                                method="BFGS", options={"maxiter": 5000, "gtol": 1e-8})
+        if not np.isfinite(res.fun) or res.fun >= 1e300:
+            raise RuntimeError(f"MAP optimisation failed: {res.message}")
+        values = np.exp(res.x)
+        return az.from_dict(
+            posterior={n: np.array([[val]]) for n, val in zip(self.param_names, values,
+                                                               strict=True)},
+            attrs={"map_logp": -float(res.fun), "map_iterations": int(res.nit)},
+        )
 
     # ------------------------------------------------------------ fitted results
 
@@ -403,52 +440,6 @@ def atomic_write(path: Path, write) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-
-
-def _fit_map(model, param_names) -> az.InferenceData:
-    """Posterior mode by L-BFGS-B on the compiled log density (no Jacobian)."""
-    from scipy import optimize
-
-    logp = model.compile_logp(jacobian=False)
-    dlogp = model.compile_dlogp(jacobian=False)
-    start = model.initial_point()
-    keys = list(start)
-    sizes = [np.size(start[k]) for k in keys]
-
-    def unpack(theta):
-        out, i = {}, 0
-        for k, s in zip(keys, sizes, strict=True):
-            out[k] = np.asarray(theta[i:i + s]).reshape(np.shape(start[k]))
-            i += s
-        return out
-
-    def objective(theta):
-        point = unpack(theta)
-        return -float(logp(point)), -np.asarray(dlogp(point), dtype="float64")
-
-    theta0 = np.concatenate([np.ravel(start[k]) for k in keys]).astype("float64")
-    res = optimize.minimize(objective, theta0, jac=True, method="L-BFGS-B",
-                            options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-9})
-    if not res.success and not np.isfinite(res.fun):
-        raise RuntimeError(f"MAP optimisation failed: {res.message}")
-    constrained = _constrain(model, unpack(res.x))
-    return az.from_dict(
-        posterior={n: np.array([[constrained[n]]]) for n in param_names},
-        attrs={"map_loglik": -float(res.fun), "map_iterations": int(res.nit)},
-    )
-
-
-def _constrain(model, point) -> dict[str, float]:
-    """Map a point of transformed value variables back to the parameters."""
-    out = {}
-    for rv in model.free_RVs:
-        value_var = model.rvs_to_values[rv]
-        transform = model.rvs_to_transforms.get(rv)
-        raw = point[value_var.name]
-        if transform is not None:
-            raw = transform.backward(raw, *rv.owner.inputs).eval()
-        out[rv.name] = float(np.asarray(raw))
-    return out
 
 
 def _fit_mcmc(model, *, draws, tune, chains, sampler, random_seed, progressbar,

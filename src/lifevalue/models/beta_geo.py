@@ -18,7 +18,12 @@ from lifevalue.models import customer_posterior as cp
 from lifevalue.models import predictions as pr
 from lifevalue.models import scoring as sc
 from lifevalue.models.base import SHAPE_SIGMA, BaseModel
-from lifevalue.models.likelihoods import BGNBDStats, bgnbd_total_loglik, compress_bgnbd
+from lifevalue.models.likelihoods import (
+    BGNBDStats,
+    bgnbd_total_loglik,
+    bgnbd_total_loglik_grad,
+    compress_bgnbd,
+)
 
 
 class BetaGeo(BaseModel):
@@ -70,6 +75,13 @@ class BetaGeo(BaseModel):
     def _loglik(self, params, stats, xp):
         return bgnbd_total_loglik(params["r"], params["alpha"], params["a"], params["b"],
                                   stats, xp)
+
+    def _loglik_grad(self, values, stats):
+        return bgnbd_total_loglik_grad(*values, stats)
+
+    def _map_start(self, stats):
+        mean_T = float(np.sum(stats.count * stats.T) / np.sum(stats.count))
+        return np.array([1.0, max(mean_T, 1e-3), 1.0, 1.0])
 
     @classmethod
     def from_lifetimes(cls, fitter, *, time_unit: str | None = None) -> BetaGeo:

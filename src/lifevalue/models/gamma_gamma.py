@@ -24,6 +24,7 @@ from lifevalue.models.likelihoods import (
     GammaGammaStats,
     compress_gamma_gamma,
     gamma_gamma_total_loglik,
+    gamma_gamma_total_loglik_grad,
 )
 
 #: |Spearman correlation| of frequency and spend above which ``fit`` warns.
@@ -84,6 +85,13 @@ class GammaGamma(BaseModel):
 
     def _loglik(self, params, stats, xp):
         return gamma_gamma_total_loglik(params["p"], params["q"], params["gamma"], stats, xp)
+
+    def _loglik_grad(self, values, stats):
+        return gamma_gamma_total_loglik_grad(*values, stats)
+
+    def _map_start(self, stats):
+        mean_m = float(np.sum(stats.count * stats.m) / np.sum(stats.count))
+        return np.array([1.0, 2.0, mean_m])
 
     def fit(self, summary: pd.DataFrame, **kwargs):
         """Fit as :meth:`BaseModel.fit`, and measure the spend-frequency correlation."""

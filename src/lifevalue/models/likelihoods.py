@@ -39,6 +39,28 @@ def pytensor_namespace() -> SimpleNamespace:
 # ------------------------------------------------------------------------- BG/NBD
 
 
+def unique_rows(*columns):
+    """Unique rows of equal-length columns, sorted, and their counts.
+
+    Same result as ``np.unique(np.stack(columns, 1), axis=0, return_counts=True)``,
+    by one lexsort instead of a sort of row views (several times faster).
+
+    >>> unique_rows([1, 0, 1], [2.0, 5.0, 2.0])
+    (array([0., 1.]), array([5., 2.]), array([1, 2]))
+    """
+    cols = [np.asarray(c, dtype="float64") for c in columns]
+    order = np.lexsort(cols[::-1])
+    sorted_cols = [c[order] for c in cols]
+    change = np.zeros(len(order), dtype=bool)
+    if len(order):
+        change[0] = True
+        for c in sorted_cols:
+            change[1:] |= c[1:] != c[:-1]
+    starts = np.flatnonzero(change)
+    counts = np.diff(np.append(starts, len(order)))
+    return (*(c[starts] for c in sorted_cols), counts)
+
+
 @dataclass(frozen=True)
 class BGNBDStats:
     """Unique (x, t_x, T) triples with counts, and per unique x totals.
@@ -91,9 +113,7 @@ def compress_bgnbd(x, t_x, T) -> BGNBDStats:
     x = np.asarray(x, dtype="float64")
     t_x = np.asarray(t_x, dtype="float64")
     T = np.asarray(T, dtype="float64")
-    triples = np.stack([x, t_x, T], axis=1)
-    unique, count = np.unique(triples, axis=0, return_counts=True)
-    ux, utx, uT = unique[:, 0], unique[:, 1], unique[:, 2]
+    ux, utx, uT, count = unique_rows(x, t_x, T)
     x_unique, x_index = np.unique(ux, return_inverse=True)
     t_x_unique, t_x_index = np.unique(utx, return_inverse=True)
     T_unique, T_index = np.unique(uT, return_inverse=True)
@@ -205,16 +225,14 @@ def compress_gamma_gamma(x, m) -> GammaGammaStats:
 
     Only customers with x > 0 enter Gamma-Gamma; pass those.
     """
-    x = np.asarray(x, dtype="float64")
-    m = np.asarray(m, dtype="float64")
-    pairs, count = np.unique(np.stack([x, m], axis=1), axis=0, return_counts=True)
-    x_unique, x_count = np.unique(x, return_counts=True)
+    ux, um, count = unique_rows(x, m)
+    x_unique, x_count = np.unique(np.asarray(x, dtype="float64"), return_counts=True)
     count = count.astype("float64")
-    log_m = np.log(pairs[:, 1])
+    log_m = np.log(um)
     return GammaGammaStats(
-        x=pairs[:, 0], m=pairs[:, 1], count=count,
+        x=ux, m=um, count=count,
         x_unique=x_unique, x_count=x_count.astype("float64"),
-        sum_x_log_m=float(np.sum(count * pairs[:, 0] * log_m)),
+        sum_x_log_m=float(np.sum(count * ux * log_m)),
         sum_log_m=float(np.sum(count * log_m)), n_customers=len(x),
     )
 
@@ -255,3 +273,66 @@ def gamma_gamma_total_loglik(p, q, gamma, stats: GammaGammaStats, xp=NUMPY):
     log_part = p * stats.sum_x_log_m - stats.sum_log_m
     pair_part = xp.sum(stats.count * (p * stats.x + q) * xp.log(gamma + stats.m * stats.x))
     return x_part + log_part - pair_part
+
+
+# ------------------------------------------------------- gradients (NumPy, for MAP)
+
+
+def bgnbd_total_loglik_grad(r, alpha, a, b, stats: BGNBDStats):
+    """:func:`bgnbd_total_loglik` and its gradient in (r, alpha, a, b), in NumPy.
+
+    Differentiates eq. (6) term by term: the x-only terms give digammas, and the
+    bracket ``A + [x>0] softplus(B - A)`` gives ``(1 - s) dA + s dB`` with
+    ``s = [x>0] sigmoid(B - A)``. Used by MAP, which then needs no compiled graph.
+    """
+    psi = special.digamma
+    xu, cx = stats.x_unique, stats.x_count
+    log_alpha = np.log(alpha)
+    x_terms = (special.gammaln(r + xu) - special.gammaln(r) + r * log_alpha
+               + special.gammaln(b + xu) + special.gammaln(a + b) - special.gammaln(a + b + xu)
+               - special.gammaln(b))
+    g_x = np.array([
+        np.sum(cx * (psi(r + xu) - psi(r) + log_alpha)),
+        np.sum(cx) * r / alpha,
+        np.sum(cx * (psi(a + b) - psi(a + b + xu))),
+        np.sum(cx * (psi(b + xu) + psi(a + b) - psi(a + b + xu) - psi(b))),
+    ])
+    x, w = stats.x, stats.count
+    inv_aT = (1.0 / (alpha + stats.T_unique))[stats.T_index]
+    inv_at = (1.0 / (alpha + stats.t_x_unique))[stats.t_x_index]
+    log_aT = np.log(alpha + stats.T_unique)[stats.T_index]
+    log_at = np.log(alpha + stats.t_x_unique)[stats.t_x_index]
+    bx1 = (b + np.maximum(stats.x_unique, 1.0) - 1.0)[stats.x_index]
+    first = -(r + x) * log_aT
+    second = np.log(a) - np.log(bx1) - (r + x) * log_at
+    diff = second - first
+    tail = first + stats.repeat * np.logaddexp(0.0, diff)
+    s = stats.repeat * special.expit(diff)
+    ws, w1 = w * s, w * (1.0 - s)
+    g_tail = np.array([
+        -np.sum(w1 * log_aT) - np.sum(ws * log_at),
+        -np.sum(w1 * (r + x) * inv_aT) - np.sum(ws * (r + x) * inv_at),
+        np.sum(ws) / a,
+        -np.sum(ws / bx1),
+    ])
+    return float(np.sum(cx * x_terms) + np.sum(w * tail)), g_x + g_tail
+
+
+def gamma_gamma_total_loglik_grad(p, q, gamma, stats: GammaGammaStats):
+    """:func:`gamma_gamma_total_loglik` and its gradient in (p, q, gamma), in NumPy."""
+    psi = special.digamma
+    xu, cx = stats.x_unique, stats.x_count
+    log_gamma = np.log(gamma)
+    x_terms = (special.gammaln(p * xu + q) - special.gammaln(p * xu) - special.gammaln(q)
+               + q * log_gamma + p * xu * np.log(xu))
+    x, m, w = stats.x, stats.m, stats.count
+    log_gmx = np.log(gamma + m * x)
+    ll = (np.sum(cx * x_terms) + p * stats.sum_x_log_m - stats.sum_log_m
+          - np.sum(w * (p * x + q) * log_gmx))
+    grad = np.array([
+        np.sum(cx * xu * (psi(p * xu + q) - psi(p * xu) + np.log(xu))) + stats.sum_x_log_m
+        - np.sum(w * x * log_gmx),
+        np.sum(cx * (psi(p * xu + q) - psi(q) + log_gamma)) - np.sum(w * log_gmx),
+        np.sum(cx) * q / gamma - np.sum(w * (p * x + q) / (gamma + m * x)),
+    ])
+    return float(ll), grad
