@@ -112,3 +112,14 @@ def test_failed_write_leaves_no_partial_bundle(tmp_path, monkeypatch, cdnow_cal)
     with pytest.raises(OSError, match="disk full"):
         cli._write_bundle(out, bg, Broken(), {})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_score_a_summary_file(model_dir, cdnow_cal, tmp_path):
+    path = tmp_path / "summary.csv"
+    cdnow_cal.to_csv(path)
+    out = tmp_path / "scores.csv"
+    run("score", model_dir, path, "--summary", "--max-draws", "1", "--scenario", "neutral",
+        "--out", out, check_code=0)
+    scores = pd.read_csv(out, index_col="customer_id")
+    assert len(scores) == 2357
+    assert (scores["growth_mean"].abs() < 1e-9).all()  # neutral: potential == current
