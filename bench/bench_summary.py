@@ -61,14 +61,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from _common import measure, run_worker
 
 # BG/NBD purchase and dropout parameters for CDNOW (weekly rates), Fader et al. (2005)
 R_SHAPE, ALPHA_WEEK = 0.243, 4.414
@@ -182,21 +181,6 @@ def write_inputs(frame, folder: Path) -> tuple[Path, Path]:
 # --------------------------------------------------------------------------- one case
 
 
-def _status_kb(field: str) -> int | None:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    return None
-
-
-def _reset_peak() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return True
-
-
 def worker(spec: dict) -> dict:
     """Run one case in this (fresh) process and return its measurements."""
     import warnings
@@ -230,43 +214,18 @@ def worker(spec: dict) -> dict:
         def call():
             return summarize(source, amount="amount", observation_end=obs_end, engine=engine)
 
-    rss_start = _status_kb("VmRSS")
-    reset = _reset_peak()
-    t0 = time.perf_counter()
-    summary = call()
-    seconds = time.perf_counter() - t0
-    if reset:
-        peak = _status_kb("VmHWM")
-    else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    summary, measured = measure(call)
     out = pd.DataFrame(
         {c: summary[c].to_numpy() for c in ["frequency", *FLOAT_COLUMNS]},
         index=pd.Index(summary.index.to_numpy(), name="customer_id"),
     )
     out.to_parquet(spec["out"])
-    return {
-        "seconds": seconds,
-        "peak_mb": peak / 1024,
-        "start_mb": rss_start / 1024,
-        "peak_reset": reset,
-        "customers": len(summary),
-    }
+    return {**measured, "customers": len(summary)}
 
 
 def run_case(spec: dict, cap: float) -> dict:
     """Run one case in a fresh interpreter with a wall-clock cap."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=cap)
-    except subprocess.TimeoutExpired:
-        return {"status": "over cap"}
-    if done.returncode != 0:
-        lines = (done.stderr or "").strip().splitlines()
-        reason = lines[-1] if lines else f"exit status {done.returncode}"
-        if done.returncode < 0:
-            reason = f"killed by signal {-done.returncode} (out of memory?)"
-        return {"status": "failed", "reason": reason}
-    return {"status": "ok", **json.loads(done.stdout.strip().splitlines()[-1])}
+    return run_worker(__file__, spec, cap)
 
 
 # --------------------------------------------------------------------------- agreement

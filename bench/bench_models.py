@@ -1,0 +1,500 @@
+"""Benchmark fitting lifevalue's BetaGeo and GammaGamma against lifetimes and pymc-marketing.
+
+The same simulated customers, per size, are fitted by:
+
+``lifevalue-map``
+    ``BetaGeo().fit(summary, method="map")`` and ``GammaGamma().fit(summary, method="map")``;
+``lifevalue-mcmc-pymc``, ``lifevalue-mcmc-nutpie``
+    ``fit(summary, method="mcmc", draws=1000, tune=1000, chains=2, sampler=S,
+    random_seed=1)`` with ``S`` = ``"pymc"`` or ``"nutpie"``;
+``lifetimes``
+    lifetimes 0.11.3: ``BetaGeoFitter().fit(frequency, recency, T)`` on all customers and
+    ``GammaGammaFitter().fit(frequency, monetary_value)`` on the repeat customers;
+``pymc-marketing-map``
+    ``pymc_marketing.clv.BetaGeoModel().fit(data=df, method="map")`` (``df`` with columns
+    ``customer_id, frequency, recency, T``; ``pymc.find_MAP``) and
+    ``GammaGammaModel().fit(data=df, method="map")`` (repeat customers, columns
+    ``customer_id, frequency, monetary_value``), with pymc-marketing's default priors;
+``pymc-marketing-mcmc-pymc``, ``pymc-marketing-mcmc-nutpie``
+    the same models with ``method="mcmc", chains=2, draws=1000, tune=1000,
+    random_seed=1``, PyMC's default NUTS or ``nuts_sampler="nutpie"``, and
+    ``cores=min(chains, os.cpu_count())`` as lifevalue passes (PyMC's own default,
+    half the CPU count, would run the two chains one after the other on two CPUs).
+
+(``BetaGeoModel(data=df)`` still works in pymc-marketing 0.19 but is deprecated in
+favour of ``fit(data=df)``, which is what is timed; ``fit`` builds the model.)
+
+Each fit of each model is a case that runs in a fresh Python process: the worker loads
+the summary from a Parquet file and imports its library (neither is timed), then times
+the ``fit`` call alone with :func:`time.perf_counter`: model building and compilation
+included, and for lifevalue's MCMC the MAP that initialises the chains. Peak memory is
+measured as described in ``bench/_common.py``: the worker's ``VmHWM`` after a reset just
+before the call, or the sampled resident-set sum of the worker and its child processes
+(PyMC runs chains in child processes) where that is larger. The table also shows each
+library's MCMC diagnostics over its population parameters: the largest r-hat, the
+smallest bulk ESS and the number of divergent transitions after tuning; lifevalue's come
+from ``model.diagnostics_``. Each lifevalue case records a hash of the lifevalue
+source it imported, and the report says so when they differ (the package changed
+under a running benchmark).
+
+A case's worker that runs longer than its cap (``--cap-seconds``, or
+``--peer-cap-seconds`` for the lifetimes and pymc-marketing cases; start-up and input
+load included) is killed, with the sampler processes it started, and reported as
+over the cap; a case that fails (nutpie not installed, say) is reported with its error.
+Nothing is skipped silently.
+
+Before the timed runs every selected case is run once on a small simulation
+(``--warmup-customers``, 2000 by default, 0 to skip; 100 draws) and its result thrown
+away, so that PyTensor's on-disk compilation cache is warm as it is on a machine that
+has fitted once before: the timings are not those of a first-ever run.
+
+The simulated customers, with the CDNOW estimates of Fader, Hardie & Lee (2005) in days:
+
+* BG/NBD (:func:`lifevalue.models.simulation.simulate_bgnbd`) with ``r=0.243,
+  alpha=4.414 * 7, a=0.793, b=2.426``; ``T`` whole days, uniform on 1..730; recency
+  floored to whole days (daily resolution);
+* mean spend of the repeat purchases from Gamma-Gamma
+  (:func:`lifevalue.models.simulation.simulate_gamma_gamma`) with ``p=6.25, q=3.74,
+  gamma=15.44`` (not rounded).
+
+Besides wall-clock seconds the table shows the CPU time of the worker and of the
+sampler processes it waited for ("CPU s"), and the one-minute load average when the
+case ended ("load"): where the load exceeds the CPU count, something else competed for
+the machine and the wall-clock times are inflated.
+
+A second table lists each fit's estimates (posterior means after MCMC) against those
+true values.
+
+Run it from the repository root in an environment with the benchmark extras (``make
+bench`` installs ``.[dev,bench]``)::
+
+    .venv/bin/python bench/bench_models.py --sizes 100000 1000000
+
+Options: ``--sizes`` (numbers of customers; default 100000 1000000), ``--cap-seconds``
+(per case, default 900), ``--peer-cap-seconds`` (per lifetimes or pymc-marketing case;
+default: ``--cap-seconds``), ``--cases`` (a subset of the names above), ``--models``
+(``bgnbd``, ``gg``), ``--draws``/``--tune``/``--chains``, ``--seed`` (simulation),
+``--warmup-customers``, ``--tmpdir``, ``--json PATH`` (save the rows) and ``--render
+PATH...`` (print the tables of saved rows, e.g. of runs with different caps, and run
+nothing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+from _common import measure, run_worker
+
+# CDNOW estimates (Fader, Hardie & Lee 2005a, b), BG/NBD rate scale in days
+TRUE = {
+    "bgnbd": {"r": 0.243, "alpha": 4.414 * 7, "a": 0.793, "b": 2.426},
+    "gg": {"p": 6.25, "q": 3.74, "gamma": 15.44},
+}
+MAX_T_DAYS = 730
+MCMC_SEED = 1
+
+CASES = {
+    "lifevalue-map": "lifevalue MAP",
+    "lifevalue-mcmc-pymc": "lifevalue MCMC, pymc",
+    "lifevalue-mcmc-nutpie": "lifevalue MCMC, nutpie",
+    "lifetimes": "lifetimes 0.11.3 (MLE)",
+    "pymc-marketing-map": "pymc-marketing MAP",
+    "pymc-marketing-mcmc-pymc": "pymc-marketing MCMC, pymc",
+    "pymc-marketing-mcmc-nutpie": "pymc-marketing MCMC, nutpie",
+}
+#: Which lifevalue case each peer's time is divided by.
+REFERENCE = {
+    "lifetimes": "lifevalue-map",
+    "pymc-marketing-map": "lifevalue-map",
+    "pymc-marketing-mcmc-pymc": "lifevalue-mcmc-pymc",
+    "pymc-marketing-mcmc-nutpie": "lifevalue-mcmc-nutpie",
+}
+MODELS = {"bgnbd": "BG/NBD", "gg": "Gamma-Gamma"}
+
+
+# --------------------------------------------------------------------------- simulation
+
+
+def simulate(n: int, seed: int):
+    """``n`` customers' RFM summary in days: frequency, recency, T, monetary_value."""
+    from lifevalue.models.simulation import simulate_bgnbd, simulate_gamma_gamma
+
+    rng = np.random.default_rng(seed)
+    T = rng.integers(1, MAX_T_DAYS + 1, n).astype("float64")
+    bg = TRUE["bgnbd"]
+    summary = simulate_bgnbd(n, bg["r"], bg["alpha"], bg["a"], bg["b"], T, rng=rng)
+    summary["recency"] = np.floor(summary["recency"].to_numpy())
+    gg = TRUE["gg"]
+    summary["monetary_value"] = simulate_gamma_gamma(summary["frequency"].to_numpy(), gg["p"],
+                                                     gg["q"], gg["gamma"], rng=rng)
+    summary.attrs["time_unit"] = "D"
+    return summary
+
+
+# --------------------------------------------------------------------------- one case
+
+
+def _mcmc_diagnostics(idata, names) -> dict:
+    import arviz as az
+
+    rhat = az.rhat(idata, var_names=list(names))
+    ess = az.ess(idata, var_names=list(names))
+    div = idata.sample_stats.get("diverging") if "sample_stats" in idata else None
+    return {
+        "rhat_max": max(float(rhat[n]) for n in names),
+        "ess_bulk_min": min(float(ess[n]) for n in names),
+        "divergences": int(div.values.sum()) if div is not None else None,
+    }
+
+
+def _lifevalue(spec, summary):
+    from lifevalue.models import BetaGeo, GammaGamma
+
+    model = (BetaGeo if spec["model"] == "bgnbd" else GammaGamma)()
+    if spec["case"] == "lifevalue-map":
+        kwargs = {"method": "map"}
+    else:
+        kwargs = {"method": "mcmc", "draws": spec["draws"], "tune": spec["tune"],
+                  "chains": spec["chains"], "sampler": spec["case"].rsplit("-", 1)[1],
+                  "random_seed": MCMC_SEED}
+
+    def call():
+        return model.fit(summary, **kwargs)
+
+    def results(_):
+        d = model.diagnostics_
+        out = {k: d.get(k) for k in ("rhat_max", "ess_bulk_min", "divergences")}
+        return {**out, "params": model.point_estimate(),
+                "n_unique": model.metadata_["n_unique"]}
+
+    return call, results
+
+
+def _lifetimes(spec, summary):
+    from lifetimes import BetaGeoFitter, GammaGammaFitter
+
+    if spec["model"] == "bgnbd":
+        fitter = BetaGeoFitter()
+        f, r, T = summary["frequency"], summary["recency"], summary["T"]
+
+        def call():
+            return fitter.fit(f, r, T)
+    else:
+        fitter = GammaGammaFitter()
+        rep = summary[summary["frequency"] > 0]
+        f, m = rep["frequency"], rep["monetary_value"]
+
+        def call():
+            return fitter.fit(f, m)
+
+    def results(_):
+        params = {("gamma" if k == "v" else k): float(v) for k, v in fitter.params_.items()}
+        return {"params": params}
+
+    return call, results
+
+
+def _pymc_marketing(spec, summary):
+    from pymc_marketing.clv import BetaGeoModel, GammaGammaModel
+
+    frame = summary.rename_axis("customer_id").reset_index()
+    if spec["model"] == "bgnbd":
+        model, names = BetaGeoModel(), ("r", "alpha", "a", "b")
+        data = frame[["customer_id", "frequency", "recency", "T"]]
+    else:
+        model, names = GammaGammaModel(), ("p", "q", "v")
+        data = frame.loc[frame["frequency"] > 0,
+                         ["customer_id", "frequency", "monetary_value"]].reset_index(drop=True)
+    if spec["case"] == "pymc-marketing-map":
+        kwargs = {"method": "map", "progressbar": False}
+    else:
+        kwargs = {"method": "mcmc", "draws": spec["draws"], "tune": spec["tune"],
+                  "chains": spec["chains"], "random_seed": MCMC_SEED, "progressbar": False,
+                  # as lifevalue does; PyMC's default, cpu_count() // 2, samples
+                  # sequentially on a two-CPU machine
+                  "cores": min(spec["chains"], os.cpu_count() or 1)}
+        if spec["case"].endswith("nutpie"):
+            kwargs["nuts_sampler"] = "nutpie"
+
+    def call():
+        return model.fit(data=data, **kwargs)
+
+    def results(idata):
+        post = idata.posterior
+        params = {("gamma" if n == "v" else n): float(post[n].mean()) for n in names}
+        out = {"params": params}
+        if kwargs["method"] == "mcmc":
+            out.update(_mcmc_diagnostics(idata, names))
+        return out
+
+    return call, results
+
+
+def _lifevalue_digest() -> str:
+    """A short hash of the imported lifevalue package's Python files."""
+    import hashlib
+
+    import lifevalue
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(lifevalue.__file__).parent.rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+def worker(spec: dict) -> dict:
+    """Run one case in this (fresh) process and return its measurements."""
+    import warnings
+
+    import pandas as pd
+
+    warnings.simplefilter("ignore")
+    digest = _lifevalue_digest() if spec["case"].startswith("lifevalue") else None
+    summary = pd.read_parquet(spec["data"])
+    summary.attrs["time_unit"] = "D"
+    if spec["case"].startswith("lifevalue"):
+        call, results = _lifevalue(spec, summary)
+    elif spec["case"] == "lifetimes":
+        call, results = _lifetimes(spec, summary)
+    else:
+        call, results = _pymc_marketing(spec, summary)
+    fitted, measured = measure(call, track_children=True)
+    return {**measured, **results(fitted), "lifevalue_digest": digest}
+
+
+def run_case(spec: dict, cap: float) -> dict:
+    """Run one case in a fresh interpreter with a wall-clock cap."""
+    return run_worker(__file__, spec, cap)
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _fmt(value, spec: str, none: str = "-") -> str:
+    return none if value is None or (isinstance(value, float) and np.isnan(value)) \
+        else format(value, spec)
+
+
+def _totals(rows: list[dict]) -> list[dict]:
+    """Add, per size and case with both models, a 'total' row: seconds summed.
+
+    A total over the cap reports as its cap the least it can have taken: the seconds of
+    its finished cases plus the caps of the others.
+    """
+    out = []
+    for size in dict.fromkeys(r["size"] for r in rows):
+        for case in dict.fromkeys(r["case"] for r in rows if r["size"] == size):
+            group = [r for r in rows if r["size"] == size and r["case"] == case]
+            out += group
+            if len(group) < 2:
+                continue
+            total = {"size": size, "case": case, "model": "total", "cap": group[0]["cap"]}
+            statuses = [r["status"] for r in group]
+            if all(s == "ok" for s in statuses):
+                total.update(
+                    status="ok", seconds=sum(r["seconds"] for r in group),
+                    cpu_seconds=(sum(r["cpu_seconds"] for r in group)
+                                 if all("cpu_seconds" in r for r in group) else None),
+                    load1=max(r.get("load1", 0.0) for r in group),
+                    peak_mb=max(r["peak_mb"] for r in group),
+                    rhat_max=max((r["rhat_max"] for r in group if r.get("rhat_max")),
+                                 default=None),
+                    ess_bulk_min=min((r["ess_bulk_min"] for r in group
+                                      if r.get("ess_bulk_min") is not None), default=None),
+                    divergences=(sum(r["divergences"] for r in group)
+                                 if all(r.get("divergences") is not None for r in group)
+                                 else None))
+            elif "failed" in statuses:
+                total.update(status="failed", reason="see above")
+            else:
+                # over the cap: at least the finished cases plus the cap of the others
+                total.update(status="over cap", cap=sum(
+                    r["seconds"] if r["status"] == "ok" else r["cap"] for r in group))
+            out.append(total)
+    return out
+
+
+def _ratio(row: dict, ref: dict | None) -> str:
+    if ref is None or row["case"] not in REFERENCE:
+        return ""
+    label = f" (vs {CASES[ref['case']]})"
+    if row["status"] == "ok" and ref["status"] == "ok":
+        return f"{row['seconds'] / ref['seconds']:.1f}x{label}"
+    if row["status"] == "over cap" and ref["status"] == "ok":
+        return f"> {row['cap'] / ref['seconds']:.1f}x{label}"
+    if row["status"] == "ok" and ref["status"] == "over cap":
+        return f"< {row['seconds'] / ref['cap']:.2f}x{label}"
+    return "-"
+
+
+def table(rows: list[dict]) -> str:
+    head = ("| size | case | model | seconds | CPU s | load | peak RSS MB | r-hat max "
+            "| ESS bulk min | divergences | peer / lifevalue time |\n"
+            "|---:|:---|:---|---:|---:|---:|---:|---:|---:|---:|:---|")
+    out = [head]
+    rows = _totals(rows)
+    for r in rows:
+        if r["status"] == "ok":
+            seconds, peak = f"{r['seconds']:.2f}", f"{r['peak_mb']:.0f}"
+        elif r["status"] == "over cap":
+            seconds, peak = f"over cap (> {r['cap']:.0f} s)", "-"
+        else:
+            seconds, peak = f"failed: {r['reason']}", "-"
+        ref = next((x for x in rows if x["size"] == r["size"] and x["model"] == r["model"]
+                    and x["case"] == REFERENCE.get(r["case"])), None)
+        out.append(
+            f"| {r['size']:,} | {CASES[r['case']]} | {MODELS.get(r['model'], r['model'])} "
+            f"| {seconds} | {_fmt(r.get('cpu_seconds'), '.1f')} | {_fmt(r.get('load1'), '.1f')} "
+            f"| {peak} | {_fmt(r.get('rhat_max'), '.3f')} "
+            f"| {_fmt(r.get('ess_bulk_min'), '.0f')} | {_fmt(r.get('divergences'), 'd')} "
+            f"| {_ratio(r, ref)} |")
+    return "\n".join(out)
+
+
+def estimates_table(rows: list[dict]) -> str:
+    out = ["| size | case | model | estimates (true values in the header) | unique rows |",
+           "|---:|:---|:---|:---|---:|"]
+    for model, truth in TRUE.items():
+        true = ", ".join(f"{k}={v:.4g}" for k, v in truth.items())
+        out.append(f"| | **truth** | {MODELS[model]} | {true} | |")
+        for r in rows:
+            if r["model"] != model or r["status"] != "ok":
+                continue
+            est = ", ".join(f"{k}={r['params'][k]:.4g}" for k in truth)
+            out.append(f"| {r['size']:,} | {CASES[r['case']]} | {MODELS[model]} | {est} "
+                       f"| {_fmt(r.get('n_unique'), ',')} |")
+    return "\n".join(out)
+
+
+def _git_state() -> str:
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "src"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "git state unknown"
+    return f"git {head}" + (" with uncommitted changes under src/" if dirty else "")
+
+
+def _versions() -> str:
+    names = ["lifevalue", "pymc", "pytensor", "nutpie", "pymc-marketing", "lifetimes",
+             "numpy", "scipy", "arviz"]
+    found = []
+    for name in names:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{name} (not installed)")
+    return ", ".join(found)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000],
+                        help="numbers of customers (default: 100000 1000000)")
+    parser.add_argument("--cap-seconds", type=float, default=900.0,
+                        help="wall-clock cap per case (default: 900)")
+    parser.add_argument("--peer-cap-seconds", type=float, default=None,
+                        help="cap per lifetimes or pymc-marketing case (default: --cap-seconds)")
+    parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
+    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
+    parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument("--tune", type=int, default=1000)
+    parser.add_argument("--chains", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=2005, help="simulation seed")
+    parser.add_argument("--warmup-customers", type=int, default=2000,
+                        help="customers in the untimed warm-up run (0: no warm-up)")
+    parser.add_argument("--tmpdir", default=None, help="folder for the Parquet inputs")
+    parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    parser.add_argument("--render", nargs="+", default=None, metavar="JSON",
+                        help="print the tables of rows saved with --json, and run nothing")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker))))
+        return 0
+
+    if args.render:
+        rows = [row for path in args.render for row in json.loads(Path(path).read_text())]
+        _report(rows)
+        return 0
+
+    peer_cap = args.peer_cap_seconds or args.cap_seconds
+    print(f"{platform.platform()}, Python {platform.python_version()}, "
+          f"{os.cpu_count()} CPUs\n{_versions()}\n{_git_state()}", flush=True)
+    mcmc = {"draws": args.draws, "tune": args.tune, "chains": args.chains}
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="lifevalue-bench-", dir=args.tmpdir) as tmp:
+        runs = [(n, False) for n in args.sizes]
+        if args.warmup_customers > 0:
+            runs.insert(0, (args.warmup_customers, True))
+        for size, warmup in runs:
+            t0 = time.perf_counter()
+            summary = simulate(size, args.seed)
+            data = Path(tmp) / f"summary-{size}.parquet"
+            summary.to_parquet(data)
+            n_rep = int((summary["frequency"] > 0).sum())
+            what = "warm-up (untimed)" if warmup else "timed"
+            print(f"\n{size:,} customers ({n_rep:,} repeat), {what}: simulated in "
+                  f"{time.perf_counter() - t0:.1f} s", flush=True)
+            del summary
+            for case in args.cases:
+                cap = args.cap_seconds if case.startswith("lifevalue") else peer_cap
+                for model in args.models:
+                    spec = {"case": case, "model": model, "data": str(data),
+                            **({"draws": 100, "tune": 100, "chains": args.chains} if warmup
+                               else mcmc)}
+                    result = {"size": size, "case": case, "model": model, "cap": cap,
+                              **run_case(spec, cap)}
+                    if result["status"] == "ok":
+                        shown = (f"{result['seconds']:.2f} s, peak {result['peak_mb']:.0f} MB"
+                                 + (f", r-hat {result['rhat_max']:.3f}, ESS "
+                                    f"{result['ess_bulk_min']:.0f}"
+                                    if result.get("rhat_max") is not None else ""))
+                    else:
+                        shown = result["status"]
+                    print(f"  {CASES[case]:<30} {MODELS[model]:<12} {shown}", flush=True)
+                    if result["status"] == "failed":
+                        print(f"    {result['reason']}", flush=True)
+                    if not warmup:
+                        rows.append(result)
+                        if args.json:
+                            Path(args.json).write_text(json.dumps(rows, indent=1))
+    _report(rows)
+    return 0
+
+
+def _report(rows: list[dict]) -> None:
+    print("\n" + table(rows))
+    print("\n" + estimates_table(rows))
+    if any(r["status"] == "ok" and not r["peak_reset"] for r in rows):
+        print("\nNote: peak RSS is the whole-process ru_maxrss where VmHWM could not be reset")
+    digests = {}
+    for r in rows:
+        if r.get("lifevalue_digest"):
+            digests.setdefault(r["lifevalue_digest"], []).append(
+                f"{r['size']:,} {r['case']} {r['model']}")
+    if len(digests) > 1:
+        print("\nNote: lifevalue's source changed during the run; its cases ran on different "
+              "code:\n" + "\n".join(f"  {d}: {', '.join(c)}" for d, c in digests.items()))
+    if any(r.get("load1", 0.0) > (os.cpu_count() or 1) + 0.5 for r in rows):
+        print("\nNote: the load average exceeded the CPU count during some cases (column "
+              "'load'): other processes competed for the CPUs, and wall-clock times there are "
+              "inflated; 'CPU s' (process tree user + system time) is less affected.")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,372 @@
+"""Benchmark per-customer customer-value (CLV) scoring: lifevalue against pymc-marketing.
+
+Both libraries score the same simulated customers with the same posterior draws over 12
+monthly periods at a 10% annual discount rate:
+
+``lifevalue``
+    ``CustomerValue(bg, gg, period="M", horizon=12, annual_discount_rate=0.1, margin=1.0,
+    max_draws=DRAWS).evaluate(summary, "neutral")``: per customer the mean, the parameter
+    interval and the predictive interval (a simulation of each customer's future per
+    draw) of current and potential value, the relationship-matrix probabilities and the
+    base totals. With the ``"neutral"`` potential scenario, current and potential are
+    the same computation done twice.
+``pymc-marketing``
+    ``GammaGammaModel.expected_customer_lifetime_value(bg, data, future_t=12,
+    discount_rate=1.1 ** (1 / 12) - 1, time_unit="W")`` (the method that wraps
+    ``pymc_marketing.clv.utils.customer_lifetime_value`` after computing the
+    posterior-mean spend), followed by the mean and the 5% / 95% quantiles over the
+    draws of each customer's value: pymc-marketing's parameter interval. pymc-marketing
+    has no predictive interval of CLV, so this case does less work than lifevalue's.
+    Its monthly steps are 4.345 weeks (lifevalue's: 365.25 / 12 / 7 = 4.348).
+
+The simulated customers, with the CDNOW estimates of Fader, Hardie & Lee (2005) in
+weeks at daily resolution:
+
+* BG/NBD (:func:`lifevalue.models.simulation.simulate_bgnbd`) with ``r=0.243,
+  alpha=4.414, a=0.793, b=2.426``; ``T`` whole days uniform on 7..546, divided by 7;
+  recency floored to whole days (then divided by 7);
+* mean spend of the repeat purchases from Gamma-Gamma
+  (:func:`lifevalue.models.simulation.simulate_gamma_gamma`) with ``p=6.25, q=3.74,
+  gamma=15.44``.
+
+Nothing is fitted. The posterior is ``--draws`` draws (2 chains of ``draws / 2``) around
+those true values: each parameter times a lognormal jitter with sd 0.05 (seeded), drawn
+once and saved, so both libraries score the very same draws. lifevalue's models are
+``BetaGeo.from_params(TRUE, time_unit="W")`` and ``GammaGamma.from_params(...)`` with
+``idata_`` replaced by an ``arviz.InferenceData`` holding the draws; pymc-marketing's
+``BetaGeoModel`` (``alpha, r, a, b``) and ``GammaGammaModel`` (``p, q, v``, ``v`` being
+lifevalue's ``gamma``) are built with ``build_model(data)`` (not timed; the
+Gamma-Gamma one on the repeat customers) and get the same draws as ``idata``.
+
+Each case runs in a fresh Python process (so peak memory is per case): the worker loads
+the inputs and imports its library (not timed), then times the scoring call alone with
+:func:`time.perf_counter`. Peak RSS is the worker's ``VmHWM`` after a reset just before
+the call (see ``bench/_common.py``): it includes what was already resident (libraries,
+inputs). A worker that runs past ``--cap-seconds`` (start-up included) is killed and
+reported as over the cap; with ``--mem-limit-gb`` (default: 80% of the machine's memory)
+each worker's address space is limited so that running out of memory fails the case
+with a ``MemoryError`` (reported) instead of calling the kernel's OOM killer. Nothing is
+skipped silently. The 1-minute load average before each case is shown, to tell when the
+machine was busy with other work.
+
+A second table compares the two libraries' answers where both ran: the base total of
+the per-customer mean values and the median relative difference per customer.
+
+Run it from the repository root with lifevalue's environment::
+
+    .venv/bin/python bench/bench_value.py --sizes 10000 100000 1000000
+
+(``make bench`` installs the benchmark extras ``.[dev,bench]``, pymc-marketing included,
+and runs it so.) The pymc-marketing case runs under ``--peer-python`` (default: the same
+interpreter); point it at another environment if ``.venv`` has no pymc-marketing, e.g.
+``--peer-python /tmp/benchvenv/bin/python``; without pymc-marketing the case is reported
+as failed. Other options: ``--cases`` (``lifevalue``, ``pymc-marketing``), ``--draws``
+(default 1000, even), ``--cap-seconds`` (per case, default 1800), ``--seed``
+(simulation and draws), ``--tmpdir`` (folder for the inputs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+from _common import measure, run_worker
+
+# CDNOW estimates (Fader, Hardie & Lee 2005a, b), BG/NBD rate scale in weeks
+TRUE_BG = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+TRUE_GG = {"p": 6.25, "q": 3.74, "gamma": 15.44}
+T_DAYS = (7, 546)
+JITTER_SD = 0.05
+HORIZON = 12
+ANNUAL_RATE = 0.10
+CI = 0.9
+
+CASES = {"lifevalue": "lifevalue", "pymc-marketing": "pymc-marketing"}
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def simulate(n: int, seed: int):
+    """``n`` customers' RFM summary in weeks at daily resolution, with monetary value."""
+    from lifevalue.models.simulation import simulate_bgnbd, simulate_gamma_gamma
+
+    rng = np.random.default_rng(seed)
+    T = rng.integers(T_DAYS[0], T_DAYS[1] + 1, n).astype("float64") / 7.0
+    s = simulate_bgnbd(n, TRUE_BG["r"], TRUE_BG["alpha"], TRUE_BG["a"], TRUE_BG["b"], T,
+                       rng=rng)
+    s["recency"] = np.floor(s["recency"].to_numpy() * 7.0 + 1e-9) / 7.0
+    s["monetary_value"] = simulate_gamma_gamma(s["frequency"].to_numpy(), TRUE_GG["p"],
+                                               TRUE_GG["q"], TRUE_GG["gamma"], rng=rng)
+    s.attrs["time_unit"] = "W"
+    return s
+
+
+def posterior_draws(draws: int, seed: int) -> dict[str, np.ndarray]:
+    """Draws of every parameter, shape ``(2, draws / 2)``: true value x lognormal jitter."""
+    rng = np.random.default_rng([seed, draws])
+    return {k: val * rng.lognormal(0.0, JITTER_SD, (2, draws // 2))
+            for k, val in {**TRUE_BG, **TRUE_GG}.items()}
+
+
+def write_inputs(path: Path, summary, post: dict[str, np.ndarray]) -> None:
+    """One ``.npz`` per size: the summary's columns and the posterior draws."""
+    np.savez(path, customer_id=summary.index.to_numpy(),
+             **{c: summary[c].to_numpy() for c in ("frequency", "recency", "T",
+                                                     "monetary_value")},
+             **{f"post_{k}": a for k, a in post.items()})
+
+
+def _load(path: str):
+    with np.load(path) as f:
+        cols = {k: f[k] for k in ("customer_id", "frequency", "recency", "T",
+                                  "monetary_value")}
+        post = {k[5:]: f[k] for k in f.files if k.startswith("post_")}
+    return cols, post
+
+
+# --------------------------------------------------------------------------- one case
+
+
+def _lifevalue(cols, post, draws):
+    import arviz as az
+    import pandas as pd
+
+    from lifevalue.models import BetaGeo, GammaGamma
+    from lifevalue.value.customer_value import CustomerValue
+
+    summary = pd.DataFrame({k: cols[k] for k in ("frequency", "recency", "T",
+                                                  "monetary_value")},
+                           index=pd.Index(cols["customer_id"], name="customer_id"))
+    summary.attrs["time_unit"] = "W"
+    models = []
+    for cls, names in ((BetaGeo, TRUE_BG), (GammaGamma, TRUE_GG)):
+        model = cls.from_params(names, time_unit="W")
+        model.idata_ = az.from_dict(posterior={k: post[k] for k in names})
+        models.append(model)
+    cv = CustomerValue(*models, period="M", horizon=HORIZON,
+                       annual_discount_rate=ANNUAL_RATE, margin=1.0, ci=CI, max_draws=draws)
+
+    def call():
+        return cv.evaluate(summary, "neutral")
+
+    def results(res):
+        return res.customers["current_mean"].to_numpy(), {
+            "columns": len(res.customers.columns)}
+
+    return call, results
+
+
+def _pymc_marketing(cols, post, draws):
+    import arviz as az
+    import pandas as pd
+    from pymc_marketing.clv import BetaGeoModel, GammaGammaModel
+
+    data = pd.DataFrame(cols)
+    bg = BetaGeoModel()
+    bg.build_model(data[["customer_id", "frequency", "recency", "T"]])
+    bg.idata = az.from_dict(posterior={k: post[k] for k in ("alpha", "r", "a", "b")})
+    gg = GammaGammaModel()
+    gg.build_model(data.loc[data["frequency"] > 0,
+                            ["customer_id", "frequency", "monetary_value"]]
+                   .reset_index(drop=True))
+    gg.idata = az.from_dict(posterior={"p": post["p"], "q": post["q"], "v": post["gamma"]})
+    monthly_rate = (1.0 + ANNUAL_RATE) ** (1.0 / 12.0) - 1.0
+    lo, hi = (1.0 - CI) / 2.0, (1.0 + CI) / 2.0
+
+    def call():
+        clv = gg.expected_customer_lifetime_value(
+            transaction_model=bg, data=data.copy(), future_t=HORIZON,
+            discount_rate=monthly_rate, time_unit="W")
+        mean = clv.mean(("chain", "draw"))
+        q = clv.quantile([lo, hi], dim=("chain", "draw"))
+        return mean, q
+
+    def results(res):
+        return np.asarray(res[0].values), {"columns": 3}
+
+    return call, results
+
+
+def _limit_memory(gb: float) -> None:
+    if gb > 0:
+        limit = int(gb * 1024**3)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def worker(spec: dict) -> dict:
+    """Run one case in this (fresh) process and return its measurements."""
+    import warnings
+
+    warnings.simplefilter("ignore")
+    _limit_memory(spec["mem_limit_gb"])
+    cols, post = _load(spec["data"])
+    build = _lifevalue if spec["case"] == "lifevalue" else _pymc_marketing
+    call, results = build(cols, post, spec["draws"])
+    out, measured = measure(call)
+    means, extra = results(out)
+    np.save(spec["out"], np.asarray(means, dtype="float64"))
+    return {**measured, **extra, "total_mean": float(np.sum(means))}
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _ratio(row: dict, ref: dict | None) -> str:
+    if ref is None or row["case"] != "pymc-marketing":
+        return ""
+    if row["status"] == "ok" and ref["status"] == "ok":
+        return f"{row['seconds'] / ref['seconds']:.2f}"
+    if row["status"] == "over cap" and ref["status"] == "ok":
+        return f"> {row['cap'] / ref['seconds']:.1f}"
+    if row["status"] == "ok" and ref["status"] == "over cap":
+        return f"< {row['seconds'] / ref['cap']:.2f}"
+    return "-"
+
+
+def table(rows: list[dict]) -> str:
+    out = ["| size | case | seconds | peak RSS MB | ratio (pymc-marketing s / lifevalue s) "
+           "| load avg (1 min) before |",
+           "|---:|:---|---:|---:|---:|---:|"]
+    for r in rows:
+        if r["status"] == "ok":
+            seconds, peak = f"{r['seconds']:.2f}", f"{r['peak_mb']:.0f}"
+        elif r["status"] == "over cap":
+            seconds, peak = f"over cap (> {r['cap']:g} s)", "-"
+        else:
+            seconds, peak = f"failed: {r['reason']}", "-"
+        ref = next((x for x in rows if x["size"] == r["size"] and x["case"] == "lifevalue"),
+                   None)
+        out.append(f"| {r['size']:,} | {CASES[r['case']]} | {seconds} | {peak} "
+                   f"| {_ratio(r, ref)} | {r['load_before']:.2f} |")
+    return "\n".join(out)
+
+
+def agreement_table(rows: list[dict]) -> str:
+    out = ["| size | lifevalue base total | pymc-marketing base total "
+           "| median per-customer relative difference |", "|---:|---:|---:|---:|"]
+    for size in dict.fromkeys(r["size"] for r in rows):
+        got = {r["case"]: r for r in rows if r["size"] == size and r["status"] == "ok"}
+        if len(got) < 2:
+            continue
+        lv, pm = (np.load(got[c]["out"]) for c in ("lifevalue", "pymc-marketing"))
+        rel = np.abs(pm - lv) / np.maximum(np.abs(lv), 1e-12)
+        out.append(f"| {size:,} | {got['lifevalue']['total_mean']:,.0f} "
+                   f"| {got['pymc-marketing']['total_mean']:,.0f} | {np.median(rel):.2%} |")
+    return "\n".join(out) if len(out) > 2 else ""
+
+
+def _versions(python: str) -> str:
+    names = ["lifevalue", "numpy", "scipy", "arviz", "pymc", "pymc-marketing", "xarray"]
+    if python == sys.executable:
+        found = []
+        for name in names:
+            try:
+                found.append(f"{name} {metadata.version(name)}")
+            except metadata.PackageNotFoundError:
+                found.append(f"{name} (not installed)")
+        return ", ".join(found)
+    code = ("from importlib import metadata as m\n"
+            f"for n in {names!r}:\n"
+            "    try: print(n, m.version(n))\n"
+            "    except m.PackageNotFoundError: print(n, '(not installed)')\n")
+    try:
+        text = subprocess.run([python, "-c", code], capture_output=True, text=True,
+                              timeout=60).stdout
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return f"unknown ({err})"
+    return ", ".join(text.strip().splitlines())
+
+
+def _default_mem_limit_gb() -> float:
+    try:
+        return 0.8 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
+    except (ValueError, OSError):
+        return 0.0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000],
+                        help="numbers of customers (default: 10000 100000 1000000)")
+    parser.add_argument("--draws", type=int, default=1000,
+                        help="posterior draws, 2 chains of draws/2 (default: 1000)")
+    parser.add_argument("--cap-seconds", type=float, default=1800.0,
+                        help="wall-clock cap per case (default: 1800)")
+    parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
+    parser.add_argument("--peer-python", default=sys.executable,
+                        help="interpreter with pymc-marketing (default: this one)")
+    parser.add_argument("--mem-limit-gb", type=float, default=_default_mem_limit_gb(),
+                        help="address-space limit per worker in GB (default: 80%% of the "
+                             "machine's memory; 0: none)")
+    parser.add_argument("--seed", type=int, default=2005, help="simulation and draws seed")
+    parser.add_argument("--tmpdir", default=None, help="folder for the inputs")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker))))
+        return 0
+    if args.draws < 2 or args.draws % 2:
+        parser.error("--draws must be an even number >= 2 (two chains)")
+
+    import lifevalue
+
+    print(f"{platform.platform()}, Python {platform.python_version()}, "
+          f"{os.cpu_count()} CPUs\nlifevalue side: {_versions(sys.executable)}\n"
+          f"lifevalue imported from {Path(lifevalue.__file__).parent}", flush=True)
+    if "pymc-marketing" in args.cases:
+        print(f"pymc-marketing side ({args.peer_python}): {_versions(args.peer_python)}",
+              flush=True)
+    limit = f"{args.mem_limit_gb:.1f} GB" if args.mem_limit_gb > 0 else "none"
+    print(f"{args.draws} draws, {HORIZON} monthly periods, {ANNUAL_RATE:.0%} a year, "
+          f"cap {args.cap_seconds:g} s, memory limit per worker {limit}", flush=True)
+    post = posterior_draws(args.draws, args.seed)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="lifevalue-bench-", dir=args.tmpdir) as tmp:
+        for size in args.sizes:
+            t0 = time.perf_counter()
+            summary = simulate(size, args.seed)
+            data = Path(tmp) / f"inputs-{size}.npz"
+            write_inputs(data, summary, post)
+            n_rep = int((summary["frequency"] > 0).sum())
+            print(f"\n{size:,} customers ({n_rep:,} repeat), simulated in "
+                  f"{time.perf_counter() - t0:.1f} s", flush=True)
+            del summary
+            for case in args.cases:
+                spec = {"case": case, "data": str(data), "draws": args.draws,
+                        "mem_limit_gb": args.mem_limit_gb,
+                        "out": str(Path(tmp) / f"means-{case}-{size}.npy")}
+                load = os.getloadavg()[0]
+                python = args.peer_python if case == "pymc-marketing" else sys.executable
+                result = {"size": size, "case": case, "cap": args.cap_seconds,
+                          "load_before": load, "out": spec["out"],
+                          **run_worker(__file__, spec, args.cap_seconds, python=python)}
+                if result["status"] == "ok":
+                    shown = f"{result['seconds']:.2f} s, peak {result['peak_mb']:.0f} MB"
+                elif result["status"] == "over cap":
+                    shown = f"over cap (> {args.cap_seconds:g} s)"
+                else:
+                    shown = f"failed: {result['reason']}"
+                print(f"  {CASES[case]:<16} {shown} (load before {load:.2f})", flush=True)
+                rows.append(result)
+        print("\n" + table(rows))
+        agree = agreement_table(rows)
+        if agree:
+            print("\nAgreement of the per-customer mean values (same draws):\n\n" + agree)
+    if any(r["status"] == "ok" and not r["peak_reset"] for r in rows):
+        print("\nNote: peak RSS is the whole-process ru_maxrss where VmHWM could not be reset")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
