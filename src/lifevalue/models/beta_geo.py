@@ -111,6 +111,7 @@ class BetaGeo(BaseModel):
             [x, t_x, T],
             lambda xs, ts, Ts: fn(d["r"], d["alpha"], d["a"], d["b"], xs, ts, Ts),
             lambda values: sc.reduce_draws(values, ci),
+            n_draws=len(d["r"]),
         )
         return sc.interval_frame(name, mean, lo, hi, "param", summary.index, ci)
 

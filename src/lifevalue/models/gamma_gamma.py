@@ -159,6 +159,7 @@ class GammaGamma(BaseModel):
         mean, lo, hi = sc.per_unique_rows(
             [x, m], lambda xs, ms: pr.expected_spend(dd["p"], dd["q"], dd["gamma"], xs, ms),
             lambda values: sc.reduce_draws(values, ci),
+            n_draws=len(d["p"]),
         )
         out = sc.interval_frame("spend", mean, lo, hi, "param", summary.index, ci)
         if predictive:

@@ -76,17 +76,21 @@ def interval_frame(name: str, mean, lo=None, hi=None, kind: str = "param", index
     return out
 
 
-def per_unique_rows(columns: list[np.ndarray], fn: Callable, reduce: Callable):
+def per_unique_rows(columns: list[np.ndarray], fn: Callable, reduce: Callable,
+                    n_draws: int):
     """Evaluate ``fn`` on the unique rows of ``columns`` only, reduce, and expand back.
 
-    ``fn(*unique_columns)`` returns an ``(S, n_unique)`` array of per-draw values and
-    ``reduce`` turns it into a tuple of ``(n_unique,)`` arrays. Customers with the
-    same history share their expectation, so this is exact.
+    ``fn(*unique_columns)`` returns an ``(n_draws, k)`` array of per-draw values for k
+    rows and ``reduce`` turns it into a tuple of ``(k,)`` arrays. Customers with the
+    same history share their expectation, so this is exact. Rows go through ``fn`` in
+    chunks of about :data:`CELLS_PER_CHUNK` draws x rows, so memory stays bounded.
     """
     rows = np.stack([np.asarray(c, dtype="float64") for c in columns], axis=1)
     unique, inverse = np.unique(rows, axis=0, return_inverse=True)
-    reduced = reduce(fn(*unique.T))
-    return tuple(np.asarray(r)[inverse.reshape(-1)] for r in reduced)
+    step = max(1, CELLS_PER_CHUNK // max(int(n_draws), 1))
+    parts = [reduce(fn(*unique[i:i + step].T)) for i in range(0, len(unique), step)]
+    reduced = [np.concatenate([np.asarray(p[k]) for p in parts]) for k in range(len(parts[0]))]
+    return tuple(r[inverse.reshape(-1)] for r in reduced)
 
 
 def canonical_order(index: pd.Index) -> np.ndarray:

@@ -377,8 +377,10 @@ class CustomerValue:
                 mult = {k: val[idx] for k, val in mults[name].items()}
                 fac = {k: (cust[idx], per) for k, (cust, per) in factors.items()}
                 u_idx = plans[name][1][idx]
-                expected, _ = self._expected(bgd, ggd, tables[name], u_idx, x[idx], t_x[idx],
+                expected, w = self._expected(bgd, ggd, tables[name], u_idx, x[idx], t_x[idx],
                                              T[idx], m[idx], fac, mult)
+                if name == "current":
+                    out["p_alive_mean"][idx] = w["pa"].mean(axis=0)
                 simulated = self._simulate(draws, x[idx], t_x[idx], T[idx], m[idx], fac, mult,
                                            sl.start, sl.stop)
                 res[name] = (expected, simulated)
@@ -399,8 +401,6 @@ class CustomerValue:
             for i, name in enumerate(CELLS):
                 out[f"p_{name}"][idx] = (cell == i).mean(axis=0)
         customers = pd.DataFrame(out, index=summary.index)
-        customers.insert(0, "p_alive_mean", bg.p_alive(summary, max_draws=self.max_draws)[
-            "p_alive_mean"].to_numpy())
         mean_cell = classify(customers["current_mean"].to_numpy()[None, :],
                              customers["potential_mean"].to_numpy()[None, :], c_thr, p_thr)[0]
         customers["cell"] = pd.Categorical.from_codes(mean_cell, CELLS)
@@ -564,7 +564,7 @@ def _accumulate(acc, weights, u_idx, n_rows):
 
 
 def _customer_columns():
-    cols = []
+    cols = ["p_alive_mean"]
     for name in ("current", "potential", "growth"):
         cols += [f"{name}_mean", f"{name}_param_lo", f"{name}_param_hi", f"{name}_pred_lo",
                  f"{name}_pred_hi"]
