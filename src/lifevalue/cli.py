@@ -251,7 +251,7 @@ def _scenario(spec: str):
 
 def _load_input(model_dir, data, is_summary, customer_id, date_col, amount, date_format,
                 observation_end, calibration_end, time_unit):
-    bg, gg, info = load_bundle(model_dir)
+    bg, gg, _ = load_bundle(model_dir)
     if is_summary:
         import pandas as pd
 
@@ -265,10 +265,10 @@ def _load_input(model_dir, data, is_summary, customer_id, date_col, amount, date
         if customer_id in summary.columns:
             summary = summary.set_index(customer_id)
         summary.attrs["time_unit"] = time_unit
-        return bg, gg, summary, None
+        return bg, gg, summary
     summary = _summarize(data, customer_id, date_col, amount, date_format, observation_end,
                          calibration_end, time_unit)
-    return bg, gg, summary, None
+    return bg, gg, summary
 
 
 def _check_table_path(out: Path) -> None:
@@ -304,9 +304,8 @@ def score(model_dir, data, is_summary, customer_id, date_col, amount, date_forma
     """Score every customer in DATA with the model in MODEL_DIR; write --out."""
     _check_table_path(Path(out))
     potential = _scenario(scenario)  # options first: fail before any heavy work
-    bg, gg, summary, _ = _load_input(model_dir, data, is_summary, customer_id, date_col,
-                                     amount, date_format, observation_end, calibration_end,
-                                     time_unit)
+    bg, gg, summary = _load_input(model_dir, data, is_summary, customer_id, date_col, amount,
+                                  date_format, observation_end, calibration_end, time_unit)
     cv = _value(bg, gg, margin, development_cost, retention_cost, costs_stop_at_churn, period,
                 horizon, discount_rate, ci, max_draws, seed)
     start = time.perf_counter()
@@ -337,9 +336,9 @@ def report(model_dir, transactions, customer_id, date_col, amount, date_format,
     from lifevalue.report import write_report
 
     potential = _scenario(scenario)
-    bg, gg, summary, _ = _load_input(model_dir, transactions, False, customer_id, date_col,
-                                     amount, date_format, observation_end, calibration_end,
-                                     time_unit)
+    bg, gg, summary = _load_input(model_dir, transactions, False, customer_id, date_col,
+                                  amount, date_format, observation_end, calibration_end,
+                                  time_unit)
     cv = _value(bg, gg, margin, development_cost, retention_cost, costs_stop_at_churn, period,
                 horizon, discount_rate, ci, max_draws, seed)
     result = cv.evaluate(summary, potential)
