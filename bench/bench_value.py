@@ -46,8 +46,10 @@ inputs). A worker that runs past ``--cap-seconds`` (start-up included) is killed
 reported as over the cap; with ``--mem-limit-gb`` (default: 80% of the machine's memory)
 each worker's address space is limited so that running out of memory fails the case
 with a ``MemoryError`` (reported) instead of calling the kernel's OOM killer. Nothing is
-skipped silently. The 1-minute load average before each case is shown, to tell when the
-machine was busy with other work.
+skipped silently. The table also shows the CPU time of the call (user + system, from
+``bench/_common.py``; on a machine shared with other work it is steadier than the wall
+clock, as all the scoring here is single-threaded NumPy/SciPy) and the 1-minute load
+average before and after each case: above the CPU count, other work was competing.
 
 A second table compares the two libraries' answers where both ran: the base total of
 the per-customer mean values and the median relative difference per customer.
@@ -222,11 +224,15 @@ def worker(spec: dict) -> dict:
 # --------------------------------------------------------------------------- report
 
 
-def _ratio(row: dict, ref: dict | None) -> str:
+def _ratio(row: dict, ref: dict | None, key: str = "seconds") -> str:
     if ref is None or row["case"] != "pymc-marketing":
         return ""
     if row["status"] == "ok" and ref["status"] == "ok":
-        return f"{row['seconds'] / ref['seconds']:.2f}"
+        if row.get(key) is None or ref.get(key) is None:
+            return "-"
+        return f"{row[key] / ref[key]:.2f}"
+    if key != "seconds":
+        return "-"
     if row["status"] == "over cap" and ref["status"] == "ok":
         return f"> {row['cap'] / ref['seconds']:.1f}"
     if row["status"] == "ok" and ref["status"] == "over cap":
@@ -236,19 +242,23 @@ def _ratio(row: dict, ref: dict | None) -> str:
 
 def table(rows: list[dict]) -> str:
     out = ["| size | case | seconds | peak RSS MB | ratio (pymc-marketing s / lifevalue s) "
-           "| load avg (1 min) before |",
-           "|---:|:---|---:|---:|---:|---:|"]
+           "| CPU s | CPU ratio | load avg (1 min) before / after |",
+           "|---:|:---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
+        cpu = r.get("cpu_seconds")
+        cpu = "-" if cpu is None else f"{cpu:.1f}"
         if r["status"] == "ok":
             seconds, peak = f"{r['seconds']:.2f}", f"{r['peak_mb']:.0f}"
         elif r["status"] == "over cap":
             seconds, peak = f"over cap (> {r['cap']:g} s)", "-"
         else:
             seconds, peak = f"failed: {r['reason']}", "-"
+        after = r.get("load1")
+        load = f"{r['load_before']:.2f} / " + ("-" if after is None else f"{after:.2f}")
         ref = next((x for x in rows if x["size"] == r["size"] and x["case"] == "lifevalue"),
                    None)
         out.append(f"| {r['size']:,} | {CASES[r['case']]} | {seconds} | {peak} "
-                   f"| {_ratio(r, ref)} | {r['load_before']:.2f} |")
+                   f"| {_ratio(r, ref)} | {cpu} | {_ratio(r, ref, 'cpu_seconds')} | {load} |")
     return "\n".join(out)
 
 
