@@ -126,3 +126,23 @@ def test_pyramid_and_lorenz(value):
 def test_plots_draw_on_a_given_axes(bg):
     fig, ax = plt.subplots()
     assert plots.plot_lorenz(pd.Series([1.0, 2.0]), ax=ax) is ax
+
+
+def test_pit_histogram_bars_band_and_p_value():
+    rng = np.random.default_rng(4)
+    u = (np.arange(1000) + 0.5) / 1000  # exactly flat: 100 per bin
+    ax = plots.plot_pit_histogram(u, bins=10)
+    bars = ax.patches[-10:]
+    np.testing.assert_allclose([b.get_height() for b in bars], 1.0)
+    np.testing.assert_allclose([b.get_x() for b in bars], np.arange(10) / 10)
+    assert ax.get_title() == "Predictive calibration (PIT), chi-square p = 1.00"
+    # the band: binomial(1000, 0.1) central 95% is 82..119, i.e. density 0.82..1.19
+    band = ax.patches[0].get_path().get_extents().transformed(ax.patches[0].get_transform())
+    lo, hi = ax.transData.inverted().transform(band)[:, 1]
+    assert lo == pytest.approx(0.82, abs=0.01) and hi == pytest.approx(1.19, abs=0.01)
+    assert sorted(t.get_text() for t in ax.get_legend().get_texts()) == [
+        "95% range if calibrated", "customers", "uniform"]
+    plt.close("all")
+    skewed = rng.random(2000) ** 2  # piles up near 0
+    heights = [b.get_height() for b in plots.plot_pit_histogram(skewed).patches[-10:]]
+    assert heights[0] > 2.5 and heights[-1] < 0.6

@@ -314,3 +314,35 @@ def plot_lorenz(value, ax=None):
     ax.set_title("Concentration of value (Lorenz)")
     ax.legend()
     return ax
+
+
+def plot_pit_histogram(u, *, bins: int = 10, band: float = 0.95, ax=None):
+    """Histogram of randomized PIT values, with the band a calibrated model stays in.
+
+    ``u`` comes from :func:`lifevalue.models.holdout.randomized_pit`. Bars are
+    densities (1 is flat, i.e. calibrated); the shaded band is the central ``band``
+    range of a bin's density when u is truly uniform (binomial with n = len(u) and
+    1/bins). A U shape means overconfident intervals, a hump underconfident ones, a
+    slope a biased forecast (Czado, Gneiting & Held 2009).
+    """
+    from scipy import stats
+
+    from lifevalue.models.holdout import pit_uniformity
+
+    ax = _axes(ax)
+    out = pit_uniformity(u, bins)
+    n = int(out["counts"].sum())
+    density = out["counts"] / out["expected"]
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    lo, hi = stats.binom.interval(band, n, 1.0 / bins)
+    ax.axhspan(lo / out["expected"], hi / out["expected"], color="tab:gray", alpha=0.25,
+               label=f"{band:.0%} range if calibrated")
+    ax.bar(edges[:-1], density, width=1.0 / bins, align="edge", color="tab:blue",
+           edgecolor="white", label="customers")
+    ax.axhline(1.0, color="black", linestyle="--", linewidth=1, label="uniform")
+    ax.set_xlim(0.0, 1.0)
+    ax.set_xlabel("randomized PIT of the actual count")
+    ax.set_ylabel("density")
+    ax.set_title(f"Predictive calibration (PIT), chi-square p = {out['p_value']:.2f}")
+    ax.legend(loc="lower center")
+    return ax
