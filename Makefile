@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: demo test bench lint clean chromium
+.PHONY: demo test bench lint clean chromium java
 
 # root installs system packages directly; anyone else through sudo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -33,7 +33,13 @@ chromium:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
-test: $(VENV)/.dev chromium
+# The Spark tests run Spark in local mode, which needs a Java runtime (17 or newer).
+java:
+	@java -version 2>&1 | grep -qE 'version "(1[7-9]|2[0-9])' || { \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq default-jre-headless >/dev/null; }
+
+test: $(VENV)/.dev chromium java
 	$(PY) -m pytest
 
 # Side-by-side benchmarks (not part of `make test`): lifevalue vs lifetimes and

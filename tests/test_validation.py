@@ -109,7 +109,8 @@ def test_unknown_time_unit(engine):
 
 
 def test_unknown_engine():
-    _raises(_log(), r"^engine 'spark' is not one of 'auto', 'pandas', 'duckdb'$", "spark")
+    _raises(_log(), r"^engine 'dask' is not one of 'auto', 'pandas', 'duckdb', 'spark'$",
+            "dask")
 
 
 def test_message_shows_at_most_five_rows():

@@ -110,9 +110,10 @@ def check_time_unit(time_unit: str, option: str = "time_unit") -> str:
 
 
 def check_engine(engine: str) -> str:
-    if engine not in ("auto", "pandas", "duckdb"):
+    if engine not in ("auto", "pandas", "duckdb", "spark"):
         raise InvalidOptionError(
-            f"engine {engine!r} is not one of 'auto', 'pandas', 'duckdb'", column="engine"
+            f"engine {engine!r} is not one of 'auto', 'pandas', 'duckdb', 'spark'",
+            column="engine",
         )
     return engine
 
@@ -353,6 +354,108 @@ def check_transactions_sql(
             rows = rows.drop(columns="_bad").set_index("row")
             rows.index.name = None
             raise offending_rows_error(column, rows, int(n_bad), what)
+
+
+# ------------------------------------------------------------------- Spark transactions
+
+#: strftime directives and their Java (Spark) datetime patterns.
+_JAVA_PATTERNS = {"Y": "yyyy", "y": "yy", "m": "MM", "d": "dd", "H": "HH", "M": "mm",
+                  "S": "ss", "f": "SSSSSS", "b": "MMM", "B": "MMMM", "j": "DDD", "%": "%"}
+
+
+def spark_ident(name: str) -> str:
+    """Quote an identifier for Spark SQL."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def java_date_pattern(date_format: str) -> str:
+    """Translate a ``strftime`` format to Spark's datetime pattern.
+
+    >>> java_date_pattern("%Y%m%d"), java_date_pattern("%d/%m/%Y %H:%M")
+    ('yyyyMMdd', 'dd/MM/yyyy HH:mm')
+    """
+    out, literal, i = [], "", 0
+    while i < len(date_format):
+        ch = date_format[i]
+        if ch == "%" and i + 1 < len(date_format):
+            code = date_format[i + 1]
+            if code not in _JAVA_PATTERNS:
+                raise InvalidOptionError(
+                    f"date_format {date_format!r}: directive %{code} is not supported with "
+                    f"Spark; use {', '.join('%' + k for k in _JAVA_PATTERNS)}",
+                    column="date_format")
+            if literal:
+                out.append(literal if literal.isspace() or literal in "-/:.,"
+                           else "'" + literal.replace("'", "''") + "'")
+                literal = ""
+            out.append(_JAVA_PATTERNS[code])
+            i += 2
+        else:
+            literal += ch
+            i += 1
+    if literal:
+        out.append(literal if literal.isspace() or literal in "-/:.,"
+                   else "'" + literal.replace("'", "''") + "'")
+    return "".join(out)
+
+
+def check_transactions_spark(
+    frame,
+    customer_id: str,
+    date: str,
+    amount: str | None,
+    date_format: str | None,
+    observation_end: pd.Timestamp | None,
+):
+    """Run the transaction checks in Spark on a Spark DataFrame.
+
+    The checks and messages are those of :func:`check_transactions_frame` and
+    :func:`check_dates_until`, counted in one pass over the data. Returns Spark column
+    expressions of the parsed timestamp and of the amount as a double.
+    """
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    required = [customer_id, date] + ([amount] if amount is not None else [])
+    check_columns(list(frame.columns), required)
+    fields = {f.name: f.dataType for f in frame.schema.fields}
+    col = F.col(customer_id)
+    if isinstance(fields[date], T.TimestampType | T.TimestampNTZType | T.DateType):
+        ts = F.col(date).cast("timestamp")
+    elif date_format is not None:
+        ts = F.try_to_timestamp(F.col(date).cast("string"), F.lit(java_date_pattern(date_format)))
+    else:
+        ts = F.expr(f"try_cast(CAST({spark_ident(date)} AS STRING) AS TIMESTAMP)")
+    checks = [(customer_id, col.isNull(), "a missing customer id"),
+              (date, ts.isNull(), "an unparsable or missing date")]
+    num = None
+    if amount is not None:
+        raw, kind = F.col(amount), fields[amount]
+        if isinstance(kind, T.BooleanType):
+            num, not_numeric = F.lit(None).cast("double"), F.lit(True)
+        elif isinstance(kind, T.NumericType):
+            num, not_numeric = raw.cast("double"), F.lit(False)
+        else:
+            num = F.expr(f"try_cast({spark_ident(amount)} AS DOUBLE)")
+            not_numeric = raw.isNotNull() & num.isNull()
+        checks += [
+            (amount, not_numeric, "a non-numeric amount"),
+            (amount, num.isNull() | F.isnan(num) | (F.abs(num) == float("inf")),
+             "a missing (NaN) or infinite amount"),
+            (amount, num < 0, "a negative amount"),
+        ]
+    if observation_end is not None:
+        checks.append((date, F.to_date(ts) > F.lit(str(observation_end.date())).cast("date"),
+                       f"a date after observation_end {observation_end.date()}"))
+    counts = frame.agg(F.count(F.lit(1)),
+                       *(F.count(F.when(pred, 1)) for _, pred, _ in checks)).first()
+    if counts[0] == 0:
+        raise EmptyInputError("the transactions are empty: no rows to summarise")
+    for (column, pred, what), n_bad in zip(checks, counts[1:], strict=True):
+        if n_bad:
+            rows = frame.where(pred).select(*dict.fromkeys(required)).limit(MAX_SHOWN).toPandas()
+            raise offending_rows_error(column, rows, int(n_bad), what)
+    return ts, num
 
 
 def is_finite_number(value) -> bool:

@@ -73,14 +73,16 @@ def summarize(
         Granularity at which one customer's transactions merge into one purchase.
     date_format : str, optional
         ``strftime`` format of the date column when it is text (e.g. ``'%Y%m%d'``).
-    engine : {'auto', 'pandas', 'duckdb'}
-        ``'auto'`` uses DuckDB for files and for frames of at least
-        ``AUTO_DUCKDB_ROWS`` rows, pandas otherwise.
+    engine : {'auto', 'pandas', 'duckdb', 'spark'}
+        ``'auto'`` uses Spark for a Spark DataFrame, DuckDB for files and for frames of
+        at least ``AUTO_DUCKDB_ROWS`` rows, pandas otherwise.
 
     Returns
     -------
-    pandas.DataFrame
-        Indexed by customer id, sorted. ``attrs`` records ``time_unit``, ``occasion``,
+    pandas.DataFrame or pyspark.sql.DataFrame
+        Indexed by customer id, sorted. A Spark log gives a Spark DataFrame with the
+        customer id as a column and the ``attrs`` in column metadata (see
+        :mod:`lifevalue.data.spark_engine`). ``attrs`` records ``time_unit``, ``occasion``,
         ``observation_end`` and ``calibration_end``. With ``calibration_end``,
         customers whose first purchase falls in the holdout period have no calibration
         history; they are left out with a ``UserWarning`` that counts them, and their
@@ -118,7 +120,13 @@ def summarize(
     if obs_end is not None and cal_end is not None:
         v.check_calibration_end(cal_end, obs_end)
 
-    if _choose_engine(transactions, engine) == "duckdb":
+    chosen = _choose_engine(transactions, engine)
+    if chosen == "spark":
+        from lifevalue.data.spark_engine import summarize_spark
+
+        return summarize_spark(transactions, customer_id, date, amount, date_format, obs_end,
+                               cal_end, occasion, time_unit)
+    if chosen == "duckdb":
         from lifevalue.data.duckdb_engine import summarize_duckdb
 
         agg, end_occ, cal_occ, obs_end = summarize_duckdb(
@@ -137,6 +145,16 @@ def summarize(
 
 
 def _choose_engine(transactions, engine: str) -> str:
+    from lifevalue.data.spark_engine import is_spark_frame
+
+    spark_input = is_spark_frame(transactions)
+    if spark_input and engine in ("auto", "spark"):
+        return "spark"
+    if spark_input or engine == "spark":
+        raise v.InvalidOptionError(
+            "engine 'spark' summarises a Spark DataFrame, and a Spark DataFrame needs engine "
+            f"'spark' or 'auto'; got engine {engine!r} and a {type(transactions).__name__}",
+            column="engine")
     if engine != "auto":
         return engine
     if isinstance(transactions, pd.DataFrame):
