@@ -163,4 +163,24 @@ def expected_spend(p, q, gamma, x, m):
     """
     x = np.asarray(x, dtype="float64")
     m = np.asarray(m, dtype="float64")
-    return p * (gamma + x * m) / (p * x + q - 1.0)
+    denom = p * x + q - 1.0
+    if np.any(denom <= 0):
+        _raise_infinite_spend(p, q, x, denom)
+    return p * (gamma + x * m) / denom
+
+
+def _raise_infinite_spend(p, q, x, denom) -> None:
+    """The posterior of nu is Gamma(p x + q, ...); its mean spend p/nu is finite only when
+    p x + q > 1 (FHL 2005b, eq. 5). With q <= 1 the population's spend has no finite mean,
+    so a customer without repeat purchases (x = 0) has no finite expected spend."""
+    from lifevalue import validation as v
+
+    bad = np.broadcast_to(denom <= 0, np.broadcast(p, q, x, denom).shape)
+    q_arr = np.broadcast_to(np.asarray(q, dtype="float64"), bad.shape)
+    x_arr = np.broadcast_to(x, bad.shape)
+    raise v.InputError(
+        "expected spend is infinite: the Gamma-Gamma fit has p x + q <= 1 for customers with "
+        f"x = {sorted({int(val) for val in x_arr[bad]})[:5]} (q = {float(q_arr[bad].min()):.4g}"
+        "): the population's spend per purchase has no finite mean. Check the monetary values "
+        "for outliers or mixed units, or give q a prior that keeps it above 1.",
+        column="monetary_value")
