@@ -153,14 +153,19 @@ def simulate_purchases(alive, lam, p, lengths, rng: BlockRNG):
 
     def draw(gen, sl):
         a = alive[:, sl]
-        k = np.where(a, gen.geometric(p[:, sl]), 0).ravel()
+        # a Beta draw of p can underflow to 0 (a tiny a, e.g. when nobody ever drops
+        # out): p = 0 means K is infinite, which geometric(tiny) gives as int64 max
+        k = np.where(a, gen.geometric(np.maximum(p[:, sl], np.finfo(float).tiny)),
+                     0).ravel()
         rate = lam[:, sl].ravel()
         idx = np.flatnonzero(k > 0)
         t = np.zeros(len(idx))
         made = 0
         cells, dropped = [], np.full(a.size, np.inf)
         while idx.size:
-            with np.errstate(divide="ignore"):
+            # a Gamma draw of lambda can underflow to 0 or a subnormal (a tiny r + x):
+            # the next purchase is then never (t = inf, outside the horizon)
+            with np.errstate(divide="ignore", over="ignore"):
                 t = t + gen.standard_exponential(len(idx)) / rate[idx]
             inside = t < horizon
             idx, t = idx[inside], t[inside]
