@@ -61,3 +61,61 @@ def test_block_rng_does_not_depend_on_chunking():
     np.testing.assert_array_equal(whole, np.concatenate([first, rest], axis=1))
     with pytest.raises(ValueError, match="block boundary"):
         cp.BlockRNG(5, 3, 10)
+
+
+@pytest.mark.parametrize("params", [BG, dict(r=2.0, alpha=1.0, a=1.5, b=1.0)])
+def test_marginal_simulation_matches_closed_forms(params):
+    # lambda and p integrated out (Polya walk): purchases, survival and spend still agree
+    # with the closed forms, with a purchase-rate and a dropout multiplier; the second
+    # population buys often, so that the dropout law after each purchase matters
+    n, edges = 40_000, np.array([0.0, 13.0, 26.0, 39.0])
+    x, t_x, T = HIST["x"], HIST["t_x"], HIST["T"]
+    m = np.where(x > 0, 30.0, 0.0)
+    c_rate, c_drop = np.array([1.0, 1.5, 1.0, 0.8, 1.2]), np.array([1.0, 1.0, 0.5, 1.0, 2.0])
+    bg, gg = {k: np.full(n, v) for k, v in params.items()}, {k: np.full(n, v)
+                                                             for k, v in GG.items()}
+    r, alpha, a, b = params.values()
+    alive = np.broadcast_to(pr.p_alive(r, alpha, a, b, x, t_x, T), (n, len(x)))
+    q_none = np.broadcast_to(((alpha + T) / (alpha + T + c_rate * 39.0)) ** (r + x),
+                             (n, len(x)))
+    weights = np.array([1.0, 0.5, 0.25])
+    rev, active = cp.simulate_discounted_revenue(
+        alive, q_none, bg, gg, x, T, m, edges, weights, cp.BlockRNG(2, 0, len(x)),
+        rate_multiplier=c_rate, dropout_multiplier=c_drop, need_active=True)
+    assert rev.shape == active.shape == (n, len(x))
+    tau = c_rate[:, None] * edges[None, :]
+    bought = np.diff(pr.expected_purchases_if_alive(r, alpha, a * c_drop[:, None], b,
+                                                    x[:, None], T[:, None], tau), axis=-1)
+    spend = pr.expected_spend(GG["p"], GG["q"], GG["gamma"], x, m)
+    exact = alive[0] * spend * (bought @ weights)
+    se = rev.std(axis=0) / np.sqrt(n)
+    assert np.all(np.abs(rev.mean(axis=0) - exact) < 4 * se), (rev.mean(axis=0), exact)
+    surv = pr.survival_if_alive(r, alpha, a * c_drop[:, None], b, x[:, None], T[:, None],
+                                tau[:, :-1])
+    for t in range(3):  # active at the start of period t+1
+        np.testing.assert_allclose((active > t).mean(axis=0), alive[0] * surv[:, t],
+                                   atol=4 * 0.5 / np.sqrt(n))
+    none = (rev == 0).mean(axis=0)
+    np.testing.assert_allclose(none, 1 - alive[0] * (1 - q_none[0]), atol=4 * 0.5 / np.sqrt(n))
+
+
+def test_marginal_simulation_does_not_depend_on_chunking():
+    n_draws, n = 20, 3 * cp.RNG_BLOCK + 17
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 5, n).astype(float)
+    T = np.full(n, 30.0)
+    m = np.where(x > 0, 20.0, 0.0)
+    bg, gg = _draws(n_draws), {k: np.full(n_draws, v) for k, v in GG.items()}
+    alive = np.full((n_draws, n), 0.8)
+    q_none = np.full((n_draws, n), 0.5)
+    edges, w = np.array([0.0, 10.0, 20.0]), np.array([1.0, 0.9])
+
+    def run(lo, hi):
+        return cp.simulate_discounted_revenue(alive[:, lo:hi], q_none[:, lo:hi], bg, gg,
+                                              x[lo:hi], T[lo:hi], m[lo:hi], edges, w,
+                                              cp.BlockRNG(9, lo, hi))[0]
+
+    whole = run(0, n)
+    parts = np.concatenate([run(0, 2 * cp.RNG_BLOCK), run(2 * cp.RNG_BLOCK, n)], axis=1)
+    np.testing.assert_array_equal(whole, parts)
+    assert (whole > 0).any()

@@ -201,3 +201,116 @@ def simulate_spend(purchases, p, nu, rng: BlockRNG):
     p = np.asarray(p, dtype="float64")[:, None, None]
     k = purchases.astype("float64")
     return rng.gamma_where(purchases > 0, k * p, 1.0 / nu[..., None])
+
+
+def simulate_discounted_revenue(p_alive_, q_none, bg: dict, gg: dict, x, T, m, edges,
+                                weights, rng: BlockRNG, rate_multiplier=1.0,
+                                dropout_multiplier=1.0, need_active: bool = False):
+    """Simulate each customer's future and return the weighted revenue, without drawing
+    the customer's own rate and dropout probability.
+
+    Given a population draw, an active customer's purchase rate is ``lambda ~ Gamma(r+x,
+    alpha+T)`` and dropout ``p ~ Beta(a, b+x)`` (FHL 2005a, section 3; DESIGN.md
+    section 3). Integrating them out gives the same law of the future purchase path,
+    drawn one purchase at a time (a Polya process):
+
+    * alive with probability P(alive) (FHL 2005a, eq. 12);
+    * the gap to the next purchase, after k purchases in (T, T+t], is Lomax:
+      ``P(gap > s) = ((alpha' + t) / (alpha' + t + s))^(r+x+k)`` with ``alpha' =
+      (alpha+T)/c`` for a purchase-rate multiplier c (FHL 2005a, eq. 6 with the
+      Gamma posterior of lambda, updated by each arrival); in particular no purchase at
+      all in the horizon H has probability ``q_none = ((alpha+T)/(alpha+T+cH))^(r+x)``;
+    * after the j-th purchase the customer drops out with probability
+      ``a'/(a'+b+x+j-1)``, ``a' = dropout_multiplier * a`` (the Beta-geometric law of
+      K, updated by each survived purchase);
+    * spend: ``nu ~ Gamma(p x + q, gamma + x m)`` and the spend of k purchases in a
+      period is ``Gamma(k p, nu)`` (FHL 2005b).
+
+    One uniform per customer and draw decides alive, and for the alive whether (and
+    when) the first purchase falls inside the horizon; everything else is drawn for the
+    customers who buy only. The law is exactly that of :func:`draw_bgnbd_states`,
+    :func:`simulate_purchases` and :func:`simulate_spend`; the random streams differ.
+
+    Parameters
+    ----------
+    p_alive_, q_none : arrays ``(S, n)``
+        P(alive) and the probability of no purchase in the horizon if alive.
+    bg, gg : dict
+        ``r, alpha, a, b`` and ``p, q, gamma`` as arrays ``(S,)``.
+    x, T, m : arrays ``(n,)``
+        Repeat purchases, age and mean spend (0 when x = 0).
+    edges : array ``(P+1,)``
+        Period edges in the model's time unit, from 0 to H.
+    weights : array ``(P,)``
+        Weight of each period's revenue (e.g. discount times margin).
+    rate_multiplier, dropout_multiplier : float or array ``(n,)``
+        A scenario's multipliers of the purchase rate and the dropout propensity.
+    need_active : bool
+        Also return the number of periods at whose start the customer is active.
+
+    Returns
+    -------
+    revenue : float array ``(S, n)``
+        ``sum_t weights_t * spend_t`` per draw and customer.
+    n_active : int8 array ``(S, n)`` or None
+        Periods active at their start (0 for a customer drawn dead).
+    """
+    S, n = p_alive_.shape
+    P = len(edges) - 1
+    horizon = float(edges[-1])
+    inner = np.asarray(edges[:-1], dtype="float64")
+    edges = np.asarray(edges, dtype="float64")
+    weights = np.asarray(weights, dtype="float64")
+    r, alpha, a, b = (np.asarray(bg[k], dtype="float64") for k in ("r", "alpha", "a", "b"))
+    ps, qs, gs = (np.asarray(gg[k], dtype="float64") for k in ("p", "q", "gamma"))
+    x, T, m = (np.asarray(c, dtype="float64") for c in (x, T, m))
+    c_rate = np.broadcast_to(np.asarray(rate_multiplier, dtype="float64"), (n,))
+    c_drop = np.broadcast_to(np.asarray(dropout_multiplier, dtype="float64"), (n,))
+    revenue = np.zeros((S, n))
+    n_active = np.zeros((S, n), dtype=np.int8) if need_active else None
+
+    def draw(gen, sl):
+        nb = sl.stop - sl.start
+        u = gen.random((S, nb))
+        pa = p_alive_[:, sl]
+        buy = np.flatnonzero(u < pa * (1.0 - q_none[:, sl]))
+        if need_active:
+            n_active[:, sl][u < pa] = P
+        if not buy.size:
+            return
+        s, i = np.divmod(buy, nb)
+        i += sl.start
+        shape = r[s] + x[i]
+        scale = (alpha[s] + T[i]) / c_rate[i]
+        # u / P(alive) is uniform given alive; below 1 - q_none the first purchase is
+        # inside the horizon: invert the Lomax distribution function
+        w = u.ravel()[buy] / pa.ravel()[buy]
+        t = np.minimum(scale * np.expm1(-np.log1p(-w) / shape), np.nextafter(horizon, 0))
+        a_d = c_drop[i] * a[s]
+        ab = a_d + b[s] + x[i]
+        pos = np.arange(buy.size)
+        dropped = np.full(buy.size, np.inf)
+        cells = []
+        k = 0
+        while pos.size:
+            k += 1
+            cells.append(pos * P + np.searchsorted(edges, t, side="right") - 1)
+            drop = gen.random(pos.size) < a_d[pos] / (ab[pos] + (k - 1))
+            dropped[pos[drop]] = t[drop]
+            pos, t = pos[~drop], t[~drop]
+            gap = gen.random(pos.size)
+            t = t + (scale[pos] + t) * np.expm1(-np.log1p(-gap) / (shape[pos] + k))
+            inside = t < horizon
+            pos, t = pos[inside], t[inside]
+        cell, count = np.unique(np.concatenate(cells), return_counts=True)
+        owner, period = np.divmod(cell, P)
+        nu = gen.gamma(ps[s] * x[i] + qs[s], 1.0 / (gs[s] + x[i] * m[i]))
+        spend = gen.gamma(count * ps[s[owner]], 1.0 / nu[owner])
+        block = np.bincount(owner, spend * weights[period], minlength=buy.size)
+        revenue[s, i] = block
+        if need_active:
+            gone = np.isfinite(dropped)
+            n_active[s[gone], i[gone]] = np.searchsorted(inner, dropped[gone], side="left")
+
+    rng.per_block(n, draw)
+    return revenue, n_active

@@ -48,6 +48,17 @@ def iter_chunks(n: int, chunk_size: int | None, n_draws: int, n_periods: int = 1
         yield slice(start, min(start + size, n))
 
 
+def check_rng_offset(rng_offset) -> int:
+    """Validate the global position of a frame's first customer (see ``rng_offset`` of
+    the scoring methods): a whole multiple of :data:`RNG_BLOCK`, at least 0."""
+    if (not isinstance(rng_offset, int | np.integer) or rng_offset < 0
+            or rng_offset % RNG_BLOCK):
+        raise v.InvalidOptionError(
+            f"rng_offset must be a whole multiple of {RNG_BLOCK} and not negative, got "
+            f"{rng_offset!r}", column="rng_offset")
+    return int(rng_offset)
+
+
 def quantile_bounds(ci: float) -> tuple[float, float]:
     ci = v.check_probability(ci, "ci")
     return (1.0 - ci) / 2.0, (1.0 + ci) / 2.0

@@ -13,8 +13,10 @@ For each population draw s (BG/NBD and Gamma-Gamma draws paired, draw by draw):
 
 In :func:`lifevalue.value.formulas.return_based_value`, ``P_t`` is the probability of
 being active at the start of period t and ``V_t`` the expected revenue in period t
-given active, so that ``P_t V_t`` is the expected revenue. The simulation calls that
-function on the realised flows. The expectation is the same sum, factorised: the parts
+given active, so that ``P_t V_t`` is the expected revenue. The simulation evaluates
+that formula on the realised flows (P_t = 1, V_t the simulated revenue), summed as it
+goes (:func:`lifevalue.models.customer_posterior.simulate_discounted_revenue`). The
+expectation is the same sum, factorised: the parts
 that depend on the customer only through (x, T) and the scenario are computed once per
 unique row and draw (:meth:`CustomerValue._tables`); a test checks it against the
 formula written out period by period.
@@ -41,9 +43,11 @@ from lifevalue.models import customer_posterior as cp
 from lifevalue.models import predictions as pr
 from lifevalue.models import scoring as sc
 from lifevalue.segments.matrix import CELLS, classify
-from lifevalue.value.formulas import return_based_value
 from lifevalue.value.periods import PeriodGrid
 from lifevalue.value.scenarios import Scenario, per_customer
+
+#: Default matrix thresholds: this quantile of current value (the top 20% are retained).
+RETAIN_QUANTILE = 0.8
 
 
 @dataclass
@@ -240,17 +244,25 @@ class CustomerValue:
         tables = {"W": np.empty((S, U))}
         if self.costs_stop_at_churn:
             tables["SO"], tables["SR"] = np.empty((S, U)), np.empty((S, U))
+        # no purchase in the whole horizon if alive, ((alpha+T)/(alpha+T+cH))^(r+x), for
+        # the simulation (FHL 2005a, eq. 6 given the posterior of lambda)
+        r, alpha = (bgd[k][:, None] for k in ("r", "alpha"))
+        tables["Q0"] = np.exp((r + ux[..., 0]) * (np.log(alpha + uT[..., 0]) - np.log(
+            alpha + uT[..., 0] + uk[..., 0] * g.edges[-1])))
         flows = {k: np.zeros(P) for k in ("p_active", "revenue", "margin", "cost_O", "cost_R")}
         block = max(1, sc.CELLS_PER_CHUNK // (U * (P + 1)))
         for s0 in range(0, S, block):
             sl = slice(s0, min(s0 + block, S))
             r, alpha, a, b = (bgd[k][sl][:, None, None] for k in ("r", "alpha", "a", "b"))
-            tau = uk * g.edges[None, None, :]
+            tau = uk * g.edges[None, None, 1:]
             a_f = a * uc
+            # at the first edge (t = 0) expected purchases are 0 and survival is 1
             cum = pr.expected_purchases_if_alive(r, alpha, a_f, b, ux, uT, tau)
-            bought = np.diff(cum, axis=-1)                                    # (s, U, P)
-            surv = (pr.survival_if_alive(r, alpha, a_f, b, ux, uT, tau[..., :-1])
-                    if need_surv else None)
+            bought = np.diff(cum, axis=-1, prepend=0.0)                      # (s, U, P)
+            if need_surv:
+                surv = np.empty(bought.shape)
+                surv[..., 0] = 1.0
+                surv[..., 1:] = pr.survival_if_alive(r, alpha, a_f, b, ux, uT, tau[..., :-1])
             tables["W"][sl] = bought @ (d * factors["M"][1])
             if self.costs_stop_at_churn:
                 tables["SO"][sl] = surv @ (d * factors["O"][1])
@@ -290,23 +302,46 @@ class CustomerValue:
             weights["cost_O"], weights["cost_R"] = alive * dev, alive * ret
         return value, weights
 
-    def _simulate(self, draws, x, t_x, T, m, factors, mults, start, stop):
-        """One realised value per (cycled) draw and customer of a chunk, ``(S_sim, n)``."""
+    def _simulate(self, draws, x, t_x, T, m, factors, mults, start, stop, alive=None,
+                  q_none=None):
+        """One realised value per (cycled) draw and customer of a chunk, ``(S_sim, n)``.
+
+        ``alive`` (P(alive)) and ``q_none`` (no purchase in the horizon if alive) are
+        ``(S, n)`` arrays of the expectation's draws when the caller has them; the
+        simulation's draws cycle through them. The realised value is the return-based
+        formula with P_t = 1 and V_t the simulated revenue (see
+        :func:`lifevalue.models.customer_posterior.simulate_discounted_revenue`).
+        """
         _, _, bgs, ggs = draws
-        g = self.grid
+        g, d = self.grid, self.grid.discount
+        S_sim = len(bgs["r"])
+        r, alpha, a, b = (bgs[k][:, None] for k in ("r", "alpha", "a", "b"))
+        if alive is None:
+            alive = pr.p_alive(r, alpha, a, b, x, t_x, T)
+        elif len(alive) != S_sim:
+            alive = alive[np.arange(S_sim) % len(alive)]
+        if q_none is None:
+            q_none = np.exp((r + x) * (np.log(alpha + T) - np.log(
+                alpha + T + mults["purchase_rate"] * g.edges[-1])))
+        elif len(q_none) != S_sim:
+            q_none = q_none[np.arange(S_sim) % len(q_none)]
         rng = cp.BlockRNG(self.random_seed, start, stop)
-        alive, lam, p_drop = cp.draw_bgnbd_states(bgs, x, t_x, T, rng,
-                                                  dropout_multiplier=mults["dropout"])
-        bought, active = cp.simulate_purchases(alive, lam * mults["purchase_rate"][None, :],
-                                               p_drop, np.full(g.horizon, g.length), rng)
-        nu = cp.draw_spend_rate(ggs, x, m, rng)
-        revenue = cp.simulate_spend(bought, ggs["p"], nu, rng) * mults["spend"][None, :, None]
-        M = (factors["M"][0] * mults["margin"])[:, None] * factors["M"][1][None, :]
-        O = (factors["O"][0] * mults["development_costs"])[:, None] * factors["O"][1][None, :]
-        R = (factors["R"][0] * mults["retention_costs"])[:, None] * factors["R"][1][None, :]
-        weight = active if self.costs_stop_at_churn else 1.0
-        # realised: P_t = 1 and V_t = the simulated revenue
-        return return_based_value(1.0, revenue, M, O * weight, R * weight, g.discount)
+        revenue, n_active = cp.simulate_discounted_revenue(
+            alive, q_none, bgs, ggs, x, T, m, g.edges, d * factors["M"][1], rng,
+            rate_multiplier=mults["purchase_rate"], dropout_multiplier=mults["dropout"],
+            need_active=self.costs_stop_at_churn)
+        value = revenue
+        value *= factors["M"][0] * mults["margin"] * mults["spend"]
+        dev = factors["O"][0] * mults["development_costs"]
+        ret = factors["R"][0] * mults["retention_costs"]
+        if self.costs_stop_at_churn:
+            # spent at the start of each period while active: sums over the first k periods
+            co = np.concatenate([[0.0], np.cumsum(d * factors["O"][1])])
+            cr = np.concatenate([[0.0], np.cumsum(d * factors["R"][1])])
+            value -= dev * co[n_active] + ret * cr[n_active]
+        else:
+            value -= dev * (d @ factors["O"][1]) + ret * (d @ factors["R"][1])
+        return value
 
     def _plan(self, summary, x, T, mults):
         """Unique (x, T, rate, dropout) rows and each customer's row."""
@@ -314,8 +349,43 @@ class CustomerValue:
         keys, u_idx = np.unique(keys, axis=0, return_inverse=True)
         return keys, u_idx.reshape(-1)
 
+    def _inputs(self, summary: pd.DataFrame):
+        """The checked summary columns (x, t_x, T, m) and the settings' factors."""
+        v.check_time_unit_matches(summary, self.transactions_model.metadata_.get("time_unit"))
+        cols = v.check_summary(summary, ("frequency", "recency", "T", "monetary_value"))
+        x, t_x, T = cols["frequency"], cols["recency"], cols["T"]
+        m = np.where(x > 0, cols["monetary_value"], 0.0)
+        factors = self._factors(summary)
+        if isinstance(self.margin, str | pd.Series):
+            _check_margin(factors["M"][0])
+        return x, t_x, T, m, factors
+
+    def _point_current(self, bgd, ggd, plan, x, t_x, T, m, factors, mults) -> np.ndarray:
+        """Current value of each customer at the posterior-mean parameters."""
+        point = tuple({k: np.array([a.mean()]) for k, a in d.items()} for d in (bgd, ggd))
+        keys, u_idx = plan
+        tab = self._tables(point[0], keys, factors)
+        cur, _ = self._expected(point[0], point[1], tab, u_idx, x, t_x, T, m, factors, mults)
+        return cur[0]
+
+    def point_current_values(self, summary: pd.DataFrame) -> np.ndarray:
+        """Current value of each customer at the posterior-mean parameters: what the
+        default matrix thresholds rank (see :meth:`threshold_of`)."""
+        x, t_x, T, m, factors = self._inputs(summary)
+        mults = Scenario("current").multipliers(summary)
+        bgd, ggd = self._draws()[:2]
+        return self._point_current(bgd, ggd, self._plan(summary, x, T, mults), x, t_x, T, m,
+                                   factors, mults)
+
+    @staticmethod
+    def threshold_of(point_current_values: np.ndarray) -> float:
+        """The default matrix threshold: the :data:`RETAIN_QUANTILE` quantile of the
+        customers' current values at the posterior-mean parameters."""
+        return float(np.quantile(point_current_values, RETAIN_QUANTILE))
+
     def evaluate(self, summary: pd.DataFrame, potential="realistic", *,
-                 thresholds: tuple[float, float] | None = None) -> ValueResult:
+                 thresholds: tuple[float, float] | None = None,
+                 rng_offset: int = 0) -> ValueResult:
         """Current and potential value of every customer, the matrix and the base.
 
         Parameters
@@ -332,16 +402,16 @@ class CustomerValue:
             out. Default: both equal the 80th percentile of current value at the
             posterior-mean parameters, so the top 20% are retained (the 20/80 rule)
             and a customer is worth developing if the potential reaches their level.
+        rng_offset : int
+            Position, in customer-id order, of this summary's first customer within a
+            larger population (a multiple of the random-number block): scoring the
+            customers ``[k, k + n)`` of the sorted population with ``rng_offset=k`` and
+            the population's thresholds gives exactly their values in the whole (see
+            :mod:`lifevalue.spark`).
         """
         potential = _as_scenario(potential)
-        bg = self.transactions_model
-        v.check_time_unit_matches(summary, bg.metadata_.get("time_unit"))
-        cols = v.check_summary(summary, ("frequency", "recency", "T", "monetary_value"))
-        x, t_x, T = cols["frequency"], cols["recency"], cols["T"]
-        m = np.where(x > 0, cols["monetary_value"], 0.0)
-        factors = self._factors(summary)
-        if isinstance(self.margin, str | pd.Series):
-            _check_margin(factors["M"][0])
+        offset = sc.check_rng_offset(rng_offset)
+        x, t_x, T, m, factors = self._inputs(summary)
         scenarios = {"current": Scenario("current"), "potential": potential}
         mults = {name: s.multipliers(summary) for name, s in scenarios.items()}
         draws = self._draws()
@@ -349,18 +419,15 @@ class CustomerValue:
         S, S_sim, n = len(bgd["r"]), len(draws[2]["r"]), len(x)
         plans = {name: self._plan(summary, x, T, mults[name]) for name in scenarios}
         if thresholds is None:
-            point = tuple({k: np.array([a.mean()]) for k, a in d.items()} for d in (bgd, ggd))
-            keys, u_idx = plans["current"]
-            tab = self._tables(point[0], keys, factors)
-            cur, _ = self._expected(point[0], point[1], tab, u_idx, x, t_x, T, m, factors,
-                                    mults["current"])
-            top = float(np.quantile(cur[0], 0.8))
+            top = self.threshold_of(self._point_current(
+                bgd, ggd, plans["current"], x, t_x, T, m, factors, mults["current"]))
             thresholds = (top, top)
         c_thr, p_thr = (float(t) for t in thresholds)
         order = sc.canonical_order(summary.index)
         tables = {}
+        same_potential = _same_plan(plans, mults)
         for name in scenarios:
-            same = name == "potential" and _same_plan(plans, mults)
+            same = name == "potential" and same_potential
             tables[name] = tables["current"] if same else self._tables(
                 bgd, plans[name][0], factors,
                 self._flow_weights(bgd, ggd, plans[name], x, t_x, T, m, factors, mults[name],
@@ -370,10 +437,12 @@ class CustomerValue:
                   for name in ("current", "potential", "growth")
                   for kind in ("expected", "simulated")}
         lo_q, hi_q = sc.quantile_bounds(self.ci)
-        for sl in sc.iter_chunks(n, self.chunk_size, S_sim, self.grid.horizon):
+        # a potential that changes nothing gives the current values: compute them once
+        names = ["current"] if same_potential else list(scenarios)
+        for sl in sc.iter_chunks(n, self.chunk_size, S_sim, _ARRAYS_PER_CHUNK):
             idx = order[sl]
             res = {}
-            for name in scenarios:
+            for name in names:
                 mult = {k: val[idx] for k, val in mults[name].items()}
                 fac = {k: (cust[idx], per) for k, (cust, per) in factors.items()}
                 u_idx = plans[name][1][idx]
@@ -382,16 +451,22 @@ class CustomerValue:
                 if name == "current":
                     out["p_alive_mean"][idx] = w["pa"].mean(axis=0)
                 simulated = self._simulate(draws, x[idx], t_x[idx], T[idx], m[idx], fac, mult,
-                                           sl.start, sl.stop)
+                                           offset + sl.start, offset + sl.stop, alive=w["pa"],
+                                           q_none=tables[name]["Q0"][:, u_idx])
                 res[name] = (expected, simulated)
-            res["growth"] = (res["potential"][0] - res["current"][0],
-                             res["potential"][1] - res["current"][1])
+            if same_potential:
+                res["potential"] = res["current"]
+            else:
+                res["growth"] = (res["potential"][0] - res["current"][0],
+                                 res["potential"][1] - res["current"][1])
             for name in ("current", "potential", "growth"):
+                if same_potential and name != "current":
+                    continue
                 expected, simulated = res[name]
                 out[f"{name}_mean"][idx] = expected.mean(axis=0)
-                q = np.quantile(expected, [lo_q, hi_q], axis=0)
+                q = _quantiles(expected, lo_q, hi_q)
                 out[f"{name}_param_lo"][idx], out[f"{name}_param_hi"][idx] = q
-                q = np.quantile(simulated, [lo_q, hi_q], axis=0)
+                q = _quantiles(simulated, lo_q, hi_q)
                 out[f"{name}_pred_lo"][idx], out[f"{name}_pred_hi"][idx] = q
                 totals[(name, "expected")] += expected.sum(axis=1)
                 totals[(name, "simulated")] += simulated.sum(axis=1)
@@ -400,6 +475,13 @@ class CustomerValue:
             cell = classify(res["current"][1], res["potential"][1], c_thr, p_thr)
             for i, name in enumerate(CELLS):
                 out[f"p_{name}"][idx] = (cell == i).mean(axis=0)
+        if same_potential:  # potential = current, growth = 0, exactly
+            for kind in ("mean", "param_lo", "param_hi", "pred_lo", "pred_hi", "p_negative"):
+                out[f"potential_{kind}"] = out[f"current_{kind}"].copy()
+                if kind != "p_negative":
+                    out[f"growth_{kind}"] = np.zeros(n)
+            for kind in ("expected", "simulated"):
+                totals[("potential", kind)] = totals[("current", kind)].copy()
         customers = pd.DataFrame(out, index=summary.index)
         mean_cell = classify(customers["current_mean"].to_numpy()[None, :],
                              customers["potential_mean"].to_numpy()[None, :], c_thr, p_thr)[0]
@@ -425,7 +507,7 @@ class CustomerValue:
         no_tables = {"W": np.zeros((S, len(keys))), "SO": np.zeros((S, len(keys))),
                      "SR": np.zeros((S, len(keys)))}
         acc = None
-        for sl in sc.iter_chunks(len(x), None, S, self.grid.horizon):
+        for sl in sc.iter_chunks(len(x), None, S, _ARRAYS_PER_CHUNK):
             idx = order[sl]
             fac = {k: (cust[idx], per) for k, (cust, per) in factors.items()}
             mult = {k: val[idx] for k, val in mults.items()}
@@ -541,6 +623,11 @@ class CustomerValue:
         return out
 
 
+#: Chunks hold about ``CELLS_PER_CHUNK / _ARRAYS_PER_CHUNK`` draws x customers: a
+#: dozen such arrays are alive at once while a chunk is scored.
+_ARRAYS_PER_CHUNK = 4
+
+
 def _same_plan(plans, mults) -> bool:
     """Whether the potential scenario changes nothing the tables and flows depend on."""
     (k1, u1), (k2, u2) = plans["current"], plans["potential"]
@@ -561,6 +648,26 @@ def _accumulate(acc, weights, u_idx, n_rows):
     for k in acc:
         acc[k] += summed[k]
     return acc
+
+
+def _quantiles(values, lo_q, hi_q):
+    """``np.quantile(values, [lo_q, hi_q], axis=0)`` (linear interpolation) by a partial
+    sort of each customer's draws instead of a full quantile call: the same order
+    statistics and the same interpolation as NumPy's default method."""
+    S = values.shape[0]
+    pos = [q * (S - 1) for q in (lo_q, hi_q)]
+    below = [int(np.floor(p)) for p in pos]
+    kth = sorted({k for b in below for k in (b, min(b + 1, S - 1))})
+    cols = np.ascontiguousarray(values.T)
+    cols.partition(kth, axis=1)
+    out = []
+    for p, k in zip(pos, below, strict=True):
+        lo, hi = cols[:, k], cols[:, min(k + 1, S - 1)]
+        t = p - k
+        diff = hi - lo
+        # NumPy's _lerp: from the nearer end, so that t = 0 and t = 1 are exact
+        out.append(hi - diff * (1.0 - t) if t >= 0.5 else lo + diff * t)
+    return out[0], out[1]
 
 
 def _customer_columns():
