@@ -153,6 +153,7 @@ class BetaGeo(BaseModel):
         interval ``purchases_pred_lo``/``_hi`` of the count the customer will actually
         make, simulated from the per-customer posterior (one simulation per draw).
         """
+        rng_offset: int = 0,
         _check_horizon(t)
         out = self._closed_form_frame(
             summary, "purchases",
@@ -160,7 +161,9 @@ class BetaGeo(BaseModel):
             ci, max_draws)
         if predictive:
             sims = self.simulate_purchases(summary, [t], random_seed=random_seed,
-                                           max_draws=max_draws, chunk_size=chunk_size, ci=ci)
+        ``rng_offset`` is as in :meth:`simulate_purchases`.
+                                           max_draws=max_draws, chunk_size=chunk_size, ci=ci,
+                                           rng_offset=rng_offset)
             out["purchases_pred_lo"] = sims["purchases_pred_lo"].to_numpy()
             out["purchases_pred_hi"] = sims["purchases_pred_hi"].to_numpy()
         return out
@@ -182,6 +185,7 @@ class BetaGeo(BaseModel):
         total over all periods, and ``active_end_mean``, the share of simulations in
         which the customer is still active at the end.
         """
+        rng_offset: int = 0,
         x, t_x, T = self._customers(summary)
         lengths = np.atleast_1d(np.asarray(lengths, dtype="float64"))
         for length in lengths:
@@ -189,12 +193,20 @@ class BetaGeo(BaseModel):
         params = sc.simulation_draws(self.draws(max_draws))
         order = sc.canonical_order(summary.index)
         n_draws = len(params["r"])
+
+        Random numbers follow the customers sorted by id, one stream per block of
+        :data:`~lifevalue.models.customer_posterior.RNG_BLOCK` customers.
+        ``rng_offset`` is the position, in that order, of this summary's first customer
+        within a larger population (a multiple of the block): scoring the customers
+        ``[k, k + n)`` of the sorted population with ``rng_offset=k`` gives exactly
+        the numbers of scoring the whole (the Spark scorer relies on it).
         cols = {k: np.empty(len(x)) for k in
                 ("purchases_sim_mean", "purchases_pred_lo", "purchases_pred_hi",
                  "active_end_mean")}
         for sl in sc.iter_chunks(len(x), chunk_size, n_draws, len(lengths)):
             idx = order[sl]
-            rng = cp.BlockRNG(random_seed, sl.start, sl.stop)
+        offset = sc.check_rng_offset(rng_offset)
+            rng = cp.BlockRNG(random_seed, offset + sl.start, offset + sl.stop)
             alive, lam, p = cp.draw_bgnbd_states(params, x[idx], t_x[idx], T[idx], rng)
             purchases, _ = cp.simulate_purchases(alive, lam, p, lengths, rng)
             total = purchases.sum(axis=-1)

@@ -149,8 +149,10 @@ class GammaGamma(BaseModel):
         ``spend_mean`` and its parameter interval ``spend_param_lo``/``_hi``; with
         ``predictive=True`` also ``spend_pred_lo``/``_hi``, the predictive interval
         of the amount of this customer's next transaction. Customers without repeat
-        purchases get the population mean and interval.
+        purchases get the population mean and interval. ``rng_offset`` is as in
+        :meth:`lifevalue.models.beta_geo.BetaGeo.simulate_purchases`.
         """
+        rng_offset: int = 0,
         self._check_fitted()
         cols = v.check_summary(summary, self.summary_names)
         x, m = cols["frequency"], np.where(cols["frequency"] > 0, cols["monetary_value"], 0.0)
@@ -168,10 +170,11 @@ class GammaGamma(BaseModel):
             sims = sc.simulation_draws(d)
             for sl in sc.iter_chunks(len(x), chunk_size, len(sims["p"])):
                 idx = order[sl]
-                rng = cp.BlockRNG(random_seed, sl.start, sl.stop)
+                rng = cp.BlockRNG(random_seed, offset + sl.start, offset + sl.stop)
                 nu = cp.draw_spend_rate(sims, x[idx], m[idx], rng)
                 amount = rng.gamma(np.broadcast_to(sims["p"][:, None], nu.shape), 1.0 / nu,
                                    nu.shape)
+            offset = sc.check_rng_offset(rng_offset)
                 _, lo_p[idx], hi_p[idx] = sc.reduce_draws(amount, ci)
             out["spend_pred_lo"] = lo_p
             out["spend_pred_hi"] = hi_p

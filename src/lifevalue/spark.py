@@ -1,0 +1,246 @@
+"""lifevalue on Spark: score a Spark DataFrame of customers where it lives.
+
+For a customer base that outgrows one machine (DESIGN.md section 6). Three steps grow
+with the data, and each runs in Spark:
+
+* the RFM summary of a transaction log: :func:`lifevalue.summarize` accepts a Spark
+  DataFrame (:mod:`lifevalue.data.spark_engine`);
+* the sufficient statistics the models fit on: :func:`sufficient_statistics` counts
+  the unique (frequency, recency, T) and (frequency, monetary value) rows in Spark;
+  only those rows reach the driver, and the fit stays local;
+* scoring every customer: :func:`score_customers` (P(alive), expected purchases,
+  expected spend, each with its intervals) and :func:`value_customers` (current and
+  potential value with both intervals, P(value < 0), the matrix cell and its
+  probabilities) run on each partition with ``mapInPandas``, through the same chunked
+  scorers as local scoring.
+
+**Same numbers as local scoring.** The local scorers draw random numbers per block of
+:data:`~lifevalue.models.customer_posterior.RNG_BLOCK` customers in customer-id order.
+Here the customers are ranked by id across the cluster, whole blocks are kept in one
+partition, and each partition is scored with ``rng_offset`` = the rank of its first
+customer, so every customer gets the random stream it gets locally: the scores are
+identical, bit for bit, for the same seed (tested).
+
+The Python workers must import lifevalue: install it where Spark runs its Python
+(``PYSPARK_PYTHON``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import pandas as pd
+
+from lifevalue import validation as v
+from lifevalue.data.spark_engine import is_spark_frame, summary_attrs
+from lifevalue.models.customer_posterior import RNG_BLOCK
+
+#: Column that carries each customer's rank in customer-id order between the steps.
+RANK = "_lifevalue_rank"
+
+
+def sufficient_statistics(summary, kind: str = "transactions") -> pd.DataFrame:
+    """The unique rows a model fits on, with their counts, aggregated in Spark.
+
+    Parameters
+    ----------
+    summary : pyspark.sql.DataFrame
+        From :func:`lifevalue.summarize` on a Spark log (plain or calibration columns).
+    kind : {'transactions', 'spend'}
+        ``'transactions'``: unique (frequency, recency, T) for BG/NBD;
+        ``'spend'``: unique (frequency, monetary_value) of repeat customers for
+        Gamma-Gamma.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The RFM columns (plain names) and ``n_customers``, sorted; ``attrs`` as a local
+        summary's. Pass it to ``fit``: the models read ``n_customers`` as the count of
+        each row (FHL's likelihood is a sum over customers, so the fit is the same as on
+        the full summary).
+    """
+    from pyspark.sql import functions as F
+
+    _check_spark(summary)
+    names = {"transactions": ("frequency", "recency", "T"),
+             "spend": ("frequency", "monetary_value")}
+    if kind not in names:
+        raise v.InvalidOptionError(f"kind {kind!r} is not one of 'transactions', 'spend'",
+                                   column="kind")
+    suffix = "" if all(n in summary.columns for n in names[kind]) else "_cal"
+    v.check_columns(summary.columns, [n + suffix for n in names[kind]], what="summary")
+    rows = summary
+    if kind == "spend":
+        rows = rows.where(F.col("frequency" + suffix) > 0)
+    out = (rows.groupBy(*(F.col(n + suffix).alias(n) for n in names[kind]))
+           .agg(F.count(F.lit(1)).alias("n_customers"))
+           .toPandas().sort_values(list(names[kind])).reset_index(drop=True))
+    out.attrs.update(summary_attrs(summary))
+    return out
+
+
+def score_customers(
+    summary,
+    transactions_model,
+    spend_model=None,
+    *,
+    t: float,
+    ci: float = 0.9,
+    random_seed: int = 0,
+    max_draws: int | None = None,
+    customer_id: str = "customer_id",
+    n_partitions: int | None = None,
+):
+    """P(alive), expected purchases in (T, T+t] and expected spend of every customer.
+
+    Each partition runs :func:`customer_scores`, the local scorer; the result equals
+    ``customer_scores`` on the whole summary, customer by customer.
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        ``customer_id`` and the columns of :func:`customer_scores`.
+    """
+    def score(part: pd.DataFrame, offset: int) -> pd.DataFrame:
+        return customer_scores(part, transactions_model, spend_model, t=t, ci=ci,
+                               random_seed=random_seed, max_draws=max_draws,
+                               rng_offset=offset)
+
+    return _score_partitions(summary, customer_id, score, n_partitions)
+
+
+def customer_scores(summary: pd.DataFrame, transactions_model, spend_model=None, *, t: float,
+                    ci: float = 0.9, random_seed: int = 0, max_draws: int | None = None,
+                    rng_offset: int = 0) -> pd.DataFrame:
+    """The local scorer behind :func:`score_customers`: one frame of
+    ``p_alive_*`` (parameter interval), ``purchases_*`` (parameter and predictive
+    intervals) and, with a spend model, ``spend_*`` (both intervals)."""
+    bg = transactions_model
+    parts = [bg.p_alive(summary, ci=ci, max_draws=max_draws),
+             bg.expected_purchases(summary, t, ci=ci, random_seed=random_seed,
+                                   max_draws=max_draws, rng_offset=rng_offset)]
+    if spend_model is not None:
+        parts.append(spend_model.expected_spend(summary, ci=ci, random_seed=random_seed,
+                                                max_draws=max_draws, rng_offset=rng_offset))
+    out = pd.concat(parts, axis=1)
+    out.attrs["ci"] = ci
+    return out
+
+
+def value_customers(summary, customer_value, potential="realistic", *,
+                    thresholds: tuple[float, float] | None = None,
+                    customer_id: str = "customer_id", n_partitions: int | None = None):
+    """Current and potential value of every customer, scored in Spark.
+
+    Parameters
+    ----------
+    summary : pyspark.sql.DataFrame
+        RFM summary with monetary value.
+    customer_value : lifevalue.CustomerValue
+        The settings (margin, costs, periods, discount, draws, seed).
+    potential : str, dict or Scenario
+        As in :meth:`lifevalue.CustomerValue.evaluate`.
+    thresholds : (float, float), optional
+        The matrix thresholds. By default they are computed as locally: the 80th
+        percentile of current value at the posterior-mean parameters, over all
+        customers (one extra pass; the driver collects one number per customer).
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        ``customer_id`` and the per-customer columns of ``evaluate(...).customers``;
+        ``cell`` and ``most_likely_cell`` as strings. The value of the whole base needs
+        the per-draw totals over all customers and is computed locally
+        (``evaluate(...).base``).
+    """
+    from pyspark.sql import functions as F
+
+    if thresholds is None:
+        def point(part: pd.DataFrame, offset: int) -> pd.DataFrame:
+            values = customer_value.point_current_values(part)
+            return pd.DataFrame({"current_point": values}, index=part.index)
+
+        current = _score_partitions(summary, customer_id, point, n_partitions)
+        values = current.select(F.col("current_point")).toPandas()["current_point"]
+        top = customer_value.threshold_of(values.to_numpy())
+        thresholds = (top, top)
+
+    def value(part: pd.DataFrame, offset: int) -> pd.DataFrame:
+        result = customer_value.evaluate(part, potential, thresholds=thresholds,
+                                         rng_offset=offset)
+        out = result.customers
+        for col in ("cell", "most_likely_cell"):
+            out[col] = out[col].astype(str)
+        return out
+
+    return _score_partitions(summary, customer_id, value, n_partitions)
+
+
+# ------------------------------------------------------------------- the machinery
+
+
+def _check_spark(summary) -> None:
+    if not is_spark_frame(summary):
+        raise v.InputError(f"the summary must be a Spark DataFrame, not "
+                           f"{type(summary).__name__}; score a pandas summary locally")
+
+
+def ranked_blocks(summary, customer_id: str, n_partitions: int | None = None):
+    """``summary`` with each customer's rank in id order (column :data:`RANK`),
+    range-partitioned so that each random-number block lies in one partition, and
+    sorted by rank within partitions."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    _check_spark(summary)
+    v.check_columns(summary.columns, [customer_id], what="summary")
+    ordered = summary.orderBy(customer_id)
+    schema = T.StructType(ordered.schema.fields + [T.StructField(RANK, T.LongType(), False)])
+    ranked = ordered.rdd.zipWithIndex().map(lambda pair: (*pair[0], pair[1])).toDF(schema)
+    n = n_partitions or ranked.rdd.getNumPartitions()
+    return (ranked.repartitionByRange(n, F.floor(F.col(RANK) / RNG_BLOCK))
+            .sortWithinPartitions(RANK))
+
+
+def _score_partitions(summary, customer_id: str,
+                      score: Callable[[pd.DataFrame, int], pd.DataFrame],
+                      n_partitions: int | None):
+    """Apply ``score(local_summary, rng_offset)`` to each run of consecutive ranks of
+    each partition; the output schema is read off a one-customer local run."""
+    from pyspark.sql import types as T
+
+    ranked = ranked_blocks(summary, customer_id, n_partitions)
+    attrs = summary_attrs(summary)
+    columns = [c for c in summary.columns if c != customer_id]
+
+    def local(rows: pd.DataFrame) -> pd.DataFrame:
+        frame = rows.set_index(customer_id)[columns]
+        frame.attrs.update(attrs)
+        return frame
+
+    sample = ranked.limit(1).toPandas()
+    if sample.empty:
+        raise v.EmptyInputError("the summary is empty: no customers")
+    probe = score(local(sample), 0)
+    id_field = summary.schema[customer_id]
+    schema = T.StructType([T.StructField(customer_id, id_field.dataType, False)] + [
+        T.StructField(c, T.StringType() if probe[c].dtype == object or
+                      isinstance(probe[c].dtype, pd.StringDtype) else T.DoubleType(), True)
+        for c in probe.columns])
+    names = list(probe.columns)
+
+    def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        part = pd.concat(list(batches), ignore_index=True)
+        if part.empty:
+            return
+        ranks = part[RANK].to_numpy()
+        starts = np.flatnonzero(np.r_[True, np.diff(ranks) != 1])
+        for lo, hi in zip(starts, np.r_[starts[1:], len(part)], strict=True):
+            rows = part.iloc[lo:hi]
+            out = score(local(rows), int(ranks[lo]))[names]
+            yield out.astype({c: "float64" for c in names if out[c].dtype != object
+                              and not isinstance(out[c].dtype, pd.StringDtype)}
+                             ).rename_axis(customer_id).reset_index()
+
+    return ranked.mapInPandas(run, schema)

@@ -1,0 +1,73 @@
+"""Tests of lifevalue.spark: scoring a Spark DataFrame of customers gives, customer by
+customer and bit for bit, the numbers of local scoring; fits on Spark's sufficient
+statistics equal fits on the full summary."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lifevalue import CustomerValue
+from lifevalue import validation as v
+from lifevalue.spark import (
+    customer_scores,
+    score_customers,
+    sufficient_statistics,
+    value_customers,
+)
+
+
+def _spark_summary(spark, summary):
+    frame = summary.rename_axis("customer_id").reset_index()
+    return spark.createDataFrame(frame.sample(frac=1.0, random_state=3))
+
+
+def _local(scores, index):
+    return scores.toPandas().set_index("customer_id").loc[index]
+
+
+@pytest.fixture(scope="module")
+def string_id_summary(cdnow_cal):
+    # string ids, so that the id order is not the row order of the file
+    out = cdnow_cal.copy()
+    out.index = pd.Index([f"c{(i * 7919) % 100003:06d}" for i in out.index], name="customer_id")
+    return out
+
+
+def test_scores_equal_local_scoring(spark, string_id_summary, cdnow_bg_mcmc, cdnow_gg_mcmc):
+    kw = dict(t=39.0, ci=0.8, random_seed=11, max_draws=300)
+    local = customer_scores(string_id_summary, cdnow_bg_mcmc, cdnow_gg_mcmc, **kw)
+    got = score_customers(_spark_summary(spark, string_id_summary), cdnow_bg_mcmc,
+                          cdnow_gg_mcmc, n_partitions=3, **kw)
+    got = _local(got, local.index)
+    assert list(got.columns) == list(local.columns)
+    pd.testing.assert_frame_equal(got, local, check_exact=True, check_names=False)
+    # the predictive interval is random: it changes with the seed
+    other = customer_scores(string_id_summary, cdnow_bg_mcmc, **{**kw, "random_seed": 12})
+    assert not np.array_equal(other["purchases_pred_hi"], local["purchases_pred_hi"])
+
+
+def test_values_equal_local_evaluate(spark, cdnow_cal, cdnow_bg_mcmc, cdnow_gg_mcmc):
+    cv = CustomerValue(cdnow_bg_mcmc, cdnow_gg_mcmc, margin=0.3, retention_cost=0.5,
+                       max_draws=200, random_seed=5, horizon=6)
+    local = cv.evaluate(cdnow_cal, "realistic").customers
+    got = value_customers(_spark_summary(spark, cdnow_cal), cv, "realistic", n_partitions=4)
+    got = _local(got, local.index)
+    for col in ("cell", "most_likely_cell"):
+        assert got[col].tolist() == local[col].astype(str).tolist()
+    floats = [c for c in local.columns if c not in ("cell", "most_likely_cell")]
+    pd.testing.assert_frame_equal(got[floats], local[floats], check_exact=True,
+                                  check_names=False)
+
+
+def test_bad_input(spark, cdnow_cal, cdnow_bg_mcmc):
+    with pytest.raises(v.InputError, match=r"^the summary must be a Spark DataFrame, not "
+                       r"DataFrame; score a pandas summary locally$"):
+        score_customers(cdnow_cal, cdnow_bg_mcmc, t=1.0)
+    sdf = _spark_summary(spark, cdnow_cal)
+    with pytest.raises(v.MissingColumnError, match=r"^missing column 'id'"):
+        score_customers(sdf, cdnow_bg_mcmc, t=1.0, customer_id="id")
+    with pytest.raises(v.InvalidOptionError, match=r"^kind 'x' is not one of"):
+        sufficient_statistics(sdf, kind="x")
+    with pytest.raises(v.InvalidOptionError, match=r"^rng_offset must be a whole multiple "
+                       r"of 256 and not negative, got 100$"):
+        cdnow_bg_mcmc.simulate_purchases(cdnow_cal, [1.0], rng_offset=100)
