@@ -475,7 +475,11 @@ def summary_columns(frame: pd.DataFrame, names: Sequence[str]) -> dict[str, str]
     """
     if not isinstance(frame, pd.DataFrame):
         raise InputError(f"the summary must be a pandas DataFrame, not {type(frame).__name__}")
-    suffix = "" if all(n in frame.columns for n in names) else "_cal"
+    # the naming the frame follows more closely: a summary missing 'recency' is told
+    # so, not that it lacks 'frequency_cal'
+    plain = sum(n in frame.columns for n in names)
+    cal = sum(f"{n}_cal" in frame.columns for n in names)
+    suffix = "_cal" if cal > plain else ""
     mapping = {n: n + suffix for n in names}
     check_columns(list(frame.columns), list(mapping.values()), what="summary")
     return mapping
@@ -540,7 +544,7 @@ def check_summary(frame: pd.DataFrame, names: Sequence[str]) -> dict[str, np.nda
 
 def check_time_unit_matches(summary: pd.DataFrame, model_unit: str | None) -> None:
     """Raise if the summary was made in another time unit than the model was fitted on."""
-    unit = summary.attrs.get("time_unit")
+    unit = getattr(summary, "attrs", {}).get("time_unit")  # not a frame: check_summary says so
     if unit is not None and model_unit is not None and unit != model_unit:
         raise InvalidOptionError(
             f"the summary is in time_unit {unit!r} ({TIME_UNIT_NAMES.get(unit, unit)}) but the "
