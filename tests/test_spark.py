@@ -8,6 +8,7 @@ import pytest
 
 from lifevalue import CustomerValue
 from lifevalue import validation as v
+from lifevalue.models import BetaGeo, GammaGamma
 from lifevalue.spark import (
     customer_scores,
     score_customers,
@@ -57,6 +58,25 @@ def test_values_equal_local_evaluate(spark, cdnow_cal, cdnow_bg_mcmc, cdnow_gg_m
     floats = [c for c in local.columns if c not in ("cell", "most_likely_cell")]
     pd.testing.assert_frame_equal(got[floats], local[floats], check_exact=True,
                                   check_names=False)
+
+
+def test_fit_on_sufficient_statistics_equals_full_fit(spark, cdnow_cal):
+    sdf = _spark_summary(spark, cdnow_cal)
+    stats = sufficient_statistics(sdf)
+    assert stats["n_customers"].sum() == len(cdnow_cal)
+    assert len(stats) < len(cdnow_cal)
+    full = BetaGeo().fit(cdnow_cal, method="map")
+    compressed = BetaGeo().fit(stats, method="map")
+    for k in BetaGeo.param_names:
+        assert compressed.draws()[k] == pytest.approx(full.draws()[k], rel=1e-8)
+    spend = sufficient_statistics(sdf, kind="spend")
+    assert spend["n_customers"].sum() == int((cdnow_cal["frequency_cal"] > 0).sum())
+    gg_full = GammaGamma().fit(cdnow_cal, method="map")
+    gg = GammaGamma().fit(spend, method="map")
+    for k in GammaGamma.param_names:
+        assert gg.draws()[k] == pytest.approx(gg_full.draws()[k], rel=1e-8)
+    assert gg.spend_frequency_correlation_["spearman"] == pytest.approx(
+        gg_full.spend_frequency_correlation_["spearman"], rel=1e-12)
 
 
 def test_bad_input(spark, cdnow_cal, cdnow_bg_mcmc):

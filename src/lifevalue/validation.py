@@ -542,6 +542,24 @@ def check_summary(frame: pd.DataFrame, names: Sequence[str]) -> dict[str, np.nda
     return out
 
 
+#: Optional summary column: how many customers each row stands for (sufficient statistics).
+COUNT_COLUMN = "n_customers"
+
+
+def check_counts(frame: pd.DataFrame) -> np.ndarray | None:
+    """The :data:`COUNT_COLUMN` of a summary as whole numbers >= 1, or ``None`` when the
+    summary has one row per customer (no such column)."""
+    if COUNT_COLUMN not in frame.columns:
+        return None
+    raw = frame[COUNT_COLUMN]
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    bad = ~np.isfinite(values) | (values < 1) | (values != np.round(values))
+    if bad.any():
+        raise offending_rows_error(COUNT_COLUMN, frame[bad], int(bad.sum()),
+                                   "a count that is not a whole number >= 1")
+    return values.astype("int64")
+
+
 def check_time_unit_matches(summary: pd.DataFrame, model_unit: str | None) -> None:
     """Raise if the summary was made in another time unit than the model was fitted on."""
     unit = getattr(summary, "attrs", {}).get("time_unit")  # not a frame: check_summary says so

@@ -1,11 +1,14 @@
 """Likelihoods: sufficient statistics are exact, PyTensor equals NumPy, extremes stay finite."""
 
 import numpy as np
+import pandas as pd
 import pytensor
 import pytensor.tensor as pt
 import pytest
 
+from lifevalue.models import BetaGeo
 from lifevalue.models import likelihoods as L
+from lifevalue.validation import InvalidValueError
 
 BG = dict(r=0.243, alpha=4.414, a=0.793, b=2.426)
 GG = dict(p=6.25, q=3.74, gamma=15.44)
@@ -120,3 +123,20 @@ def test_unique_rows_equals_numpy_unique(rng):
     *got, got_counts = L.unique_rows(*cols)
     np.testing.assert_array_equal(np.stack(got, axis=1), ref)
     np.testing.assert_array_equal(got_counts, counts)
+
+
+def test_counts_stand_for_repeated_rows(rng):
+    x = rng.integers(0, 4, 300).astype(float)
+    T = rng.choice([20.0, 30.0], 300)
+    t_x = np.where(x > 0, np.floor(rng.uniform(0, 1, 300) * T), 0.0)
+    counts = rng.integers(1, 5, 300)
+    expanded = L.compress_bgnbd(np.repeat(x, counts), np.repeat(t_x, counts), np.repeat(T, counts))
+    weighted = L.compress_bgnbd(x, t_x, T, counts=counts)
+    for field in ("x", "t_x", "T", "count", "x_unique", "x_count"):
+        np.testing.assert_array_equal(getattr(weighted, field), getattr(expanded, field))
+    assert weighted.n_customers == expanded.n_customers == counts.sum()
+    summary = pd.DataFrame({"frequency": x, "recency": t_x, "T": T, "n_customers": counts.astype(float)})
+    summary.loc[[3, 7], "n_customers"] = [0, 2.5]
+    with pytest.raises(InvalidValueError, match=r"^column 'n_customers': 2 rows with a count "
+                       r"that is not a whole number >= 1"):
+        BetaGeo().fit(summary, method="map")
