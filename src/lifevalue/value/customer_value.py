@@ -278,29 +278,40 @@ class CustomerValue:
         tables["flows"] = {k: val / S for k, val in flows.items()}
         return tables
 
-    def _expected(self, bgd, ggd, tables, u_idx, x, t_x, T, m, factors, mults):
+    def _expected(self, bgd, ggd, tables, u_idx, x, t_x, T, m, factors, mults,
+                  weights: bool = True):
         """``E[KW | theta_s]`` for each draw and customer of a chunk, ``(S, n)``.
 
         The return-based formula with P_t V_t = P(alive) * E[purchases_t | alive] *
-        E[spend], factorised: ``M_i * spend * P(alive) * W - costs``.
+        E[spend], factorised: ``M_i * spend * P(alive) * W - costs``. Without
+        ``tables`` only the weights are computed (value None); with ``weights=False``
+        the weights hold P(alive) only.
         """
-        r, alpha, a, b = (bgd[k][:, None] for k in ("r", "alpha", "a", "b"))
-        alive = pr.p_alive(r, alpha, a, b, x, t_x, T)                       # (S, n)
+        r, alpha, a, b = (bgd[k] for k in ("r", "alpha", "a", "b"))
+        alive = _p_alive(r, alpha, a, b, x, t_x, T)                           # (S, n)
         p, q, gam = (ggd[k][:, None] for k in ("p", "q", "gamma"))
-        spend = pr.expected_spend(p, q, gam, x, m) * mults["spend"]          # (S, n)
+        spend = pr.expected_spend(p, q, gam, x, m)                            # (S, n)
+        spend *= mults["spend"]
         margin = factors["M"][0] * mults["margin"]
         dev = factors["O"][0] * mults["development_costs"]
         ret = factors["R"][0] * mults["retention_costs"]
         d = self.grid.discount
-        value = margin * spend * alive * tables["W"][:, u_idx]
+        value = None
+        if tables is not None:
+            value = margin * spend
+            value *= alive
+            value *= tables["W"][:, u_idx]
+            if self.costs_stop_at_churn:
+                value -= alive * (dev * tables["SO"][:, u_idx] + ret * tables["SR"][:, u_idx])
+            else:
+                value -= dev * (d @ factors["O"][1]) + ret * (d @ factors["R"][1])
+        if not weights:
+            return value, {"pa": alive}
+        out = {"pa": alive, "rev": alive * spend}
+        out["mar"] = out["rev"] * margin
         if self.costs_stop_at_churn:
-            value -= alive * (dev * tables["SO"][:, u_idx] + ret * tables["SR"][:, u_idx])
-        else:
-            value -= dev * (d @ factors["O"][1]) + ret * (d @ factors["R"][1])
-        weights = {"pa": alive, "rev": alive * spend, "mar": alive * spend * margin}
-        if self.costs_stop_at_churn:
-            weights["cost_O"], weights["cost_R"] = alive * dev, alive * ret
-        return value, weights
+            out["cost_O"], out["cost_R"] = alive * dev, alive * ret
+        return value, out
 
     def _simulate(self, draws, x, t_x, T, m, factors, mults, start, stop, alive=None,
                   q_none=None):
@@ -447,7 +458,7 @@ class CustomerValue:
                 fac = {k: (cust[idx], per) for k, (cust, per) in factors.items()}
                 u_idx = plans[name][1][idx]
                 expected, w = self._expected(bgd, ggd, tables[name], u_idx, x[idx], t_x[idx],
-                                             T[idx], m[idx], fac, mult)
+                                             T[idx], m[idx], fac, mult, weights=False)
                 if name == "current":
                     out["p_alive_mean"][idx] = w["pa"].mean(axis=0)
                 simulated = self._simulate(draws, x[idx], t_x[idx], T[idx], m[idx], fac, mult,
@@ -504,14 +515,12 @@ class CustomerValue:
         lets :meth:`_tables` return the base's flows in the same pass as the tables."""
         keys, u_idx = plan
         S = len(bgd["r"])
-        no_tables = {"W": np.zeros((S, len(keys))), "SO": np.zeros((S, len(keys))),
-                     "SR": np.zeros((S, len(keys)))}
         acc = None
         for sl in sc.iter_chunks(len(x), None, S, _ARRAYS_PER_CHUNK):
             idx = order[sl]
             fac = {k: (cust[idx], per) for k, (cust, per) in factors.items()}
             mult = {k: val[idx] for k, val in mults.items()}
-            _, w = self._expected(bgd, ggd, no_tables, u_idx[idx], x[idx], t_x[idx], T[idx],
+            _, w = self._expected(bgd, ggd, None, u_idx[idx], x[idx], t_x[idx], T[idx],
                                   m[idx], fac, mult)
             acc = _accumulate(acc, w, u_idx[idx], len(keys))
         return acc
@@ -648,6 +657,18 @@ def _accumulate(acc, weights, u_idx, n_rows):
     for k in acc:
         acc[k] += summed[k]
     return acc
+
+
+def _p_alive(r, alpha, a, b, x, t_x, T):
+    """P(alive) (FHL 2005a, eq. 12) for draws ``(S,)`` and a chunk's customers ``(n,)``,
+    ``(S, n)``: exactly 1 without repeat purchases, so eq. (12) runs on the repeat
+    customers' columns only."""
+    out = np.ones((len(r), len(x)))
+    rep = np.flatnonzero(np.asarray(x) > 0)
+    if rep.size:
+        out[:, rep] = pr.p_alive(r[:, None], alpha[:, None], a[:, None], b[:, None], x[rep],
+                                 t_x[rep], T[rep])
+    return out
 
 
 def _quantiles(values, lo_q, hi_q):
