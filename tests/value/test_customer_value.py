@@ -145,6 +145,18 @@ def test_results_do_not_depend_on_chunk_size_or_order(maps, sub):
     pd.testing.assert_frame_equal(a, b.loc[a.index], check_exact=True)
 
 
+def test_results_do_not_depend_on_threads(maps, sub):
+    kwargs = dict(margin=0.3, retention_cost=0.5, costs_stop_at_churn=True, chunk_size=256,
+                  max_draws=1, min_simulations=200)
+    one = CustomerValue(*maps, n_threads=1, **kwargs).evaluate(sub, "ambitious")
+    three = CustomerValue(*maps, n_threads=3, **kwargs).evaluate(sub, "ambitious")
+    pd.testing.assert_frame_equal(one.customers, three.customers, check_exact=True)
+    pd.testing.assert_frame_equal(one.base, three.base, check_exact=True)
+    pd.testing.assert_frame_equal(one.cash_flows, three.cash_flows, check_exact=True)
+    with pytest.raises(v.InvalidOptionError, match="n_threads"):
+        CustomerValue(*maps, n_threads=0)
+
+
 def test_settings_per_period_and_per_customer(maps, sub):
     cv_scalar = CustomerValue(*maps, margin=0.3)
     cv_period = CustomerValue(*maps, margin=[0.3] * 12)

@@ -33,6 +33,8 @@ across chunks, so memory does not grow with customers x draws x periods.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -116,6 +118,11 @@ class CustomerValue:
     min_simulations : int
         Fewest simulated futures per customer behind a predictive interval (default
         1000): a posterior with fewer draws, such as MAP, is cycled up to it.
+    n_threads : int, optional
+        Threads that score chunks of customers (and blocks of draws of the tables) at
+        once; default the CPU count, at most 4. NumPy and SciPy release the GIL in
+        their loops. Results do not depend on it: every chunk has its own random
+        streams and per-draw totals are added in chunk order.
 
     Examples
     --------
@@ -134,7 +141,7 @@ class CustomerValue:
                  development_cost=0.0, retention_cost=0.0, costs_stop_at_churn: bool = False,
                  ci: float = 0.9, max_draws: int = 1000, random_seed: int = 0,
                  chunk_size: int | None = None,
-                 min_simulations: int = sc.MIN_SIMULATIONS):
+                 min_simulations: int = sc.MIN_SIMULATIONS, n_threads: int | None = None):
         transactions_model._check_fitted()
         spend_model._check_fitted()
         self.transactions_model = transactions_model
@@ -150,6 +157,7 @@ class CustomerValue:
         self.random_seed = int(random_seed)
         self.chunk_size = chunk_size
         self.min_simulations = int(min_simulations)
+        self.n_threads = _check_threads(n_threads)
         _check_margin(margin)
         for name in ("development_cost", "retention_cost"):
             _check_cost(getattr(self, name), name)
@@ -251,7 +259,8 @@ class CustomerValue:
             alpha + uT[..., 0] + uk[..., 0] * g.edges[-1])))
         flows = {k: np.zeros(P) for k in ("p_active", "revenue", "margin", "cost_O", "cost_R")}
         block = max(1, sc.CELLS_PER_CHUNK // (U * (P + 1)))
-        for s0 in range(0, S, block):
+
+        def one_block(s0):
             sl = slice(s0, min(s0 + block, S))
             r, alpha, a, b = (bgd[k][sl][:, None, None] for k in ("r", "alpha", "a", "b"))
             tau = uk * g.edges[None, None, 1:]
@@ -267,14 +276,20 @@ class CustomerValue:
             if self.costs_stop_at_churn:
                 tables["SO"][sl] = surv @ (d * factors["O"][1])
                 tables["SR"][sl] = surv @ (d * factors["R"][1])
+            part = {}
             if flows_weights is not None:
                 w = {k: val[sl] for k, val in flows_weights.items()}
-                flows["p_active"] += np.einsum("su,sut->t", w["pa"], surv)
-                flows["revenue"] += np.einsum("su,sut->t", w["rev"], bought)
-                flows["margin"] += np.einsum("su,sut->t", w["mar"], bought)
+                part["p_active"] = np.einsum("su,sut->t", w["pa"], surv)
+                part["revenue"] = np.einsum("su,sut->t", w["rev"], bought)
+                part["margin"] = np.einsum("su,sut->t", w["mar"], bought)
                 if self.costs_stop_at_churn:
-                    flows["cost_O"] += np.einsum("su,sut->t", w["cost_O"], surv)
-                    flows["cost_R"] += np.einsum("su,sut->t", w["cost_R"], surv)
+                    part["cost_O"] = np.einsum("su,sut->t", w["cost_O"], surv)
+                    part["cost_R"] = np.einsum("su,sut->t", w["cost_R"], surv)
+            return part
+
+        for part in _map(self.n_threads, one_block, range(0, S, block)):
+            for k, val in part.items():  # in block order, whatever the threads
+                flows[k] += val
         tables["flows"] = {k: val / S for k, val in flows.items()}
         return tables
 
@@ -450,9 +465,10 @@ class CustomerValue:
         lo_q, hi_q = sc.quantile_bounds(self.ci)
         # a potential that changes nothing gives the current values: compute them once
         names = ["current"] if same_potential else list(scenarios)
-        for sl in sc.iter_chunks(n, self.chunk_size, S_sim, _ARRAYS_PER_CHUNK):
+        def one_chunk(sl):
+            """Score one chunk into ``out``; return its per-draw totals."""
             idx = order[sl]
-            res = {}
+            res, part = {}, {}
             for name in names:
                 mult = {k: val[idx] for k, val in mults[name].items()}
                 fac = {k: (cust[idx], per) for k, (cust, per) in factors.items()}
@@ -479,13 +495,19 @@ class CustomerValue:
                 out[f"{name}_param_lo"][idx], out[f"{name}_param_hi"][idx] = q
                 q = _quantiles(simulated, lo_q, hi_q)
                 out[f"{name}_pred_lo"][idx], out[f"{name}_pred_hi"][idx] = q
-                totals[(name, "expected")] += expected.sum(axis=1)
-                totals[(name, "simulated")] += simulated.sum(axis=1)
+                part[(name, "expected")] = expected.sum(axis=1)
+                part[(name, "simulated")] = simulated.sum(axis=1)
                 if name != "growth":
                     out[f"{name}_p_negative"][idx] = (simulated < 0).mean(axis=0)
             cell = classify(res["current"][1], res["potential"][1], c_thr, p_thr)
             for i, name in enumerate(CELLS):
                 out[f"p_{name}"][idx] = (cell == i).mean(axis=0)
+            return part
+
+        chunks = list(sc.iter_chunks(n, self.chunk_size, S_sim, _ARRAYS_PER_CHUNK))
+        for part in _map(self.n_threads, one_chunk, chunks):
+            for key, val in part.items():  # in chunk order, whatever the threads
+                totals[key] += val
         if same_potential:  # potential = current, growth = 0, exactly
             for kind in ("mean", "param_lo", "param_hi", "pred_lo", "pred_hi", "p_negative"):
                 out[f"potential_{kind}"] = out[f"current_{kind}"].copy()
@@ -657,6 +679,25 @@ def _accumulate(acc, weights, u_idx, n_rows):
     for k in acc:
         acc[k] += summed[k]
     return acc
+
+
+def _check_threads(n_threads) -> int:
+    if n_threads is None:
+        return max(1, min(4, os.cpu_count() or 1))
+    if not isinstance(n_threads, int | np.integer) or n_threads < 1:
+        raise v.InvalidOptionError(f"n_threads must be a whole number >= 1, got {n_threads!r}",
+                                   column="n_threads")
+    return int(n_threads)
+
+
+def _map(n_threads, fn, items):
+    """``map(fn, items)`` in order, on ``n_threads`` threads (the caller's alone if 1)."""
+    items = list(items)
+    if n_threads <= 1 or len(items) <= 1:
+        yield from map(fn, items)
+        return
+    with ThreadPoolExecutor(min(n_threads, len(items))) as pool:
+        yield from pool.map(fn, items)
 
 
 def _p_alive(r, alpha, a, b, x, t_x, T):
