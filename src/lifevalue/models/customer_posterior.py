@@ -268,6 +268,15 @@ def simulate_discounted_revenue(p_alive_, q_none, bg: dict, gg: dict, x, T, m, e
     c_drop = np.broadcast_to(np.asarray(dropout_multiplier, dtype="float64"), (n,))
     revenue = np.zeros((S, n))
     n_active = np.zeros((S, n), dtype=np.int8) if need_active else None
+    steps = np.diff(edges)
+    if np.all(steps == steps[0]):  # equal periods: the period of t by a division
+        per_unit = 1.0 / steps[0]
+
+        def period_of(t):
+            return np.minimum((t * per_unit).astype(np.int64), P - 1)
+    else:
+        def period_of(t):
+            return np.searchsorted(edges, t, side="right") - 1
 
     def draw(gen, sl):
         nb = sl.stop - sl.start
@@ -294,7 +303,7 @@ def simulate_discounted_revenue(p_alive_, q_none, bg: dict, gg: dict, x, T, m, e
         k = 0
         while pos.size:
             k += 1
-            cells.append(pos * P + np.searchsorted(edges, t, side="right") - 1)
+            cells.append(pos * P + period_of(t))
             drop = gen.random(pos.size) < a_d[pos] / (ab[pos] + (k - 1))
             dropped[pos[drop]] = t[drop]
             pos, t = pos[~drop], t[~drop]
@@ -302,7 +311,9 @@ def simulate_discounted_revenue(p_alive_, q_none, bg: dict, gg: dict, x, T, m, e
             t = t + (scale[pos] + t) * np.expm1(-np.log1p(-gap) / (shape[pos] + k))
             inside = t < horizon
             pos, t = pos[inside], t[inside]
-        cell, count = np.unique(np.concatenate(cells), return_counts=True)
+        count = np.bincount(np.concatenate(cells), minlength=buy.size * P)
+        cell = np.flatnonzero(count)
+        count = count[cell]
         owner, period = np.divmod(cell, P)
         nu = gen.gamma(ps[s] * x[i] + qs[s], 1.0 / (gs[s] + x[i] * m[i]))
         spend = gen.gamma(count * ps[s[owner]], 1.0 / nu[owner])
