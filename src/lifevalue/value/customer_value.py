@@ -668,16 +668,16 @@ def _same_plan(plans, mults) -> bool:
 
 
 def _accumulate(acc, weights, u_idx, n_rows):
-    """Add a chunk's per-draw weights into per-row sums ``(S, n_rows)`` (for the flows)."""
-    from scipy import sparse
-
-    onehot = sparse.csr_matrix((np.ones(len(u_idx)), (np.arange(len(u_idx)), u_idx)),
-                               shape=(len(u_idx), n_rows))
-    summed = {k: np.asarray(onehot.T.dot(val.T).T) for k, val in weights.items()}
+    """Add a chunk's per-draw weights into per-row sums ``(S, n_rows)`` (for the flows):
+    the chunk's customers sorted by row, each row's columns summed by ``reduceat``."""
+    order = np.argsort(u_idx, kind="stable")
+    rows = u_idx[order]
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+    rows = rows[starts]
     if acc is None:
-        return summed
-    for k in acc:
-        acc[k] += summed[k]
+        acc = {k: np.zeros((val.shape[0], n_rows)) for k, val in weights.items()}
+    for k, val in weights.items():
+        acc[k][:, rows] += np.add.reduceat(val[:, order], starts, axis=1)
     return acc
 
 
