@@ -164,3 +164,27 @@ def run_worker(script, spec: dict, cap: float, *, python: str | None = None) -> 
             reason = f"killed by signal {-proc.returncode} (out of memory?)"
         return {"status": "failed", "reason": reason}
     return {"status": "ok", **json.loads(stdout.strip().splitlines()[-1])}
+
+
+def ratio(row: dict, ref: dict | None, key: str = "seconds", *, digits: int = 1,
+          unit: str = "x", label: str = "") -> str:
+    """``row[key] / ref[key]`` as text, for a peer's row against its lifevalue reference.
+
+    Both ran: ``"5.8x"`` (``digits`` decimals, then ``unit`` and ``label``). One went over
+    its cap (only for ``key="seconds"``): a bound from the cap, ``"> 2.0x"`` when the
+    peer did, ``"< 0.50x"`` when the reference did. No reference: ``""``; anything else
+    (a failure, a missing value): ``"-"``.
+    """
+    if ref is None:
+        return ""
+    if row["status"] == "ok" and ref["status"] == "ok":
+        if row.get(key) is None or ref.get(key) is None:
+            return "-"
+        return f"{row[key] / ref[key]:.{digits}f}{unit}{label}"
+    if key != "seconds":
+        return "-"
+    if row["status"] == "over cap" and ref["status"] == "ok":
+        return f"> {row['cap'] / ref['seconds']:.1f}{unit}{label}"
+    if row["status"] == "ok" and ref["status"] == "over cap":
+        return f"< {row['seconds'] / ref['cap']:.2f}{unit}{label}"
+    return "-"

@@ -92,7 +92,7 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
-from _common import measure, run_worker
+from _common import measure, ratio, run_worker
 
 # CDNOW estimates (Fader, Hardie & Lee 2005a, b), BG/NBD rate scale in days
 TRUE = {
@@ -323,17 +323,8 @@ def _totals(rows: list[dict]) -> list[dict]:
     return out
 
 
-def _ratio(row: dict, ref: dict | None) -> str:
-    if ref is None or row["case"] not in REFERENCE:
-        return ""
-    label = f" (vs {CASES[ref['case']]})"
-    if row["status"] == "ok" and ref["status"] == "ok":
-        return f"{row['seconds'] / ref['seconds']:.1f}x{label}"
-    if row["status"] == "over cap" and ref["status"] == "ok":
-        return f"> {row['cap'] / ref['seconds']:.1f}x{label}"
-    if row["status"] == "ok" and ref["status"] == "over cap":
-        return f"< {row['seconds'] / ref['cap']:.2f}x{label}"
-    return "-"
+def _vs(ref: dict | None) -> str:
+    return f" (vs {CASES[ref['case']]})" if ref else ""
 
 
 def table(rows: list[dict]) -> str:
@@ -356,7 +347,7 @@ def table(rows: list[dict]) -> str:
             f"| {seconds} | {_fmt(r.get('cpu_seconds'), '.1f')} | {_fmt(r.get('load1'), '.1f')} "
             f"| {peak} | {_fmt(r.get('rhat_max'), '.3f')} "
             f"| {_fmt(r.get('ess_bulk_min'), '.0f')} | {_fmt(r.get('divergences'), 'd')} "
-            f"| {_ratio(r, ref)} |")
+            f"| {ratio(r, ref, label=_vs(ref))} |")
     return "\n".join(out)
 
 

@@ -82,7 +82,7 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
-from _common import measure, run_worker
+from _common import measure, ratio, run_worker
 
 # CDNOW estimates (Fader, Hardie & Lee 2005a, b), BG/NBD rate scale in weeks
 TRUE_BG = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
@@ -224,22 +224,6 @@ def worker(spec: dict) -> dict:
 # --------------------------------------------------------------------------- report
 
 
-def _ratio(row: dict, ref: dict | None, key: str = "seconds") -> str:
-    if ref is None or row["case"] != "pymc-marketing":
-        return ""
-    if row["status"] == "ok" and ref["status"] == "ok":
-        if row.get(key) is None or ref.get(key) is None:
-            return "-"
-        return f"{row[key] / ref[key]:.2f}"
-    if key != "seconds":
-        return "-"
-    if row["status"] == "over cap" and ref["status"] == "ok":
-        return f"> {row['cap'] / ref['seconds']:.1f}"
-    if row["status"] == "ok" and ref["status"] == "over cap":
-        return f"< {row['seconds'] / ref['cap']:.2f}"
-    return "-"
-
-
 def table(rows: list[dict]) -> str:
     out = ["| size | case | seconds | peak RSS MB | ratio (pymc-marketing s / lifevalue s) "
            "| CPU s | CPU ratio | load avg (1 min) before / after |",
@@ -256,9 +240,10 @@ def table(rows: list[dict]) -> str:
         after = r.get("load1")
         load = f"{r['load_before']:.2f} / " + ("-" if after is None else f"{after:.2f}")
         ref = next((x for x in rows if x["size"] == r["size"] and x["case"] == "lifevalue"),
-                   None)
+                   None) if r["case"] == "pymc-marketing" else None
         out.append(f"| {r['size']:,} | {CASES[r['case']]} | {seconds} | {peak} "
-                   f"| {_ratio(r, ref)} | {cpu} | {_ratio(r, ref, 'cpu_seconds')} | {load} |")
+                   f"| {ratio(r, ref, digits=2, unit='')} | {cpu} "
+                   f"| {ratio(r, ref, 'cpu_seconds', digits=2, unit='')} | {load} |")
     return "\n".join(out)
 
 

@@ -1,0 +1,367 @@
+"""The whole side-by-side benchmark suite in one command, printed as one table.
+
+    .venv/bin/python bench/run.py --sizes 10000 100000 1000000
+
+runs lifevalue, lifetimes and pymc-marketing (PyMC's default NUTS and nutpie) on the
+same simulated customers, every case in a fresh, time-capped process, and prints one
+table of wall-clock seconds, CPU seconds, load, peak RSS, MCMC diagnostics, the ratio
+of each peer to its lifevalue reference, and each target of issue #7 with met / not
+met. The sections and the scripts whose case functions they run:
+
+``summary`` (``bench_summary.py``)
+    RFM summary of a simulated transaction log of ``--transactions`` rows (default 1M
+    and 10M): lifevalue's pandas and DuckDB engines (frame, Parquet, CSV) and lifetimes'
+    ``summary_data_from_transaction_data``. Target: 10M transactions in <= 10 s.
+``map`` and ``mcmc`` (``bench_models.py``)
+    Fits of BG/NBD and Gamma-Gamma (one row each and their total) on ``--sizes``
+    customers simulated from both models with the CDNOW estimates, in days: lifevalue
+    MAP against lifetimes' MLE and pymc-marketing's MAP; lifevalue MCMC (PyMC's NUTS and
+    nutpie; 2 chains, 1000 tune, 1000 draws by default) against pymc-marketing's MCMC
+    with both samplers, with r-hat and bulk ESS. Any other lifevalue fit case that
+    ``bench_models.py`` offers (a Laplace fit, say) runs in ``mcmc`` too. Targets: MAP at
+    1M >= 10x faster than lifetimes; MCMC at 1M in <= 60 s and >= 20x faster than
+    pymc-marketing with nutpie at 100k.
+``score`` (``bench_scoring.py``)
+    P(alive) and the purchases of the next year with intervals, over 1000 posterior
+    draws (lifevalue: parameter and predictive intervals; pymc-marketing: parameter
+    interval; lifetimes: point estimate).
+``value`` (``bench_value.py``)
+    Return-based CLV over 12 monthly periods with both intervals, 1000 draws, against
+    pymc-marketing's ``expected_customer_lifetime_value``. Target: 1M customers in
+    <= 60 s with peak RSS <= 2 GB.
+
+The score and value sections use ``bench_value.py``'s customers (weeks at daily
+resolution, 1000 draws around the true values, nothing fitted); the fit sections use
+``bench_models.py``'s (days). A case that runs past its cap is killed and shown as
+"over cap (> N s)"; one that fails (out of memory under ``--mem-limit-gb``, a missing
+package) shows its error. Nothing is skipped silently: a case left out by the options
+is simply not in the table, and the header lists what was selected.
+
+Options: ``--sections``, ``--cases`` (case names, e.g. ``lifetimes
+pymc-marketing-mcmc-nutpie``; default all), ``--cap-seconds`` (lifevalue cases,
+default 900), ``--peer-cap-seconds`` (lifetimes and pymc-marketing, default 600),
+``--draws/--tune/--chains``, ``--score-draws`` (draws behind scoring and value, default
+1000), ``--warmup-customers`` (an untimed fit per case first, so that PyTensor's
+compile cache is warm; 0 skips), ``--json PATH`` (save the rows), ``--render PATH``
+(print the table of saved rows, run nothing) and ``--quick``: a smoke run of every
+section at 2,000 customers and 100,000 transactions with 100 draws and short caps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import bench_models
+import bench_scoring
+import bench_summary
+import bench_value
+from _common import ratio, run_worker
+
+SECTIONS = {
+    "summary": "summary of a transaction log",
+    "map": "MAP fit",
+    "mcmc": "MCMC fit",
+    "score": "P(alive) + expected purchases",
+    "value": "CLV, 12 monthly periods",
+}
+FIT_CASES = list(bench_models.CASES)
+CASES = {
+    "summary": list(bench_summary.CASES),
+    "map": [c for c in FIT_CASES if c.endswith("-map") or c == "lifetimes"],
+    "mcmc": [c for c in FIT_CASES if not (c.endswith("-map") or c == "lifetimes")],
+    "score": list(bench_scoring.CASES),
+    "value": list(bench_value.CASES),
+}
+LABELS = {
+    "summary": bench_summary.CASES, "map": bench_models.CASES, "mcmc": bench_models.CASES,
+    "score": bench_scoring.CASES, "value": bench_value.CASES,
+}
+#: the lifevalue case each peer is compared with, per section
+REFERENCE = {
+    "summary": {"lifetimes": "duckdb-frame"},
+    "map": {"lifetimes": "lifevalue-map", "pymc-marketing-map": "lifevalue-map"},
+    "mcmc": {"pymc-marketing-mcmc-pymc": "lifevalue-mcmc-pymc",
+             "pymc-marketing-mcmc-nutpie": "lifevalue-mcmc-nutpie"},
+    "score": {"lifetimes": "lifevalue", "pymc-marketing": "lifevalue"},
+    "value": {"pymc-marketing": "lifevalue"},
+}
+SCRIPTS = {"summary": bench_summary, "map": bench_models, "mcmc": bench_models,
+           "score": bench_scoring, "value": bench_value}
+
+
+def _is_lifevalue(section: str, case: str) -> bool:
+    return section == "summary" and case in bench_summary.LIFEVALUE_CASES or \
+        case.startswith("lifevalue")
+
+
+# --------------------------------------------------------------------------- targets
+
+
+def target(row: dict, rows: list[dict]) -> tuple[str, str]:
+    """The issue #7 target a row answers, and whether it is met: ``(text, verdict)``."""
+    sec, size, case = row["section"], row["size"], row["case"]
+    if not _is_lifevalue(sec, case) or row.get("model", "total") != "total":
+        return "", ""
+    ok = row["status"] == "ok"
+    if sec == "summary" and size == 10_000_000:
+        return "<= 10 s", ("met" if ok and row["seconds"] <= 10 else "not met")
+    if sec == "value" and size == 1_000_000:
+        good = ok and row["seconds"] <= 60 and row["peak_mb"] <= 2048
+        return "<= 60 s, <= 2 GB", "met" if good else "not met"
+    if sec == "map" and size == 1_000_000:
+        return _faster(row, _find(rows, sec, size, "lifetimes"), 10, "lifetimes")
+    if sec == "mcmc" and size == 1_000_000:
+        return "<= 60 s", ("met" if ok and row["seconds"] <= 60 else "not met")
+    if sec == "mcmc" and size == 100_000:
+        return _faster(row, _find(rows, sec, size, "pymc-marketing-mcmc-nutpie"), 20,
+                       "pymc-marketing nutpie")
+    return "", ""
+
+
+def _find(rows, section, size, case):
+    return next((r for r in rows if r["section"] == section and r["size"] == size
+                 and r["case"] == case and r.get("model", "total") == "total"), None)
+
+
+def _faster(row, peer, factor, name) -> tuple[str, str]:
+    text = f">= {factor}x faster than {name}"
+    if peer is None:
+        return text, "not measured (peer not run)"
+    if row["status"] != "ok":
+        return text, "not met"
+    if peer["status"] == "ok":
+        return text, "met" if peer["seconds"] / row["seconds"] >= factor else "not met"
+    if peer["status"] == "over cap":
+        bound = peer["cap"] / row["seconds"]
+        return text, ("met" if bound >= factor
+                      else f"undecided (peer over cap: > {bound:.1f}x)")
+    return text, "undecided (peer failed)"
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _fit_totals(rows: list[dict]) -> list[dict]:
+    """Add a 'total' row (both models) per fit case, as bench_models.py does."""
+    out, fits = [], [r for r in rows if r["section"] in ("map", "mcmc")]
+    others = [r for r in rows if r["section"] not in ("map", "mcmc")]
+    for sec in ("map", "mcmc"):
+        group = [dict(r) for r in fits if r["section"] == sec]
+        for r in bench_models._totals(group):
+            r["section"] = sec
+            out.append(r)
+    order = list(SECTIONS)
+    return sorted(others + out, key=lambda r: order.index(r["section"]))
+
+
+def _show(result: dict) -> str:
+    if result["status"] == "ok":
+        extra = ""
+        if result.get("rhat_max") is not None:
+            extra = f", r-hat {result['rhat_max']:.3f}, ESS {result['ess_bulk_min']:.0f}"
+        return f"{result['seconds']:.2f} s, peak {result['peak_mb']:.0f} MB{extra}"
+    if result["status"] == "over cap":
+        return f"over cap (> {result['cap']:g} s)"
+    return f"failed: {result.get('reason')}"
+
+
+def _record(rows, result, args):
+    print(f"  {result['section']:<8} {result['size']:>11,} "
+          f"{LABELS[result['section']].get(result['case'], result['case'])[:34]:<34} "
+          f"{result.get('model', ''):<6} {_show(result)}", flush=True)
+    rows.append(result)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+
+
+def run_summary(args, tmp: Path, rows: list[dict]) -> None:
+    for size in args.transactions:
+        cases = [c for c in CASES["summary"] if c in args.cases]
+        if not cases:
+            return
+        folder = tmp / f"log-{size}"
+        folder.mkdir(exist_ok=True)
+        t0 = time.perf_counter()
+        frame = bench_summary.simulate_log(size, args.seed)
+        parquet, csv = bench_summary.write_inputs(frame, folder)
+        del frame
+        print(f"\nsummary: {size:,} transactions simulated in {time.perf_counter() - t0:.1f} s",
+              flush=True)
+        outputs = {}
+        for case in cases:
+            outputs[case] = folder / f"summary-{case}.parquet"
+            spec = {"case": case, "parquet": str(parquet), "csv": str(csv),
+                    "observation_end": bench_summary.OBSERVATION_END,
+                    "out": str(outputs[case])}
+            cap = args.cap_seconds if case != "lifetimes" else args.peer_cap_seconds
+            _record(rows, {"section": "summary", "size": size, "case": case, "cap": cap,
+                           **run_worker(bench_summary.__file__, spec, cap)}, args)
+        for line in bench_summary.agreement(outputs):
+            print("    " + line, flush=True)
+
+
+def run_fits(args, tmp: Path, rows: list[dict]) -> None:
+    cases = [(sec, c) for sec in ("map", "mcmc") if sec in args.sections
+             for c in CASES[sec] if c in args.cases]
+    if not cases:
+        return
+    mcmc = {"draws": args.draws, "tune": args.tune, "chains": args.chains}
+    runs = [(n, False) for n in args.sizes]
+    if args.warmup_customers > 0:
+        runs.insert(0, (args.warmup_customers, True))
+    for size, warmup in runs:
+        data = tmp / f"fit-{size}.parquet"
+        bench_models.simulate(size, args.seed).to_parquet(data)
+        print(f"\nfits: {size:,} customers" + (" (warm-up, untimed)" if warmup else ""),
+              flush=True)
+        for sec, case in cases:
+            if warmup and sec == "map":
+                continue
+            cap = args.cap_seconds if case.startswith("lifevalue") else args.peer_cap_seconds
+            for model in bench_models.MODELS:
+                spec = {"case": case, "model": model, "data": str(data),
+                        **({"draws": 100, "tune": 100, "chains": args.chains} if warmup
+                           else mcmc)}
+                result = {"section": sec, "size": size, "case": case, "model": model,
+                          "cap": cap, **run_worker(bench_models.__file__, spec, cap)}
+                if warmup:
+                    print(f"    warm-up {case} {model}: {result['status']}", flush=True)
+                else:
+                    _record(rows, result, args)
+
+
+def run_scoring(args, tmp: Path, rows: list[dict]) -> None:
+    for sec in ("score", "value"):
+        cases = [c for c in CASES[sec] if c in args.cases] if sec in args.sections else []
+        for size in args.sizes if cases else []:
+            data = bench_scoring.make_inputs(tmp, size, args.score_draws, args.seed)
+            print(f"\n{sec}: {size:,} customers, {args.score_draws} draws", flush=True)
+            for case in cases:
+                cap = args.cap_seconds if case == "lifevalue" else args.peer_cap_seconds
+                spec = {"case": case, "data": str(data), "draws": args.score_draws,
+                        "mem_limit_gb": args.mem_limit_gb,
+                        "out": str(tmp / f"means-{sec}-{case}-{size}.npy")}
+                script = bench_scoring if sec == "score" else bench_value
+                _record(rows, {"section": sec, "size": size, "case": case, "cap": cap,
+                               **run_worker(script.__file__, spec, cap)}, args)
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _fmt(value, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def table(rows: list[dict]) -> str:
+    rows = _fit_totals(rows)
+    out = ["| section | size | case | model | seconds | CPU s | load | peak RSS MB | r-hat max "
+           "| ESS bulk min | peer / lifevalue time | target | met |",
+           "|:---|---:|:---|:---|---:|---:|---:|---:|---:|---:|:---|:---|:---|"]
+    for r in rows:
+        sec = r["section"]
+        if r["status"] == "ok":
+            seconds, peak = f"{r['seconds']:.2f}", f"{r['peak_mb']:.0f}"
+        elif r["status"] == "over cap":
+            seconds, peak = f"over cap (> {r['cap']:g} s)", "-"
+        else:
+            seconds, peak = f"failed: {r.get('reason')}", "-"
+        ref_case = REFERENCE[sec].get(r["case"])
+        ref = next((x for x in rows if x["section"] == sec and x["size"] == r["size"]
+                    and x["case"] == ref_case and x.get("model") == r.get("model")), None)
+        label = f" (vs {LABELS[sec][ref_case]})" if ref is not None else ""
+        goal, verdict = target(r, rows)
+        model = bench_models.MODELS.get(r.get("model"), r.get("model") or "")
+        unit = " tx" if sec == "summary" else ""
+        out.append(
+            f"| {SECTIONS[sec]} | {r['size']:,}{unit} | {LABELS[sec].get(r['case'], r['case'])} "
+            f"| {model} | {seconds} | {_fmt(r.get('cpu_seconds'), '.1f')} "
+            f"| {_fmt(r.get('load1'), '.1f')} | {peak} | {_fmt(r.get('rhat_max'), '.3f')} "
+            f"| {_fmt(r.get('ess_bulk_min'), '.0f')} | {ratio(r, ref, label=label)} "
+            f"| {goal} | {verdict} |")
+    return "\n".join(out)
+
+
+def _git_state() -> str:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "src"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "git state unknown"
+    return f"git {head}" + (" with uncommitted changes under src/" if dirty else "")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000],
+                        help="customers for fits, scoring and value")
+    parser.add_argument("--transactions", type=int, nargs="+",
+                        default=[1_000_000, 10_000_000], help="log rows for the summary")
+    parser.add_argument("--sections", nargs="+", choices=list(SECTIONS), default=list(SECTIONS))
+    all_cases = sorted({c for cs in CASES.values() for c in cs})
+    parser.add_argument("--cases", nargs="+", choices=all_cases, default=all_cases)
+    parser.add_argument("--cap-seconds", type=float, default=900.0,
+                        help="cap per lifevalue case (default 900)")
+    parser.add_argument("--peer-cap-seconds", type=float, default=600.0,
+                        help="cap per lifetimes or pymc-marketing case (default 600)")
+    parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument("--tune", type=int, default=1000)
+    parser.add_argument("--chains", type=int, default=2)
+    parser.add_argument("--score-draws", type=int, default=1000)
+    parser.add_argument("--warmup-customers", type=int, default=2000)
+    parser.add_argument("--mem-limit-gb", type=float,
+                        default=bench_value._default_mem_limit_gb())
+    parser.add_argument("--seed", type=int, default=2005)
+    parser.add_argument("--tmpdir", default=None)
+    parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    parser.add_argument("--render", nargs="+", default=None, metavar="JSON",
+                        help="print the table of rows saved with --json; run nothing")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 2000 customers, 100k transactions, 100 draws")
+    args = parser.parse_args(argv)
+    if args.render:
+        rows = [r for path in args.render for r in json.loads(Path(path).read_text())]
+        print(table(rows))
+        return 0
+    if args.quick:
+        args.sizes, args.transactions = [2000], [100_000]
+        args.draws = args.tune = args.score_draws = 100
+        args.cap_seconds = args.peer_cap_seconds = 300.0
+        args.warmup_customers = 0
+    if args.score_draws < 2 or args.score_draws % 2:
+        parser.error("--score-draws must be an even number >= 2 (two chains)")
+    print(f"{platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs, "
+          f"{_git_state()}\n{bench_models._versions()}\n"
+          f"sections: {' '.join(args.sections)}; cases: {' '.join(args.cases)}\n"
+          f"customers {args.sizes}, transactions {args.transactions}; MCMC {args.chains} "
+          f"chains x {args.tune} tune + {args.draws} draws; scoring {args.score_draws} draws;"
+          f" caps {args.cap_seconds:g} s (lifevalue), {args.peer_cap_seconds:g} s (peers); "
+          f"load now {os.getloadavg()[0]:.1f}", flush=True)
+    rows: list[dict] = []
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="lifevalue-bench-", dir=args.tmpdir) as tmp:
+        if "summary" in args.sections:
+            run_summary(args, Path(tmp), rows)
+        run_fits(args, Path(tmp), rows)
+        run_scoring(args, Path(tmp), rows)
+    print(f"\nAll cases in {time.perf_counter() - t0:.0f} s.\n\n" + table(rows))
+    if any(r.get("load1", 0.0) > (os.cpu_count() or 1) + 0.5 for r in rows):
+        print("\nNote: the load average exceeded the CPU count during some cases (column "
+              "'load'): other work competed for the CPUs and wall-clock times there are "
+              "inflated; 'CPU s' is less affected.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
