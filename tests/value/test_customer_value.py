@@ -145,6 +145,19 @@ def test_results_do_not_depend_on_chunk_size_or_order(maps, sub):
     pd.testing.assert_frame_equal(a, b.loc[a.index], check_exact=True)
 
 
+@pytest.mark.parametrize("stop", [False, True])
+def test_base_cash_flows_are_the_sum_of_the_customers(maps, sub, stop):
+    # evaluate() sums the flows per group of customers; cash_flows() per customer
+    cv = CustomerValue(*maps, margin=0.3, retention_cost=0.5, development_cost=[0.1] * 12,
+                       costs_stop_at_churn=stop)
+    scenario = Scenario(purchase_rate=1.2, dropout=0.8, spend=1.1, margin=1.2,
+                        retention_costs=0.5)
+    base = cv.evaluate(sub, scenario).cash_flows.loc["potential"]
+    summed = cv.cash_flows(sub, scenario).groupby(level="period").sum()
+    for col in ("p_active", "revenue", "margin", "costs", "discounted_net"):
+        np.testing.assert_allclose(base[col], summed[col], rtol=1e-9)
+
+
 def test_results_do_not_depend_on_threads(maps, sub):
     kwargs = dict(margin=0.3, retention_cost=0.5, costs_stop_at_churn=True, chunk_size=256,
                   max_draws=1, min_simulations=200)

@@ -243,7 +243,7 @@ class CustomerValue:
         of draws, and reduced at once: ``W = sum_t d^t m_t dE_t`` and, with costs that
         stop at churn, ``SO = sum_t d^t o_t S_t`` and ``SR`` likewise. With
         ``flows_weights`` (per-draw, per-row sums over customers, see
-        :func:`_accumulate`) it also returns the base's expected flows per period.
+        :meth:`_flow_weights`) it also returns the base's expected flows per period.
         """
         g, d = self.grid, self.grid.discount
         S, U, P = len(bgd["r"]), len(keys), g.horizon
@@ -531,20 +531,52 @@ class CustomerValue:
         assumptions["thresholds"] = {"current": c_thr, "potential": p_thr}
         return ValueResult(customers, base, flows, assumptions)
 
-    def _flow_weights(self, bgd, ggd, plan, x, t_x, T, m, factors, mults, order):
+    def _flow_weights(self, bgd, ggd, plan, x, t_x, T, m, factors, mults, order=None):
         """Per draw and unique row, sums over customers of P(alive) and its products
         with spend, margin and costs: a cheap pass (no hypergeometric function) that
-        lets :meth:`_tables` return the base's flows in the same pass as the tables."""
+        lets :meth:`_tables` return the base's flows in the same pass as the tables.
+
+        Within a row (x, T, scenario rate and dropout) P(alive) depends on t_x only, and
+        expected spend (FHL 2005b, eq. 5) is linear in the customer's mean spend m:
+        ``p (gamma + x m) / (p x + q - 1) = c1 + c2 m``. So the customers are grouped by
+        (row, t_x), their settings summed once per group, and the draws run over the
+        groups only: ``sum_i P(alive) s_i spend_i = P(alive) (c1 sum_i s_i + c2 sum_i
+        s_i m_i)`` and likewise with the margin and the costs.
+        """
         keys, u_idx = plan
         S = len(bgd["r"])
-        acc = None
-        for sl in sc.iter_chunks(len(x), None, S, _ARRAYS_PER_CHUNK):
-            idx = order[sl]
-            fac = {k: (cust[idx], per) for k, (cust, per) in factors.items()}
-            mult = {k: val[idx] for k, val in mults.items()}
-            _, w = self._expected(bgd, ggd, None, u_idx[idx], x[idx], t_x[idx], T[idx],
-                                  m[idx], fac, mult)
-            acc = _accumulate(acc, w, u_idx[idx], len(keys))
+        srt = np.lexsort((t_x, u_idx))
+        su, st = u_idx[srt], t_x[srt]
+        starts = np.flatnonzero(np.r_[True, (su[1:] != su[:-1]) | (st[1:] != st[:-1])])
+        first = srt[starts]
+        smult = mults["spend"] * np.ones(len(x))
+        marg = factors["M"][0] * mults["margin"]
+        dev = factors["O"][0] * mults["development_costs"]
+        ret = factors["R"][0] * mults["retention_costs"]
+        sums = {"n": np.ones(len(x)), "s": smult, "sm": smult * m, "sM": smult * marg,
+                "smM": smult * m * marg}
+        if self.costs_stop_at_churn:
+            sums["dev"], sums["ret"] = dev * np.ones(len(x)), ret * np.ones(len(x))
+        g = {k: np.add.reduceat(val[srt], starts) for k, val in sums.items()}
+        xg, tg, Tg, ug = x[first], t_x[first], T[first], u_idx[first]
+        row_starts = np.flatnonzero(np.r_[True, ug[1:] != ug[:-1]])
+        rows = ug[row_starts]
+        names = ["pa", "rev", "mar"] + (["cost_O", "cost_R"] if self.costs_stop_at_churn else [])
+        acc = {k: np.zeros((S, len(keys))) for k in names}
+        block = max(1, sc.CELLS_PER_CHUNK // max(1, _ARRAYS_PER_CHUNK * len(xg)))
+        for s0 in range(0, S, block):
+            sl = slice(s0, min(s0 + block, S))
+            r, alpha, a, b = (bgd[k][sl] for k in ("r", "alpha", "a", "b"))
+            pa = _p_alive(r, alpha, a, b, xg, tg, Tg)                         # (s, groups)
+            p, q, gam = (ggd[k][sl][:, None] for k in ("p", "q", "gamma"))
+            den = p * xg + q - 1.0
+            c1, c2 = p * gam / den, p * xg / den
+            w = {"pa": pa * g["n"], "rev": pa * (c1 * g["s"] + c2 * g["sm"]),
+                 "mar": pa * (c1 * g["sM"] + c2 * g["smM"])}
+            if self.costs_stop_at_churn:
+                w["cost_O"], w["cost_R"] = pa * g["dev"], pa * g["ret"]
+            for k, val in w.items():
+                acc[k][sl, rows] = np.add.reduceat(val, row_starts, axis=1)
         return acc
 
     def _flows(self, f, factors, mults) -> pd.DataFrame:
@@ -665,20 +697,6 @@ def _same_plan(plans, mults) -> bool:
     return (k1.shape == k2.shape and np.array_equal(k1, k2) and np.array_equal(u1, u2)
             and all(np.array_equal(mults["current"][k], mults["potential"][k])
                     for k in mults["current"]))
-
-
-def _accumulate(acc, weights, u_idx, n_rows):
-    """Add a chunk's per-draw weights into per-row sums ``(S, n_rows)`` (for the flows):
-    the chunk's customers sorted by row, each row's columns summed by ``reduceat``."""
-    order = np.argsort(u_idx, kind="stable")
-    rows = u_idx[order]
-    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-    rows = rows[starts]
-    if acc is None:
-        acc = {k: np.zeros((val.shape[0], n_rows)) for k, val in weights.items()}
-    for k, val in weights.items():
-        acc[k][:, rows] += np.add.reduceat(val[:, order], starts, axis=1)
-    return acc
 
 
 def _check_threads(n_threads) -> int:
