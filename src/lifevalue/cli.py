@@ -249,9 +249,19 @@ def _scenario(spec: str):
     return Scenario.preset(spec)  # raises the clear "not one of" error
 
 
+def _warn_if_not_converged(models) -> None:
+    """Say so on stderr when a saved MCMC fit did not converge (scores still follow)."""
+    for model in models:
+        if model.diagnostics_.get("method") == "mcmc" and not model.converged:
+            log.warning("%s in the model directory did NOT converge: %s; its intervals cannot "
+                        "be trusted (refit with more tuning and draws)", type(model).__name__,
+                        "; ".join(model.convergence_problems()))
+
+
 def _load_input(model_dir, data, is_summary, customer_id, date_col, amount, date_format,
                 observation_end, calibration_end, time_unit):
     bg, gg, _ = load_bundle(model_dir)
+    _warn_if_not_converged((bg, gg))
     if is_summary:
         import pandas as pd
 
