@@ -269,7 +269,7 @@ def simulate_discounted_revenue(p_alive_, q_none, bg: dict, gg: dict, x, T, m, e
     revenue = np.zeros((S, n))
     n_active = np.zeros((S, n), dtype=np.int8) if need_active else None
     steps = np.diff(edges)
-    if np.all(steps == steps[0]):  # equal periods: the period of t by a division
+    if np.allclose(steps, steps[0], rtol=1e-12, atol=0.0):  # equal periods: a division
         per_unit = 1.0 / steps[0]
 
         def period_of(t):
@@ -304,10 +304,15 @@ def simulate_discounted_revenue(p_alive_, q_none, bg: dict, gg: dict, x, T, m, e
         while pos.size:
             k += 1
             cells.append(pos * P + period_of(t))
-            drop = gen.random(pos.size) < a_d[pos] / (ab[pos] + (k - 1))
+            # one uniform: below the dropout probability the customer drops out now;
+            # above it, rescaled, it is a fresh uniform for the gap to the next purchase
+            u = gen.random(pos.size)
+            p_drop = a_d[pos] / (ab[pos] + (k - 1))
+            drop = u < p_drop
             dropped[pos[drop]] = t[drop]
-            pos, t = pos[~drop], t[~drop]
-            gap = gen.random(pos.size)
+            keep = ~drop
+            pos, t = pos[keep], t[keep]
+            gap = np.minimum((u[keep] - p_drop[keep]) / (1.0 - p_drop[keep]), 1.0 - 2.0**-53)
             t = t + (scale[pos] + t) * np.expm1(-np.log1p(-gap) / (shape[pos] + k))
             inside = t < horizon
             pos, t = pos[inside], t[inside]
