@@ -9,7 +9,10 @@ For each population draw s (BG/NBD and Gamma-Gamma draws paired, draw by draw):
   eq. 5). Its spread across draws is the **parameter interval**;
 * a **simulation** of the customer's own future (alive or not, own rate, own dropout,
   Poisson purchases, Gamma spends) gives one realised value per draw. Their spread is
-  the **predictive interval**, and P(value < 0) is the share of negative ones.
+  the **predictive interval**, and P(value < 0) is the share of negative ones. The
+  customer's own rate and dropout are integrated out exactly (a Polya walk from
+  purchase to purchase), so a customer who buys nothing in the horizon costs one
+  uniform per draw.
 
 In :func:`lifevalue.value.formulas.return_based_value`, ``P_t`` is the probability of
 being active at the start of period t and ``V_t`` the expected revenue in period t
@@ -28,7 +31,10 @@ simulation: spent only while the customer is active).
 
 Customers are scored in chunks; each chunk is reduced to means and quantiles before
 the next, and only per-draw totals of the base (a vector of S numbers) are kept
-across chunks, so memory does not grow with customers x draws x periods.
+across chunks, so memory does not grow with customers x draws x periods. A potential
+scenario that changes nothing reuses the current values. Chunks (and blocks of draws
+of the tables) run on ``n_threads`` threads; every chunk has its own random streams
+and its totals are added in chunk order, so the results do not depend on the threads.
 """
 
 from __future__ import annotations
