@@ -35,6 +35,8 @@ def test_calibrated_predictive_covers_what_it_promises(rng):
     u = h.randomized_pit(sims, actual, random_seed=1)
     out = h.pit_uniformity(u)
     assert out["p_value"] > 0.001 and out["counts"].sum() == 3000
+    hist = h.pit_histogram(sims, actual)
+    np.testing.assert_allclose(hist / hist.mean(), 1.0, atol=0.08)  # 300 a bin: SD 5.5%
 
 
 def test_overconfident_predictive_is_caught(rng):
@@ -45,6 +47,8 @@ def test_overconfident_predictive_is_caught(rng):
     out = h.pit_uniformity(h.randomized_pit(sims, actual))
     assert out["p_value"] < 1e-6
     assert out["counts"][-1] > 1.5 * out["expected"]  # actuals pile up in the upper tail
+    hist = h.pit_histogram(sims, actual)
+    assert hist[-1] > 1.5 * hist.mean() and hist[0] < 0.8 * hist.mean()
     agg = h.aggregate_forecast(sims, actual)
     assert agg["forecast"] < agg["actual"] and agg["predictive_quantile"] == 1.0
 
@@ -118,15 +122,24 @@ def test_cdnow_holdout_coverage(cdnow_holdout, cdnow_bg_mcmc, cdnow_cal):
     np.testing.assert_array_equal(hi, ep["purchases_pred_hi"].to_numpy())
 
 
-def test_cdnow_randomized_pit_is_flat(cdnow_holdout):
+def test_cdnow_pit_is_close_to_flat(cdnow_holdout):
     out = cdnow_holdout["uniformity"]
-    # measured p = 0.93 (10 bins, 2,357 customers). A bin holds 235.7 on average with
-    # a binomial SD of 14.6 (6%); +-20% is over 3 SD. p > 0.01 rejects a clearly
-    # miscalibrated predictive (the half-rate one above gives p < 1e-6).
-    assert out["p_value"] > 0.01
-    assert 0.8 < out["min_ratio"] and out["max_ratio"] < 1.2
+    # Randomized PIT (10 bins, 2,357 customers): its noise V alone moves the chi-square
+    # p-value between 0.03 and 0.92 across seeds on one and the same fit (measured, 6
+    # seeds), so a bound any tighter than p > 0.001 would test the seed. A clearly
+    # miscalibrated predictive (the half-rate one above) gives p < 1e-6.
+    assert out["p_value"] > 0.001
     u = cdnow_holdout["pit"]
     assert len(u) == 2357 and np.all((u >= 0) & (u <= 1))
+    # The non-randomized histogram has no such noise and is the same for every seed to
+    # 0.01: measured 0.94 in the lowest bins rising to 1.08 in the highest, a mild slope
+    # (actual counts sit a little high in their predictive distributions: the model
+    # under-forecasts CDNOW's holdout, see the aggregate below). Tolerance +-12%.
+    hist = cdnow_holdout["pit_histogram"]
+    assert hist.sum() == pytest.approx(2357)
+    ratio = hist / hist.mean()
+    assert np.all(np.abs(ratio - 1.0) < 0.12), ratio
+    assert ratio[5:].sum() > ratio[:5].sum()  # the slope, stated
 
 
 def test_cdnow_aggregate_forecast(cdnow_holdout):
