@@ -261,11 +261,24 @@ def _fmt(value, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
+def _notes(r: dict) -> str:
+    """Divergences of MCMC; Pareto k-hat and where the draws came from for importance
+    sampling fits (as bench_models.py records them)."""
+    out = []
+    if r.get("divergences"):
+        out.append(f"{r['divergences']} divergences")
+    if r.get("pareto_k") is not None:
+        out.append(f"k-hat {r['pareto_k']:.2f}")
+    if r.get("draws_from"):
+        out.append(f"draws: {r['draws_from']}")
+    return ", ".join(out)
+
+
 def table(rows: list[dict]) -> str:
     rows = _fit_totals(rows)
     out = ["| section | size | case | model | seconds | CPU s | load | peak RSS MB | r-hat max "
-           "| ESS bulk min | peer / lifevalue time | target | met |",
-           "|:---|---:|:---|:---|---:|---:|---:|---:|---:|---:|:---|:---|:---|"]
+           "| ESS bulk min | notes | peer / lifevalue time | target | met |",
+           "|:---|---:|:---|:---|---:|---:|---:|---:|---:|---:|:---|:---|:---|:---|"]
     for r in rows:
         sec = r["section"]
         if r["status"] == "ok":
@@ -285,7 +298,8 @@ def table(rows: list[dict]) -> str:
             f"| {SECTIONS[sec]} | {r['size']:,}{unit} | {LABELS[sec].get(r['case'], r['case'])} "
             f"| {model} | {seconds} | {_fmt(r.get('cpu_seconds'), '.1f')} "
             f"| {_fmt(r.get('load1'), '.1f')} | {peak} | {_fmt(r.get('rhat_max'), '.3f')} "
-            f"| {_fmt(r.get('ess_bulk_min'), '.0f')} | {ratio(r, ref, label=label)} "
+            f"| {_fmt(r.get('ess_bulk_min'), '.0f')} | {_notes(r)} "
+            f"| {ratio(r, ref, digits=2, label=label)} "
             f"| {goal} | {verdict} |")
     return "\n".join(out)
 
