@@ -4,6 +4,10 @@ The same simulated customers, per size, are fitted by:
 
 ``lifevalue-map``
     ``BetaGeo().fit(summary, method="map")`` and ``GammaGamma().fit(summary, method="map")``;
+``lifevalue-laplace``
+    ``fit(summary, method="laplace", draws=1000, chains=2, random_seed=1)``: Laplace
+    proposal at the mode corrected by Pareto-smoothed importance sampling, 2000 draws
+    (falls back to NUTS when k-hat > 0.7; the table's k-hat column says which);
 ``lifevalue-mcmc-pymc``, ``lifevalue-mcmc-nutpie``
     ``fit(summary, method="mcmc", draws=1000, tune=1000, chains=2, sampler=S,
     random_seed=1)`` with ``S`` = ``"pymc"`` or ``"nutpie"``;
@@ -33,9 +37,13 @@ before the call, or the sampled resident-set sum of the worker and its child pro
 (PyMC runs chains in child processes) where that is larger. The table also shows each
 library's MCMC diagnostics over its population parameters: the largest r-hat, the
 smallest bulk ESS and the number of divergent transitions after tuning; lifevalue's come
-from ``model.diagnostics_``. Each lifevalue case records a hash of the lifevalue
-source it imported, and the report says so when they differ (the package changed
-under a running benchmark).
+from ``model.diagnostics_``. For ``lifevalue-laplace`` the ESS column holds the effective
+sample size of the importance weights and the k-hat column their Pareto k-hat (above
+0.7 the fit fell back to NUTS, whose r-hat and bulk ESS are then shown). A peer's time is
+divided by each of its lifevalue references in the run (pymc-marketing's MCMC by
+lifevalue's MCMC with the same sampler and by lifevalue's Laplace fit). Each lifevalue
+case records a hash of the lifevalue source it imported, and the report says so when they
+differ (the package changed under a running benchmark).
 
 A case's worker that runs longer than its cap (``--cap-seconds``, or
 ``--peer-cap-seconds`` for the lifetimes and pymc-marketing cases; start-up and input
@@ -104,6 +112,7 @@ MCMC_SEED = 1
 
 CASES = {
     "lifevalue-map": "lifevalue MAP",
+    "lifevalue-laplace": "lifevalue Laplace+PSIS",
     "lifevalue-mcmc-pymc": "lifevalue MCMC, pymc",
     "lifevalue-mcmc-nutpie": "lifevalue MCMC, nutpie",
     "lifetimes": "lifetimes 0.11.3 (MLE)",
@@ -111,12 +120,12 @@ CASES = {
     "pymc-marketing-mcmc-pymc": "pymc-marketing MCMC, pymc",
     "pymc-marketing-mcmc-nutpie": "pymc-marketing MCMC, nutpie",
 }
-#: Which lifevalue case each peer's time is divided by.
+#: Which lifevalue cases each peer's time is divided by (those in the run).
 REFERENCE = {
-    "lifetimes": "lifevalue-map",
-    "pymc-marketing-map": "lifevalue-map",
-    "pymc-marketing-mcmc-pymc": "lifevalue-mcmc-pymc",
-    "pymc-marketing-mcmc-nutpie": "lifevalue-mcmc-nutpie",
+    "lifetimes": ("lifevalue-map",),
+    "pymc-marketing-map": ("lifevalue-map",),
+    "pymc-marketing-mcmc-pymc": ("lifevalue-mcmc-pymc", "lifevalue-laplace"),
+    "pymc-marketing-mcmc-nutpie": ("lifevalue-mcmc-nutpie", "lifevalue-laplace"),
 }
 MODELS = {"bgnbd": "BG/NBD", "gg": "Gamma-Gamma"}
 
@@ -162,6 +171,9 @@ def _lifevalue(spec, summary):
     model = (BetaGeo if spec["model"] == "bgnbd" else GammaGamma)()
     if spec["case"] == "lifevalue-map":
         kwargs = {"method": "map"}
+    elif spec["case"] == "lifevalue-laplace":
+        kwargs = {"method": "laplace", "draws": spec["draws"], "chains": spec["chains"],
+                  "tune": spec["tune"], "random_seed": MCMC_SEED}
     else:
         kwargs = {"method": "mcmc", "draws": spec["draws"], "tune": spec["tune"],
                   "chains": spec["chains"], "sampler": spec["case"].rsplit("-", 1)[1],
@@ -172,7 +184,9 @@ def _lifevalue(spec, summary):
 
     def results(_):
         d = model.diagnostics_
-        out = {k: d.get(k) for k in ("rhat_max", "ess_bulk_min", "divergences")}
+        out = {k: d.get(k) for k in ("rhat_max", "ess_bulk_min", "divergences", "pareto_k",
+                                     "importance_ess")}
+        out["draws_from"] = model.metadata_.get("draws_from")
         return {**out, "params": model.point_estimate(),
                 "n_unique": model.metadata_["n_unique"]}
 
@@ -312,7 +326,11 @@ def _totals(rows: list[dict]) -> list[dict]:
                                       if r.get("ess_bulk_min") is not None), default=None),
                     divergences=(sum(r["divergences"] for r in group)
                                  if all(r.get("divergences") is not None for r in group)
-                                 else None))
+                                 else None),
+                    pareto_k=max((r["pareto_k"] for r in group
+                                  if r.get("pareto_k") is not None), default=None),
+                    importance_ess=min((r["importance_ess"] for r in group
+                                        if r.get("importance_ess") is not None), default=None))
             elif "failed" in statuses:
                 total.update(status="failed", reason="see above")
             else:
@@ -329,8 +347,8 @@ def _vs(ref: dict | None) -> str:
 
 def table(rows: list[dict]) -> str:
     head = ("| size | case | model | seconds | CPU s | load | peak RSS MB | r-hat max "
-            "| ESS bulk min | divergences | peer / lifevalue time |\n"
-            "|---:|:---|:---|---:|---:|---:|---:|---:|---:|---:|:---|")
+            "| ESS bulk min | divergences | k-hat | peer / lifevalue time |\n"
+            "|---:|:---|:---|---:|---:|---:|---:|---:|---:|---:|---:|:---|")
     out = [head]
     rows = _totals(rows)
     for r in rows:
@@ -340,14 +358,18 @@ def table(rows: list[dict]) -> str:
             seconds, peak = f"over cap (> {r['cap']:.0f} s)", "-"
         else:
             seconds, peak = f"failed: {r['reason']}", "-"
-        ref = next((x for x in rows if x["size"] == r["size"] and x["model"] == r["model"]
-                    and x["case"] == REFERENCE.get(r["case"])), None)
+        refs = [x for case in REFERENCE.get(r["case"], ()) for x in rows
+                if x["size"] == r["size"] and x["model"] == r["model"] and x["case"] == case]
+        ratios = "; ".join(ratio(r, ref, label=_vs(ref)) for ref in refs)
+        # Laplace+PSIS: the ESS of its importance weights, and k-hat
+        ess = r.get("ess_bulk_min") if r.get("ess_bulk_min") is not None \
+            else r.get("importance_ess")
         out.append(
             f"| {r['size']:,} | {CASES[r['case']]} | {MODELS.get(r['model'], r['model'])} "
             f"| {seconds} | {_fmt(r.get('cpu_seconds'), '.1f')} | {_fmt(r.get('load1'), '.1f')} "
             f"| {peak} | {_fmt(r.get('rhat_max'), '.3f')} "
-            f"| {_fmt(r.get('ess_bulk_min'), '.0f')} | {_fmt(r.get('divergences'), 'd')} "
-            f"| {ratio(r, ref, label=_vs(ref))} |")
+            f"| {_fmt(ess, '.0f')} | {_fmt(r.get('divergences'), 'd')} "
+            f"| {_fmt(r.get('pareto_k'), '.2f')} | {ratios} |")
     return "\n".join(out)
 
 

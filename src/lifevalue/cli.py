@@ -194,7 +194,9 @@ def _fit_models(summary, method, draws, tune, chains, sampler, seed, progress):
 @click.argument("transactions", type=click.Path(dir_okay=True))
 @_columns
 @click.option("--out", required=True, type=click.Path(), help="Model directory to write.")
-@click.option("--method", type=click.Choice(["mcmc", "map"]), default="mcmc", show_default=True)
+@click.option("--method", type=click.Choice(["mcmc", "map", "laplace"]), default="mcmc",
+              show_default=True, help="NUTS, posterior mode, or Laplace + PSIS (falls back to "
+              "NUTS when Pareto k-hat > 0.7).")
 @click.option("--draws", type=int, default=None,
               help="Draws per chain [default: 1000 for BG/NBD, 2000 for Gamma-Gamma].")
 @click.option("--tune", type=int, default=1000, show_default=True)

@@ -145,3 +145,10 @@ def test_numpy_prior_densities_match_pymc(spec):
     for x in xs:
         num = (logp_and_grad(spec, x + h)[0] - logp_and_grad(spec, x - h)[0]) / (2 * h)
         assert logp_and_grad(spec, x)[1] == pytest.approx(num, rel=1e-6)
+    from lifevalue.models.priors import logp_grad_hess
+
+    for x in xs:
+        num = (logp_and_grad(spec, x + h)[1] - logp_and_grad(spec, x - h)[1]) / (2 * h)
+        lp, dlp, d2 = logp_grad_hess(spec, x)
+        assert (lp, dlp) == logp_and_grad(spec, x)
+        assert d2 == pytest.approx(num, rel=1e-5, abs=1e-8)

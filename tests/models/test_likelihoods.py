@@ -140,3 +140,49 @@ def test_counts_stand_for_repeated_rows(rng):
     with pytest.raises(InvalidValueError, match=r"^column 'n_customers': 2 rows with a count "
                        r"that is not a whole number >= 1"):
         BetaGeo().fit(summary, method="map")
+
+
+def _fd_hessian(grad, point, h=1e-6):
+    """Central differences of an analytic gradient (itself checked against PyTensor)."""
+    point = np.asarray(point, dtype=float)
+    cols = []
+    for i in range(len(point)):
+        step = np.zeros_like(point)
+        step[i] = h * point[i]
+        cols.append((grad(point + step) - grad(point - step)) / (2 * step[i]))
+    return np.stack(cols, axis=1)
+
+
+def test_analytic_hessians_match_differentiated_gradients(cdnow_cal):
+    x, t_x, T, m = _cdnow(cdnow_cal)
+    stats = L.compress_bgnbd(x, t_x, T)
+    for point in ([0.243, 4.414, 0.793, 2.426], [2.0, 0.5, 0.3, 0.7], [0.05, 40.0, 5.0, 50.0]):
+        ll, grad, hess = L.bgnbd_total_loglik_derivs(*point, stats)
+        ref_ll, ref_grad = L.bgnbd_total_loglik_grad(*point, stats)
+        assert ll == ref_ll
+        np.testing.assert_array_equal(grad, ref_grad)
+        np.testing.assert_array_equal(hess, hess.T)
+        fd = _fd_hessian(lambda p: L.bgnbd_total_loglik_grad(*p, stats)[1], point)
+        np.testing.assert_allclose(hess, fd, rtol=1e-5, atol=1e-3)
+    rep = x > 0
+    gstats = L.compress_gamma_gamma(x[rep], m[rep])
+    for point in ([6.25, 3.74, 15.44], [0.5, 20.0, 300.0]):
+        _, _, hess = L.gamma_gamma_total_loglik_derivs(*point, gstats)
+        fd = _fd_hessian(lambda p: L.gamma_gamma_total_loglik_grad(*p, gstats)[1], point)
+        np.testing.assert_allclose(hess, fd, rtol=1e-5, atol=1e-3)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_loglik_over_many_draws_equals_one_at_a_time(cdnow_cal, rng, workers):
+    x, t_x, T, m = _cdnow(cdnow_cal)
+    stats = L.compress_bgnbd(x, t_x, T)
+    draws = np.array(list(BG.values())) * np.exp(0.3 * rng.standard_normal((37, 4)))
+    got = L.bgnbd_total_loglik_draws(draws, stats, workers=workers)
+    ref = [L.bgnbd_total_loglik(*d, stats) for d in draws]
+    np.testing.assert_allclose(got, ref, rtol=1e-12)
+    rep = x > 0
+    gstats = L.compress_gamma_gamma(x[rep], m[rep])
+    draws = np.array(list(GG.values())) * np.exp(0.3 * rng.standard_normal((37, 3)))
+    got = L.gamma_gamma_total_loglik_draws(draws, gstats, workers=workers)
+    ref = [L.gamma_gamma_total_loglik(*d, gstats) for d in draws]
+    np.testing.assert_allclose(got, ref, rtol=1e-12)

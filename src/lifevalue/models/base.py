@@ -12,6 +12,7 @@ does not care how they were made.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 import time
@@ -37,11 +38,21 @@ POSITIVE_PRIORS = (
 #: NUTS implementations ``fit(method="mcmc", sampler=...)`` accepts.
 SAMPLERS = ("pymc", "nutpie", "numpyro")
 
+#: Fit methods: NUTS, the posterior mode, or Laplace + PSIS with a NUTS fallback.
+METHODS = ("mcmc", "map", "laplace")
+
+log = logging.getLogger("lifevalue")
+
 #: Scale of the HalfNormal default prior on shape parameters (r, a, b, p, q). Vague on
 #: purpose: the data dominate, and on CDNOW the MAP equals the published MLE to printed
 #: precision (Gamma-Gamma's likelihood has a long flat ridge in p, q and gamma that a
 #: tighter prior, e.g. sigma=10, visibly pulls along).
 SHAPE_SIGMA = 300.0
+
+#: Above this many unique rows the posterior mode search starts from the mode of a
+#: subsample of about ``THIN_TO`` customers.
+THIN_ABOVE = 50_000
+THIN_TO = 50_000
 
 #: Convergence thresholds; a fit beyond them raises :class:`ConvergenceWarning`.
 RHAT_MAX = 1.01
@@ -49,7 +60,12 @@ ESS_MIN = 400
 
 
 class ConvergenceWarning(UserWarning):
-    """An MCMC fit shows divergences, r-hat > 1.01 or ESS < 400."""
+    """An MCMC fit shows divergences, r-hat > 1.01 or ESS < 400 (or a Laplace fit an
+    importance-sampling ESS < 400)."""
+
+
+class LaplaceFallbackWarning(UserWarning):
+    """``fit(method="laplace")``: Pareto k-hat > 0.7, so the posterior was sampled by NUTS."""
 
 
 class BaseModel:
@@ -92,13 +108,29 @@ class BaseModel:
         """Total log-likelihood and its gradient at ``values`` (in ``param_names`` order)."""
         raise NotImplementedError
 
+    def _loglik_derivs(self, values: np.ndarray, stats):  # pragma: no cover - abstract
+        """Total log-likelihood, gradient and Hessian at ``values``."""
+        raise NotImplementedError
+
+    def _loglik_draws(self, values: np.ndarray, stats,
+                      workers: int = 1):  # pragma: no cover - abstract
+        """Total log-likelihood at each row of ``values`` (draws x parameters)."""
+        raise NotImplementedError
+
     def _map_start(self, stats) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _thin(self, stats, fraction: float, rng):  # pragma: no cover - abstract
+        """A random subsample of the customers' statistics (see ``likelihoods.thin_*``)."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------- fitting
 
     def _prepare(self, summary: pd.DataFrame):
         columns = v.check_summary(summary, self.summary_names)
+        counts = v.check_counts(summary)
+        if counts is not None:  # rows that stand for several customers each
+            columns[v.COUNT_COLUMN] = counts
         return self._stats(columns)
 
     def resolved_priors(self, stats) -> dict[str, dict]:
@@ -135,6 +167,7 @@ class BaseModel:
         sampler: str = "pymc",
         random_seed: int | None = None,
         progressbar: bool = False,
+        proposals: int | None = None,
         **sampler_kwargs,
     ):
         """Fit the population parameters to an RFM summary.
@@ -144,35 +177,67 @@ class BaseModel:
         summary : pandas.DataFrame
             From :func:`lifevalue.summarize`; calibration columns (``*_cal``) are used
             when the plain ones are absent.
-        method : {'mcmc', 'map'}
+        method : {'mcmc', 'map', 'laplace'}
             ``'mcmc'`` samples the posterior with NUTS; ``'map'`` finds the posterior
-            mode (in the parameters' own scale, without Jacobian) with L-BFGS on the
-            compiled log density and gradient.
+            mode (in the parameters' own scale, without Jacobian) by Newton trust-region
+            steps in log parameters with the analytic gradient and Hessian;
+            ``'laplace'`` draws from a Student-t Laplace approximation of the posterior
+            of the log parameters, corrected by Pareto-smoothed importance sampling
+            (:mod:`lifevalue.models.laplace`, DESIGN.md section 6), and falls back to
+            NUTS with a :class:`LaplaceFallbackWarning` when Pareto k-hat > 0.7.
+            ``metadata_["draws_from"]`` says which produced the draws, and
+            ``diagnostics_`` holds k-hat and the importance-sampling ESS.
         draws, tune, chains : int
             NUTS settings, per chain; ``draws`` defaults to the model's
-            ``default_draws``.
+            ``default_draws`` (1000 for ``'laplace'``, whose draws are independent).
+            ``'laplace'`` returns ``chains x draws`` resampled draws; ``tune`` only
+            matters after a fallback to NUTS.
         sampler : {'pymc', 'nutpie', 'numpyro'}
             NUTS implementation; see ``bench/bench_samplers.py`` for the measurement.
         random_seed : int, optional
         progressbar : bool
             Show the sampler's progress (the CLI turns it on).
+        proposals : int, optional
+            ``'laplace'`` only: number of proposal draws, i.e. likelihood evaluations
+            (default ``chains x draws``, at least 1000: k-hat needs them).
 
         Returns
         -------
         self
         """
-        if method not in ("mcmc", "map"):
-            raise v.InvalidOptionError(f"method {method!r} is not one of 'mcmc', 'map'",
-                                       column="method")
+        if method not in METHODS:
+            raise v.InvalidOptionError(
+                f"method {method!r} is not one of {', '.join(repr(m) for m in METHODS)}",
+                column="method")
         if sampler not in SAMPLERS:
             raise v.InvalidOptionError(f"sampler {sampler!r} is not one of {list(SAMPLERS)}",
                                        column="sampler")
+        if proposals is not None and (not isinstance(proposals, int | np.integer)
+                                      or proposals < 100):
+            raise v.InvalidOptionError(
+                f"proposals must be a whole number of at least 100, got {proposals!r}",
+                column="proposals")
         stats = self._prepare(summary)
         priors = self.resolved_priors(stats)
-        draws = self.default_draws if draws is None else draws
+        if draws is None:
+            draws = BaseModel.default_draws if method == "laplace" else self.default_draws
         start = time.perf_counter()
+        laplace_diag: dict[str, Any] = {}
+        draws_from = {"mcmc": "nuts", "map": "mode", "laplace": "laplace+psis"}[method]
         if method == "map":
             idata = self._fit_map(stats, priors)
+        elif method == "laplace":
+            idata, laplace_diag = self._fit_laplace(
+                stats, priors, draws=draws, chains=chains, proposals=proposals,
+                random_seed=random_seed)
+            if laplace_diag["fallback"]:
+                draws_from = "nuts"
+                if "mode" in laplace_diag:
+                    sampler_kwargs.setdefault("initvals", laplace_diag["mode"])
+                idata = _fit_mcmc(self._pymc_model(stats, priors), draws=draws, tune=tune,
+                                  chains=chains, sampler=sampler, random_seed=random_seed,
+                                  progressbar=progressbar, **sampler_kwargs)
+            laplace_diag.pop("mode", None)
         else:
             # chains start (jittered) at the posterior mode, found cheaply on the
             # compressed statistics, instead of at the vague priors' centres
@@ -188,7 +253,8 @@ class BaseModel:
             "format_version": FORMAT_VERSION,
             "lifevalue_version": _version(),
             "method": method,
-            "sampler": sampler if method == "mcmc" else None,
+            "draws_from": draws_from,
+            "sampler": sampler if draws_from == "nuts" else None,
             "priors": priors,
             "time_unit": summary.attrs.get("time_unit"),
             "n_customers": int(stats.n_customers),
@@ -196,40 +262,182 @@ class BaseModel:
             "fit_seconds": round(time.perf_counter() - start, 3),
         }
         self.diagnostics_ = self._diagnostics()
-        if method == "mcmc":
+        if laplace_diag:
+            self.diagnostics_.update(laplace_diag)
+        if draws_from in ("nuts", "laplace+psis"):
             self._warn_if_not_converged()
         return self
 
-    def _fit_map(self, stats, priors) -> az.InferenceData:
-        """Posterior mode by BFGS in log parameters, on the NumPy likelihood and its
-        analytic gradient plus the priors' log densities (no Jacobian: the mode is that
-        of the density of the parameters themselves). Nothing is compiled."""
-        from scipy import optimize
+    def _log_posterior(self, theta: np.ndarray, stats, specs, *, jacobian: bool):
+        """Log posterior of ``theta = log(params)`` with its gradient and Hessian in theta.
 
-        from lifevalue.models.priors import logp_and_grad
+        Likelihood plus prior log densities; with ``jacobian`` also ``sum(theta)``, the
+        log Jacobian of ``params = exp(theta)``, which makes it the density of theta
+        itself (what the Laplace approximation approximates). Without it, its mode is the
+        mode of the density of the parameters (MAP).
+        """
+        from lifevalue.models.priors import logp_grad_hess
 
+        values = np.exp(theta)
+        ll, g, h = self._loglik_derivs(values, stats)
+        for i, spec in enumerate(specs):
+            lp, d1, d2 = logp_grad_hess(spec, values[i])
+            ll, g[i], h[i, i] = ll + lp, g[i] + d1, h[i, i] + d2
+        # chain rule: d/dtheta_i = v_i d/dv_i
+        g_theta = g * values
+        h_theta = h * np.outer(values, values) + np.diag(g_theta)
+        if jacobian:
+            ll, g_theta = ll + float(np.sum(theta)), g_theta + 1.0
+        return ll, g_theta, h_theta
+
+    def _mode(self, stats, priors, *, jacobian: bool, start: np.ndarray | None = None,
+              max_iter: int = 200, tol: float = 1e-10):
+        """Maximise :meth:`_log_posterior` by damped Newton steps with the analytic
+        Hessian; each step is one pass over the unique rows for value, gradient and
+        Hessian together.
+
+        Where the Hessian is not negative definite (far from the mode) the step uses
+        its eigenvalues' magnitudes (a saddle-free Newton step); steps are capped at one
+        unit of log parameter and halved until the log density rises enough (Armijo).
+        It stops when the Newton decrement ``g' (-H)^-1 g / 2``, the predicted gain in
+        log density, is below ``tol`` (a criterion that does not depend on the number
+        of customers), or when the gradient in log parameters is below ``1e-8 (1 + |f|)``.
+        Usually 5-15 iterations (2-4 on all customers after a start from a subsample's
+        mode). Where Newton steps stall (a flat ridge on a handful of customers) BFGS
+        finishes from where they stopped.
+
+        Returns
+        -------
+        theta, log density, Hessian (in theta), iterations
+        """
         specs = [priors[n] for n in self.param_names]
 
-        def objective(theta):
-            values = np.exp(theta)
-            ll, grad = self._loglik_grad(values, stats)
-            for i, spec in enumerate(specs):
-                lp, dlp = logp_and_grad(spec, values[i])
-                ll, grad[i] = ll + lp, grad[i] + dlp
-            if not (np.isfinite(ll) and np.all(np.isfinite(grad))):
-                return 1e300, np.zeros_like(theta)
-            return -ll, -grad * values
+        def derivs(theta):
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                out = self._log_posterior(theta, stats, specs, jacobian=jacobian)
+            ll, g, h = out
+            if not (np.isfinite(ll) and np.all(np.isfinite(g)) and np.all(np.isfinite(h))):
+                return -np.inf, g, h
+            return out
 
-        res = optimize.minimize(objective, np.log(self._map_start(stats)), jac=True,
-                                method="BFGS", options={"maxiter": 5000, "gtol": 1e-8})
+        if start is not None:
+            theta = np.asarray(start, dtype=float)
+        elif stats.n_unique > THIN_ABOVE:
+            # the mode of a subsample of about THIN_TO customers is a few cheap steps
+            # away, and from it the full data need 2-4 Newton steps instead of 6-10
+            fraction = THIN_TO / max(stats.n_customers, 1)
+            small = self._thin(stats, fraction, np.random.default_rng(0))
+            theta = self._mode(small, priors, jacobian=jacobian,
+                               start=np.log(self._map_start(small)))[0]
+        else:
+            theta = np.log(self._map_start(stats))
+        f, g, h = derivs(theta)
+        if not np.isfinite(f):
+            raise RuntimeError("MAP optimisation failed: the log density is not finite at "
+                               "the start")
+        for it in range(1, max_iter + 1):
+            eig, vec = np.linalg.eigh(-h)
+            eig = np.maximum(np.abs(eig), 1e-10 * max(np.max(np.abs(eig)), 1e-300))
+            step = vec @ ((vec.T @ g) / eig)
+            decrement = float(g @ step)
+            # a flat direction (a mode at the boundary, e.g. b -> 0 on a handful of
+            # customers) keeps the decrement up while the gradient in log parameters
+            # vanishes: stop there too, as BFGS would
+            if decrement / 2 < tol or np.max(np.abs(g)) < 1e-8 * (1.0 + abs(f)):
+                return theta, f, h, it - 1
+            step *= min(1.0, 1.0 / np.max(np.abs(step)))
+            t = 1.0
+            for _ in range(60):
+                f_new, g_new, h_new = derivs(theta + t * step)
+                if f_new >= f + 1e-4 * t * float(g @ step):
+                    break
+                t /= 2
+            else:
+                if decrement < 1e-6:  # at the mode up to rounding
+                    return theta, f, h, it - 1
+                break
+            theta, f, g, h = theta + t * step, f_new, g_new, h_new
+        # Newton stalled (a long flat ridge on a handful of customers): finish with BFGS
+        # on the gradient alone, as MAP did before it took Newton steps
+        return self._mode_bfgs(theta, derivs, max_iter)
+
+    @staticmethod
+    def _mode_bfgs(theta, derivs, newton_steps):
+        from scipy import optimize
+
+        def objective(t):
+            f, g, _ = derivs(t)
+            return (1e300, np.zeros_like(t)) if not np.isfinite(f) else (-f, -g)
+
+        res = optimize.minimize(objective, theta, jac=True, method="BFGS",
+                                options={"maxiter": 5000, "gtol": 1e-8})
         if not np.isfinite(res.fun) or res.fun >= 1e300:
             raise RuntimeError(f"MAP optimisation failed: {res.message}")
-        values = np.exp(res.x)
+        f, _, h = derivs(res.x)
+        return res.x, f, h, newton_steps + int(res.nit)
+
+    def _fit_map(self, stats, priors) -> az.InferenceData:
+        """Posterior mode by Newton steps in log parameters, on the NumPy likelihood with
+        its analytic gradient and Hessian plus the priors' log densities (no Jacobian: the
+        mode is that of the density of the parameters themselves). Nothing is compiled."""
+        theta, logp, _, nit = self._mode(stats, priors, jacobian=False)
+        values = np.exp(theta)
         return az.from_dict(
             posterior={n: np.array([[val]]) for n, val in zip(self.param_names, values,
                                                                strict=True)},
-            attrs={"map_logp": -float(res.fun), "map_iterations": int(res.nit)},
+            attrs={"map_logp": logp, "map_iterations": nit},
         )
+
+    def _fit_laplace(self, stats, priors, *, draws, chains, proposals, random_seed):
+        """Laplace approximation at the mode of the log parameters' posterior, corrected
+        by PSIS (:func:`lifevalue.models.laplace.laplace_psis`) and resampled to
+        ``chains x draws`` draws; the diagnostics say whether to fall back to NUTS."""
+        from lifevalue.models import laplace as lp
+        from lifevalue.models.priors import logp_and_grad
+
+        specs = [priors[n] for n in self.param_names]
+        try:
+            theta, _, hess, nit = self._mode(stats, priors, jacobian=True)
+            np.linalg.cholesky(-hess)
+        except (RuntimeError, np.linalg.LinAlgError) as err:
+            msg = (f"{type(self).__name__} Laplace fit: no proper mode of the posterior "
+                   f"({err}); sampling the posterior with NUTS instead")
+            log.warning(msg)
+            warnings.warn(msg, LaplaceFallbackWarning, stacklevel=3)
+            return None, {"pareto_k": float("inf"), "importance_ess": 0.0, "proposals": 0,
+                          "fallback": True}
+        workers = max(1, min(2, os.cpu_count() or 1))
+
+        def log_density(thetas):
+            values = np.exp(thetas)
+            out = self._loglik_draws(values, stats, workers=workers)
+            for i, spec in enumerate(specs):
+                out = out + logp_and_grad(spec, values[:, i])[0]
+            return out + thetas.sum(axis=1)
+
+        n_out = chains * draws
+        rng = np.random.default_rng(random_seed)
+        res = lp.laplace_psis(log_density, theta, hess,
+                              n_proposals=proposals or max(n_out, lp.MIN_PROPOSALS),
+                              n_out=n_out, rng=rng)
+        mode = {n: float(val) for n, val in zip(self.param_names, np.exp(theta), strict=True)}
+        diag = {"pareto_k": res.khat, "importance_ess": res.ess, "proposals": res.n_proposals,
+                "proposal_df": res.proposal.df, "mode_iterations": nit,
+                "fallback": not res.reliable, "mode": mode}
+        if not res.reliable:
+            msg = (f"{type(self).__name__} Laplace fit: Pareto k-hat {res.khat:.2f} > "
+                   f"{lp.KHAT_MAX}, the importance weights are unreliable; sampling the "
+                   "posterior with NUTS instead")
+            log.warning(msg)
+            warnings.warn(msg, LaplaceFallbackWarning, stacklevel=3)
+            return None, diag
+        values = np.exp(res.theta).reshape(chains, draws, -1)
+        idata = az.from_dict(
+            posterior={n: values[..., i] for i, n in enumerate(self.param_names)},
+            attrs={"method": "laplace+psis", "pareto_k": res.khat,
+                   "importance_ess": res.ess, "proposals": res.n_proposals},
+        )
+        return idata, diag
 
     # ------------------------------------------------------------ fitted results
 
@@ -271,7 +479,10 @@ class BaseModel:
         return float(self._loglik(params, self._prepare(summary), NUMPY))
 
     def summary(self, hdi_prob: float = 0.9) -> pd.DataFrame:
-        """Posterior summary: mean, sd, HDI, r-hat and ESS of each parameter."""
+        """Posterior summary: mean, sd, HDI, r-hat and ESS of each parameter.
+
+        After ``fit(method="laplace")`` its ``attrs`` hold ``pareto_k`` and
+        ``importance_ess``."""
         self._check_fitted()
         v.check_probability(hdi_prob, "hdi_prob")
         if self.idata_.posterior.sizes["draw"] * self.idata_.posterior.sizes["chain"] < 2:
@@ -281,11 +492,22 @@ class BaseModel:
             warnings.simplefilter("ignore", RuntimeWarning)  # r-hat of a single chain
             out = az.summary(self.idata_, var_names=list(self.param_names), hdi_prob=hdi_prob,
                              round_to="none")
-        return out.rename_axis("parameter")
+        out = out.rename_axis("parameter")
+        if self.diagnostics_.get("method") == "laplace":
+            # resampled importance draws: their r-hat and ESS describe the resampling;
+            # the fit's own checks are k-hat and the ESS of the importance weights
+            out.attrs.update({k: self.diagnostics_[k] for k in ("pareto_k", "importance_ess")})
+        return out
 
     def _diagnostics(self) -> dict[str, Any]:
         post = self.idata_.posterior
-        diag: dict[str, Any] = {"method": self.metadata_["method"]}
+        route = self.metadata_.get("draws_from")
+        method = {"nuts": "mcmc", "laplace+psis": "laplace"}.get(route, self.metadata_["method"])
+        diag: dict[str, Any] = {"method": method}
+        if route == "laplace+psis":
+            diag["draws"] = int(post.sizes["chain"] * post.sizes["draw"])
+            diag["chains"] = int(post.sizes["chain"])
+            return diag
         if post.sizes["chain"] * post.sizes["draw"] < 2 or "sample_stats" not in self.idata_:
             return diag
         with warnings.catch_warnings():
@@ -315,13 +537,16 @@ class BaseModel:
             problems.append(f"r-hat {d['rhat_max']:.3f} > {RHAT_MAX}")
         if d.get("ess_bulk_min", np.inf) < ESS_MIN:
             problems.append(f"bulk ESS {d['ess_bulk_min']:.0f} < {ESS_MIN}")
+        if d.get("method") == "laplace" and d.get("importance_ess", np.inf) < ESS_MIN:
+            problems.append(f"importance-sampling ESS {d['importance_ess']:.0f} < {ESS_MIN}")
         return problems
 
     def _warn_if_not_converged(self):
         problems = self.convergence_problems()
+        route = "Laplace/PSIS" if self.diagnostics_.get("method") == "laplace" else "MCMC"
         if problems:
             warnings.warn(
-                f"{type(self).__name__} MCMC did not converge: {'; '.join(problems)}. Do not "
+                f"{type(self).__name__} {route} did not converge: {'; '.join(problems)}. Do not "
                 "trust its intervals; sample longer (more tune/draws) or check the data.",
                 ConvergenceWarning,
                 stacklevel=3,

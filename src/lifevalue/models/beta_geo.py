@@ -21,8 +21,11 @@ from lifevalue.models.base import SHAPE_SIGMA, BaseModel
 from lifevalue.models.likelihoods import (
     BGNBDStats,
     bgnbd_total_loglik,
+    bgnbd_total_loglik_derivs,
+    bgnbd_total_loglik_draws,
     bgnbd_total_loglik_grad,
     compress_bgnbd,
+    thin_bgnbd,
 )
 
 
@@ -70,7 +73,8 @@ class BetaGeo(BaseModel):
         }
 
     def _stats(self, columns):
-        return compress_bgnbd(columns["frequency"], columns["recency"], columns["T"])
+        return compress_bgnbd(columns["frequency"], columns["recency"], columns["T"],
+                              counts=columns.get(v.COUNT_COLUMN))
 
     def _loglik(self, params, stats, xp):
         return bgnbd_total_loglik(params["r"], params["alpha"], params["a"], params["b"],
@@ -78,6 +82,15 @@ class BetaGeo(BaseModel):
 
     def _loglik_grad(self, values, stats):
         return bgnbd_total_loglik_grad(*values, stats)
+
+    def _loglik_derivs(self, values, stats):
+        return bgnbd_total_loglik_derivs(*values, stats)
+
+    def _loglik_draws(self, values, stats, workers=1):
+        return bgnbd_total_loglik_draws(values, stats, workers=workers)
+
+    def _thin(self, stats, fraction, rng):
+        return thin_bgnbd(stats, fraction, rng)
 
     def _map_start(self, stats):
         mean_T = float(np.sum(stats.count * stats.T) / np.sum(stats.count))
@@ -145,6 +158,7 @@ class BetaGeo(BaseModel):
         random_seed: int = 0,
         max_draws: int | None = None,
         chunk_size: int | None = None,
+        rng_offset: int = 0,
     ) -> pd.DataFrame:
         """Expected purchases in (T, T+t] (FHL 2005a, eq. 10), with both intervals.
 
@@ -152,8 +166,8 @@ class BetaGeo(BaseModel):
         ``purchases_param_lo``/``_hi``; with ``predictive=True`` also the predictive
         interval ``purchases_pred_lo``/``_hi`` of the count the customer will actually
         make, simulated from the per-customer posterior (one simulation per draw).
+        ``rng_offset`` is as in :meth:`simulate_purchases`.
         """
-        rng_offset: int = 0,
         _check_horizon(t)
         out = self._closed_form_frame(
             summary, "purchases",
@@ -161,7 +175,6 @@ class BetaGeo(BaseModel):
             ci, max_draws)
         if predictive:
             sims = self.simulate_purchases(summary, [t], random_seed=random_seed,
-        ``rng_offset`` is as in :meth:`simulate_purchases`.
                                            max_draws=max_draws, chunk_size=chunk_size, ci=ci,
                                            rng_offset=rng_offset)
             out["purchases_pred_lo"] = sims["purchases_pred_lo"].to_numpy()
@@ -177,6 +190,7 @@ class BetaGeo(BaseModel):
         random_seed: int = 0,
         max_draws: int | None = None,
         chunk_size: int | None = None,
+        rng_offset: int = 0,
     ) -> pd.DataFrame:
         """Simulate total purchases over future periods of the given ``lengths``.
 
@@ -184,15 +198,6 @@ class BetaGeo(BaseModel):
         closed form) and the predictive interval ``purchases_pred_lo``/``_hi`` of the
         total over all periods, and ``active_end_mean``, the share of simulations in
         which the customer is still active at the end.
-        """
-        rng_offset: int = 0,
-        x, t_x, T = self._customers(summary)
-        lengths = np.atleast_1d(np.asarray(lengths, dtype="float64"))
-        for length in lengths:
-            _check_horizon(length)
-        params = sc.simulation_draws(self.draws(max_draws))
-        order = sc.canonical_order(summary.index)
-        n_draws = len(params["r"])
 
         Random numbers follow the customers sorted by id, one stream per block of
         :data:`~lifevalue.models.customer_posterior.RNG_BLOCK` customers.
@@ -200,12 +205,20 @@ class BetaGeo(BaseModel):
         within a larger population (a multiple of the block): scoring the customers
         ``[k, k + n)`` of the sorted population with ``rng_offset=k`` gives exactly
         the numbers of scoring the whole (the Spark scorer relies on it).
+        """
+        x, t_x, T = self._customers(summary)
+        lengths = np.atleast_1d(np.asarray(lengths, dtype="float64"))
+        for length in lengths:
+            _check_horizon(length)
+        offset = sc.check_rng_offset(rng_offset)
+        params = sc.simulation_draws(self.draws(max_draws))
+        order = sc.canonical_order(summary.index)
+        n_draws = len(params["r"])
         cols = {k: np.empty(len(x)) for k in
                 ("purchases_sim_mean", "purchases_pred_lo", "purchases_pred_hi",
                  "active_end_mean")}
         for sl in sc.iter_chunks(len(x), chunk_size, n_draws, len(lengths)):
             idx = order[sl]
-        offset = sc.check_rng_offset(rng_offset)
             rng = cp.BlockRNG(random_seed, offset + sl.start, offset + sl.stop)
             alive, lam, p = cp.draw_bgnbd_states(params, x[idx], t_x[idx], T[idx], rng)
             purchases, _ = cp.simulate_purchases(alive, lam, p, lengths, rng)

@@ -24,7 +24,10 @@ from lifevalue.models.likelihoods import (
     GammaGammaStats,
     compress_gamma_gamma,
     gamma_gamma_total_loglik,
+    gamma_gamma_total_loglik_derivs,
+    gamma_gamma_total_loglik_draws,
     gamma_gamma_total_loglik_grad,
+    thin_gamma_gamma,
 )
 
 #: |Spearman correlation| of frequency and spend above which ``fit`` warns.
@@ -81,13 +84,24 @@ class GammaGamma(BaseModel):
         if not rep.any():
             raise v.InputError("Gamma-Gamma needs repeat customers (frequency > 0); the "
                                "summary has none", column="frequency")
-        return compress_gamma_gamma(columns["frequency"][rep], columns["monetary_value"][rep])
+        counts = columns.get(v.COUNT_COLUMN)
+        return compress_gamma_gamma(columns["frequency"][rep], columns["monetary_value"][rep],
+                                    counts=None if counts is None else counts[rep])
 
     def _loglik(self, params, stats, xp):
         return gamma_gamma_total_loglik(params["p"], params["q"], params["gamma"], stats, xp)
 
     def _loglik_grad(self, values, stats):
         return gamma_gamma_total_loglik_grad(*values, stats)
+
+    def _loglik_derivs(self, values, stats):
+        return gamma_gamma_total_loglik_derivs(*values, stats)
+
+    def _loglik_draws(self, values, stats, workers=1):
+        return gamma_gamma_total_loglik_draws(values, stats, workers=workers)
+
+    def _thin(self, stats, fraction, rng):
+        return thin_gamma_gamma(stats, fraction, rng)
 
     def _map_start(self, stats):
         mean_m = float(np.sum(stats.count * stats.m) / np.sum(stats.count))
@@ -98,10 +112,13 @@ class GammaGamma(BaseModel):
         cols = v.check_summary(summary, self.summary_names)
         rep = cols["frequency"] > 0
         x, m = cols["frequency"][rep], cols["monetary_value"][rep]
+        counts = v.check_counts(summary)
+        if counts is not None:  # sufficient statistics: one row per customer again
+            x, m = np.repeat(x, counts[rep]), np.repeat(m, counts[rep])
         corr = {"pearson": np.nan, "spearman": np.nan, "spearman_pvalue": np.nan,
-                "n": int(rep.sum())}
-        if rep.sum() > 2 and np.ptp(x) > 0 and np.ptp(m) > 0:
-            rho, pval = st.spearmanr(x, m)
+                "n": len(x)}
+        if len(x) > 2 and np.ptp(x) > 0 and np.ptp(m) > 0:
+            rho, pval = _spearman(x, m)
             corr.update(pearson=float(np.corrcoef(x, m)[0, 1]), spearman=float(rho),
                         spearman_pvalue=float(pval))
         self.spend_frequency_correlation_ = corr
@@ -143,6 +160,7 @@ class GammaGamma(BaseModel):
         random_seed: int = 0,
         max_draws: int | None = None,
         chunk_size: int | None = None,
+        rng_offset: int = 0,
     ) -> pd.DataFrame:
         """Expected spend per transaction (FHL 2005b, eq. 5) with both intervals.
 
@@ -152,7 +170,6 @@ class GammaGamma(BaseModel):
         purchases get the population mean and interval. ``rng_offset`` is as in
         :meth:`lifevalue.models.beta_geo.BetaGeo.simulate_purchases`.
         """
-        rng_offset: int = 0,
         self._check_fitted()
         cols = v.check_summary(summary, self.summary_names)
         x, m = cols["frequency"], np.where(cols["frequency"] > 0, cols["monetary_value"], 0.0)
@@ -166,6 +183,7 @@ class GammaGamma(BaseModel):
         out = sc.interval_frame("spend", mean, lo, hi, "param", summary.index, ci)
         if predictive:
             lo_p, hi_p = np.empty(len(x)), np.empty(len(x))
+            offset = sc.check_rng_offset(rng_offset)
             order = sc.canonical_order(summary.index)
             sims = sc.simulation_draws(d)
             for sl in sc.iter_chunks(len(x), chunk_size, len(sims["p"])):
@@ -174,8 +192,35 @@ class GammaGamma(BaseModel):
                 nu = cp.draw_spend_rate(sims, x[idx], m[idx], rng)
                 amount = rng.gamma(np.broadcast_to(sims["p"][:, None], nu.shape), 1.0 / nu,
                                    nu.shape)
-            offset = sc.check_rng_offset(rng_offset)
                 _, lo_p[idx], hi_p[idx] = sc.reduce_draws(amount, ci)
             out["spend_pred_lo"] = lo_p
             out["spend_pred_hi"] = hi_p
         return out
+
+
+def _average_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks 1..n with ties given their average rank (``scipy.stats.rankdata``), from the
+    sorted distinct values and their counts."""
+    from lifevalue.models.likelihoods import _sorted_codes
+
+    codes, distinct = _sorted_codes(values)
+    counts = np.bincount(codes, minlength=len(distinct)).astype("float64")
+    before = np.cumsum(counts) - counts
+    return (before + (counts + 1.0) / 2.0)[codes]
+
+
+def _spearman(x: np.ndarray, m: np.ndarray) -> tuple[float, float]:
+    """Spearman's rho and its two-sided p-value, as ``scipy.stats.spearmanr`` gives them
+    (Pearson correlation of average ranks; p from Student's t with n - 2 degrees of
+    freedom), in about half its time on a million customers."""
+    rx, rm = _average_ranks(x), _average_ranks(m)
+    rx -= rx.mean()
+    rm -= rm.mean()
+    rho = float(np.einsum("i,i->", rx, rm)
+                / np.sqrt(np.einsum("i,i->", rx, rx) * np.einsum("i,i->", rm, rm)))
+    rho = min(1.0, max(-1.0, rho))
+    dof = len(x) - 2
+    with np.errstate(divide="ignore"):
+        t = rho * np.sqrt(dof / ((1.0 - rho) * (1.0 + rho)))
+    return rho, float(2.0 * st.t.sf(abs(t), dof))
+
