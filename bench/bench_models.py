@@ -6,8 +6,9 @@ The same simulated customers, per size, are fitted by:
     ``BetaGeo().fit(summary, method="map")`` and ``GammaGamma().fit(summary, method="map")``;
 ``lifevalue-laplace``
     ``fit(summary, method="laplace", draws=1000, chains=2, random_seed=1)``: Laplace
-    proposal at the mode corrected by Pareto-smoothed importance sampling, 2000 draws
-    (falls back to NUTS when k-hat > 0.7; the table's k-hat column says which);
+    proposal at the mode corrected by Pareto-smoothed importance sampling: 1000 proposals
+    (likelihood evaluations) resampled to 2000 draws (falls back to NUTS when k-hat > 0.7;
+    the table's k-hat column says which);
 ``lifevalue-mcmc-pymc``, ``lifevalue-mcmc-nutpie``
     ``fit(summary, method="mcmc", draws=1000, tune=1000, chains=2, sampler=S,
     random_seed=1)`` with ``S`` = ``"pymc"`` or ``"nutpie"``;

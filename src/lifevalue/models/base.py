@@ -199,7 +199,9 @@ class BaseModel:
             Show the sampler's progress (the CLI turns it on).
         proposals : int, optional
             ``'laplace'`` only: number of proposal draws, i.e. likelihood evaluations
-            (default ``chains x draws``, at least 1000: k-hat needs them).
+            (default half of ``chains x draws``, at least 1000, which k-hat needs; the
+            design's "about a thousand likelihood evaluations"). With the nearly equal
+            weights of a large data set each proposal is resampled about twice.
 
         Returns
         -------
@@ -418,7 +420,7 @@ class BaseModel:
         n_out = chains * draws
         rng = np.random.default_rng(random_seed)
         res = lp.laplace_psis(log_density, theta, hess,
-                              n_proposals=proposals or max(n_out, lp.MIN_PROPOSALS),
+                              n_proposals=proposals or max(n_out // 2, lp.MIN_PROPOSALS),
                               n_out=n_out, rng=rng)
         mode = {n: float(val) for n, val in zip(self.param_names, np.exp(theta), strict=True)}
         diag = {"pareto_k": res.khat, "importance_ess": res.ess, "proposals": res.n_proposals,
