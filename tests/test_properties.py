@@ -144,12 +144,8 @@ def test_invalid_logs_raise_input_error(log, kind, engine, data):
 
 
 # Found by the property test above (an earlier draw of its examples): five one-time buyers
-# and two customers with one repeat, all of age 60 days. The MAP fit of BetaGeo by damped
-# Newton steps (models/base.py, _mode) does not converge in 200 steps (nor 5000) and
-# raises RuntimeError on this valid input. Strict xfail: when the fit is fixed this test
-# passes, xfail-strict fails, and the mark must go.
-@pytest.mark.xfail(raises=RuntimeError, strict=True,
-                   reason="BetaGeo MAP does not converge on a tiny population (base._mode)")
+# and two customers with one repeat, all of age 60 days. Newton steps alone stalled on it;
+# the MAP now finishes with BFGS where Newton stalls (models/base.py).
 def test_tiny_population_of_single_repeaters_fits():
     log = pd.DataFrame({
         "customer_id": [1000, 965, 986, 958, 972, 965, 965, 965, 993, 965, 965, 965, 979,
