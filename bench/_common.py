@@ -167,10 +167,11 @@ def run_worker(script, spec: dict, cap: float, *, python: str | None = None) -> 
 
 
 def ratio(row: dict, ref: dict | None, key: str = "seconds", *, digits: int = 1,
-          unit: str = "x", label: str = "") -> str:
+          unit: str = "x", label: str = "", style: str = "f") -> str:
     """``row[key] / ref[key]`` as text, for a peer's row against its lifevalue reference.
 
-    Both ran: ``"5.8x"`` (``digits`` decimals, then ``unit`` and ``label``). One went over
+    Both ran: ``"5.8x"`` (``digits`` decimals, or significant digits with ``style="g"``,
+    then ``unit`` and ``label``). One went over
     its cap (only for ``key="seconds"``): a bound from the cap, ``"> 2.0x"`` when the
     peer did, ``"< 0.50x"`` when the reference did. No reference: ``""``; anything else
     (a failure, a missing value): ``"-"``.
@@ -180,7 +181,7 @@ def ratio(row: dict, ref: dict | None, key: str = "seconds", *, digits: int = 1,
     if row["status"] == "ok" and ref["status"] == "ok":
         if row.get(key) is None or ref.get(key) is None:
             return "-"
-        return f"{row[key] / ref[key]:.{digits}f}{unit}{label}"
+        return f"{row[key] / ref[key]:.{digits}{style}}{unit}{label}"
     if key != "seconds":
         return "-"
     if row["status"] == "over cap" and ref["status"] == "ok":

@@ -299,7 +299,7 @@ def table(rows: list[dict]) -> str:
             f"| {model} | {seconds} | {_fmt(r.get('cpu_seconds'), '.1f')} "
             f"| {_fmt(r.get('load1'), '.1f')} | {peak} | {_fmt(r.get('rhat_max'), '.3f')} "
             f"| {_fmt(r.get('ess_bulk_min'), '.0f')} | {_notes(r)} "
-            f"| {ratio(r, ref, digits=2, label=label)} "
+            f"| {ratio(r, ref, digits=3, style='g', label=label)} "
             f"| {goal} | {verdict} |")
     return "\n".join(out)
 
