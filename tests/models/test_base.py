@@ -152,3 +152,17 @@ def test_numpy_prior_densities_match_pymc(spec):
         lp, dlp, d2 = logp_grad_hess(spec, x)
         assert (lp, dlp) == logp_and_grad(spec, x)
         assert d2 == pytest.approx(num, rel=1e-5, abs=1e-8)
+
+
+def test_map_from_a_subsample_start_finds_the_same_mode(cdnow_cal, monkeypatch):
+    """Above THIN_ABOVE unique rows Newton starts at a subsample's mode; same result."""
+    direct = {}
+    for cls in (BetaGeo, GammaGamma):
+        direct[cls] = cls().fit(cdnow_cal, method="map")
+    monkeypatch.setattr(base, "THIN_ABOVE", 100)
+    monkeypatch.setattr(base, "THIN_TO", 500)
+    for cls, ref in direct.items():
+        model = cls().fit(cdnow_cal, method="map")
+        for name, value in ref.point_estimate().items():
+            assert model.point_estimate()[name] == pytest.approx(value, rel=1e-6)
+        assert model.idata_.attrs["map_iterations"] < ref.idata_.attrs["map_iterations"]
