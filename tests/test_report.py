@@ -80,3 +80,19 @@ def test_report_warns_prominently_when_not_converged(cdnow_cal, tmp_path):
     text = path.read_text()
     assert "Warning: the model fit did not converge (BetaGeo)" in text
     assert "BetaGeo did NOT converge" in text
+
+
+def test_model_checks_name_the_route_of_each_fit(cdnow_cal):
+    from lifevalue.models import BetaGeo
+    from lifevalue.report import _diagnostics_block
+
+    laplace = BetaGeo().fit(cdnow_cal, method="laplace", random_seed=3)
+    block = _diagnostics_block(laplace)
+    k, ess = laplace.diagnostics_["pareto_k"], laplace.diagnostics_["importance_ess"]
+    assert f"Pareto k-hat {k:.2f} &lt;= 0.7, importance ESS {ess:.0f}" in block
+    assert "zero width" not in block
+    mode = BetaGeo().fit(cdnow_cal, method="map")
+    assert "fitted by map; no posterior uncertainty" in _diagnostics_block(mode)
+    # a Laplace fit whose importance sampling kept too few effective draws is flagged
+    laplace.diagnostics_["importance_ess"] = 120.0
+    assert "did NOT converge: importance-sampling ESS 120 &lt; 400" in _diagnostics_block(laplace)

@@ -10,7 +10,8 @@ Exit codes:
 * 1 - an unexpected error (a bug: please report it);
 * 2 - a usage error (unknown option, missing argument);
 * 3 - bad input: the message names the column, option or file and the rows;
-* 4 - ``fit --strict`` and the MCMC fit did not converge (the model is not saved).
+* 4 - ``fit --strict`` and the fit did not converge: MCMC diagnostics, or the
+  importance-sampling ESS of a Laplace fit (the model is not saved).
 """
 
 from __future__ import annotations
@@ -216,7 +217,7 @@ def fit(transactions, customer_id, date_col, amount, date_format, observation_en
                          observation_end, calibration_end, time_unit)
     bg, gg = _fit_models(summary, method, draws, tune, chains, sampler, seed, progress)
     problems = [f"{type(m).__name__}: {'; '.join(m.convergence_problems())}"
-                for m in (bg, gg) if m.metadata_["method"] == "mcmc" and not m.converged]
+                for m in (bg, gg) if not m.converged]
     if problems and strict:
         log.error("not converged (--strict): %s; nothing saved", " | ".join(problems))
         sys.exit(EXIT_NOT_CONVERGED)
@@ -252,9 +253,9 @@ def _scenario(spec: str):
 
 
 def _warn_if_not_converged(models) -> None:
-    """Say so on stderr when a saved MCMC fit did not converge (scores still follow)."""
+    """Say so on stderr when a saved fit did not converge (scores still follow)."""
     for model in models:
-        if model.diagnostics_.get("method") == "mcmc" and not model.converged:
+        if not model.converged:
             log.warning("%s in the model directory did NOT converge: %s; its intervals cannot "
                         "be trusted (refit with more tuning and draws)", type(model).__name__,
                         "; ".join(model.convergence_problems()))

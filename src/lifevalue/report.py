@@ -77,7 +77,7 @@ def money(value: float) -> str:
 def _diagnostics_block(model) -> str:
     d = model.diagnostics_
     name = type(model).__name__
-    problems = model.convergence_problems() if d.get("method") == "mcmc" else []
+    problems = model.convergence_problems()
     if problems:
         status = (f'<p class="warn">{name} did NOT converge: {html.escape("; ".join(problems))}.'
                   " Its intervals cannot be trusted; refit with more tuning and draws.</p>")
@@ -85,6 +85,11 @@ def _diagnostics_block(model) -> str:
         status = (f'<p class="ok">{name}: converged (max r-hat {d["rhat_max"]:.3f}, min bulk ESS '
                   f'{d["ess_bulk_min"]:.0f}, {d["divergences"]} divergences, {d["chains"]} '
                   f'chains, {d["draws"]} draws).</p>')
+    elif d.get("method") == "laplace":
+        status = (f'<p class="ok">{name}: Laplace approximation corrected by Pareto-smoothed '
+                  f'importance sampling (Pareto k-hat {d.get("pareto_k", float("nan")):.2f} '
+                  f'&lt;= 0.7, importance ESS {d.get("importance_ess", float("nan")):.0f}, '
+                  f'{d["draws"]} draws).</p>')
     else:
         status = (f'<p class="note">{name}: fitted by {d.get("method")}; no posterior '
                   "uncertainty, so parameter intervals have zero width.</p>")
@@ -104,7 +109,7 @@ def build_report(*, summary: pd.DataFrame, transactions_model, spend_model, valu
              f'<p class="note">Written {dt.datetime.now():%Y-%m-%d %H:%M} by lifevalue. '
              f"Intervals are {ci}% central intervals.</p>"]
     warnings = [m for m in (transactions_model, spend_model)
-                if m.diagnostics_.get("method") == "mcmc" and not m.converged]
+                if not m.converged]
     if warnings:
         parts.append('<p class="warn">Warning: the model fit did not converge ('
                      + ", ".join(type(m).__name__ for m in warnings)
