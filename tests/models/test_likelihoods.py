@@ -135,7 +135,8 @@ def test_counts_stand_for_repeated_rows(rng):
     for field in ("x", "t_x", "T", "count", "x_unique", "x_count"):
         np.testing.assert_array_equal(getattr(weighted, field), getattr(expanded, field))
     assert weighted.n_customers == expanded.n_customers == counts.sum()
-    summary = pd.DataFrame({"frequency": x, "recency": t_x, "T": T, "n_customers": counts.astype(float)})
+    summary = pd.DataFrame({"frequency": x, "recency": t_x, "T": T,
+                            "n_customers": counts.astype(float)})
     summary.loc[[3, 7], "n_customers"] = [0, 2.5]
     with pytest.raises(InvalidValueError, match=r"^column 'n_customers': 2 rows with a count "
                        r"that is not a whole number >= 1"):
