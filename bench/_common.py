@@ -189,3 +189,16 @@ def ratio(row: dict, ref: dict | None, key: str = "seconds", *, digits: int = 1,
     if row["status"] == "ok" and ref["status"] == "over cap":
         return f"< {row['seconds'] / ref['cap']:.2f}{unit}{label}"
     return "-"
+
+
+def git_state() -> str:
+    """The commit the benchmark ran on, and whether src/ had uncommitted changes."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "src"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "git state unknown"
+    return f"git {head}" + (" with uncommitted changes under src/" if dirty else "")

@@ -101,7 +101,7 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
-from _common import measure, ratio, run_worker
+from _common import git_state, measure, ratio, run_worker
 
 # CDNOW estimates (Fader, Hardie & Lee 2005a, b), BG/NBD rate scale in days
 TRUE = {
@@ -389,20 +389,6 @@ def estimates_table(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
-def _git_state() -> str:
-    import subprocess
-
-    root = Path(__file__).resolve().parent.parent
-    try:
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "src"],
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "git state unknown"
-    return f"git {head}" + (" with uncommitted changes under src/" if dirty else "")
-
-
 def _versions() -> str:
     names = ["lifevalue", "pymc", "pytensor", "nutpie", "pymc-marketing", "lifetimes",
              "numpy", "scipy", "arviz"]
@@ -448,7 +434,7 @@ def main(argv=None) -> int:
 
     peer_cap = args.peer_cap_seconds or args.cap_seconds
     print(f"{platform.platform()}, Python {platform.python_version()}, "
-          f"{os.cpu_count()} CPUs\n{_versions()}\n{_git_state()}", flush=True)
+          f"{os.cpu_count()} CPUs\n{_versions()}\n{git_state()}", flush=True)
     mcmc = {"draws": args.draws, "tune": args.tune, "chains": args.chains}
     rows = []
     with tempfile.TemporaryDirectory(prefix="lifevalue-bench-", dir=args.tmpdir) as tmp:

@@ -53,7 +53,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -63,7 +62,7 @@ import bench_models
 import bench_scoring
 import bench_summary
 import bench_value
-from _common import ratio, run_worker
+from _common import git_state, ratio, run_worker
 
 SECTIONS = {
     "summary": "summary of a transaction log",
@@ -304,18 +303,6 @@ def table(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
-def _git_state() -> str:
-    root = Path(__file__).resolve().parent.parent
-    try:
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "src"],
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "git state unknown"
-    return f"git {head}" + (" with uncommitted changes under src/" if dirty else "")
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000],
@@ -356,7 +343,7 @@ def main(argv=None) -> int:
     if args.score_draws < 2 or args.score_draws % 2:
         parser.error("--score-draws must be an even number >= 2 (two chains)")
     print(f"{platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs, "
-          f"{_git_state()}\n{bench_models._versions()}\n"
+          f"{git_state()}\n{bench_models._versions()}\n"
           f"sections: {' '.join(args.sections)}; cases: {' '.join(args.cases)}\n"
           f"customers {args.sizes}, transactions {args.transactions}; MCMC {args.chains} "
           f"chains x {args.tune} tune + {args.draws} draws; scoring {args.score_draws} draws;"
