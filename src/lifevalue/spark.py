@@ -219,16 +219,17 @@ def _score_partitions(summary, customer_id: str,
         frame.attrs.update(attrs)
         return frame
 
-    sample = ranked.limit(1).toPandas()
+    # the schema needs one customer, not the ranking: probe the input as it is
+    sample = summary.limit(1).toPandas()
     if sample.empty:
         raise v.EmptyInputError("the summary is empty: no customers")
     probe = score(local(sample), 0)
     id_field = summary.schema[customer_id]
-    schema = T.StructType([T.StructField(customer_id, id_field.dataType, False)] + [
-        T.StructField(c, T.StringType() if probe[c].dtype == object or
-                      isinstance(probe[c].dtype, pd.StringDtype) else T.DoubleType(), True)
-        for c in probe.columns])
     names = list(probe.columns)
+    numeric = [c for c in names if not _is_text(probe[c].dtype)]
+    schema = T.StructType([T.StructField(customer_id, id_field.dataType, False)] + [
+        T.StructField(c, T.DoubleType() if c in numeric else T.StringType(), True)
+        for c in names])
 
     def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         part = pd.concat(list(batches), ignore_index=True)
@@ -239,8 +240,12 @@ def _score_partitions(summary, customer_id: str,
         for lo, hi in zip(starts, np.r_[starts[1:], len(part)], strict=True):
             rows = part.iloc[lo:hi]
             out = score(local(rows), int(ranks[lo]))[names]
-            yield out.astype({c: "float64" for c in names if out[c].dtype != object
-                              and not isinstance(out[c].dtype, pd.StringDtype)}
-                             ).rename_axis(customer_id).reset_index()
+            yield (out.astype(dict.fromkeys(numeric, "float64"))
+                   .rename_axis(customer_id).reset_index())
 
     return ranked.mapInPandas(run, schema)
+
+
+def _is_text(dtype) -> bool:
+    """Text columns (the matrix cells as strings) become Spark strings, the rest doubles."""
+    return pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)
