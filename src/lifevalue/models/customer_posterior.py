@@ -24,6 +24,9 @@ depend on how customers are chunked.
 
 from __future__ import annotations
 
+import math
+
+import numba
 import numpy as np
 
 from lifevalue.models.predictions import p_alive
@@ -256,77 +259,100 @@ def simulate_discounted_revenue(p_alive_, q_none, bg: dict, gg: dict, x, T, m, e
         Periods active at their start (0 for a customer drawn dead).
     """
     S, n = p_alive_.shape
-    P = len(edges) - 1
-    horizon = float(edges[-1])
-    inner = np.asarray(edges[:-1], dtype="float64")
     edges = np.asarray(edges, dtype="float64")
     weights = np.asarray(weights, dtype="float64")
-    r, alpha, a, b = (np.asarray(bg[k], dtype="float64") for k in ("r", "alpha", "a", "b"))
-    ps, qs, gs = (np.asarray(gg[k], dtype="float64") for k in ("p", "q", "gamma"))
-    x, T, m = (np.asarray(c, dtype="float64") for c in (x, T, m))
-    c_rate = np.broadcast_to(np.asarray(rate_multiplier, dtype="float64"), (n,))
-    c_drop = np.broadcast_to(np.asarray(dropout_multiplier, dtype="float64"), (n,))
+    r, alpha, a, b = (np.ascontiguousarray(bg[k], dtype="float64")
+                      for k in ("r", "alpha", "a", "b"))
+    ps, qs, gs = (np.ascontiguousarray(gg[k], dtype="float64") for k in ("p", "q", "gamma"))
+    x, T, m = (np.ascontiguousarray(c, dtype="float64") for c in (x, T, m))
+    c_rate = np.ascontiguousarray(np.broadcast_to(
+        np.asarray(rate_multiplier, dtype="float64"), (n,)))
+    c_drop = np.ascontiguousarray(np.broadcast_to(
+        np.asarray(dropout_multiplier, dtype="float64"), (n,)))
+    p_alive_ = np.ascontiguousarray(p_alive_, dtype="float64")
+    q_none = np.ascontiguousarray(q_none, dtype="float64")
     revenue = np.zeros((S, n))
-    n_active = np.zeros((S, n), dtype=np.int8) if need_active else None
+    n_active = np.zeros((S, n), dtype=np.int8)
     steps = np.diff(edges)
-    if np.allclose(steps, steps[0], rtol=1e-12, atol=0.0):  # equal periods: a division
-        per_unit = 1.0 / steps[0]
-
-        def period_of(t):
-            return np.minimum((t * per_unit).astype(np.int64), P - 1)
-    else:
-        def period_of(t):
-            return np.searchsorted(edges, t, side="right") - 1
+    # equal periods: the period of a time is a division, else a search of the edges
+    per_unit = 1.0 / steps[0] if np.allclose(steps, steps[0], rtol=1e-12, atol=0.0) else 0.0
 
     def draw(gen, sl):
-        nb = sl.stop - sl.start
-        u = gen.random((S, nb))
-        pa = p_alive_[:, sl]
-        buy = np.flatnonzero(u < pa * (1.0 - q_none[:, sl]))
-        if need_active:
-            n_active[:, sl][u < pa] = P
-        if not buy.size:
-            return
-        s, i = np.divmod(buy, nb)
-        i += sl.start
-        shape = r[s] + x[i]
-        scale = (alpha[s] + T[i]) / c_rate[i]
-        # u / P(alive) is uniform given alive; below 1 - q_none the first purchase is
-        # inside the horizon: invert the Lomax distribution function
-        w = u.ravel()[buy] / pa.ravel()[buy]
-        t = np.minimum(scale * np.expm1(-np.log1p(-w) / shape), np.nextafter(horizon, 0))
-        a_d = c_drop[i] * a[s]
-        ab = a_d + b[s] + x[i]
-        pos = np.arange(buy.size)
-        dropped = np.full(buy.size, np.inf)
-        cells = []
-        k = 0
-        while pos.size:
-            k += 1
-            cells.append(pos * P + period_of(t))
-            # one uniform: below the dropout probability the customer drops out now;
-            # above it, rescaled, it is a fresh uniform for the gap to the next purchase
-            u = gen.random(pos.size)
-            p_drop = a_d[pos] / (ab[pos] + (k - 1))
-            drop = u < p_drop
-            dropped[pos[drop]] = t[drop]
-            keep = ~drop
-            pos, t = pos[keep], t[keep]
-            gap = np.minimum((u[keep] - p_drop[keep]) / (1.0 - p_drop[keep]), 1.0 - 2.0**-53)
-            t = t + (scale[pos] + t) * np.expm1(-np.log1p(-gap) / (shape[pos] + k))
-            inside = t < horizon
-            pos, t = pos[inside], t[inside]
-        count = np.bincount(np.concatenate(cells), minlength=buy.size * P)
-        cell = np.flatnonzero(count)
-        count = count[cell]
-        owner, period = np.divmod(cell, P)
-        nu = gen.gamma(ps[s] * x[i] + qs[s], 1.0 / (gs[s] + x[i] * m[i]))
-        spend = gen.gamma(count * ps[s[owner]], 1.0 / nu[owner])
-        block = np.bincount(owner, spend * weights[period], minlength=buy.size)
-        revenue[s, i] = block
-        if need_active:
-            gone = np.isfinite(dropped)
-            n_active[s[gone], i[gone]] = np.searchsorted(inner, dropped[gone], side="left")
+        _simulate_block(gen, sl.start, sl.stop, p_alive_, q_none, r, alpha, a, b, ps, qs, gs,
+                        x, T, m, c_rate, c_drop, edges, per_unit, weights, revenue, n_active)
 
     rng.per_block(n, draw)
-    return revenue, n_active
+    return revenue, (n_active if need_active else None)
+
+
+@numba.njit(nogil=True, cache=True)
+def _simulate_block(gen, i0, i1, p_alive_, q_none, r, alpha, a, b, ps, qs, gs, x, T, m,
+                    c_rate, c_drop, edges, per_unit, weights, revenue, n_active):
+    """The compiled walk of :func:`simulate_discounted_revenue` for the customers
+    ``[i0, i1)`` of a chunk, with one block's generator.
+
+    For each draw ``s`` and customer ``i`` (draw-major, as ``gen.random((S, n))``
+    would fill them) one uniform decides alive and whether the first purchase falls in
+    the horizon; a buyer's further uniforms, then ``nu`` and one Gamma spend per period
+    with purchases, follow at once.
+    """
+    S = p_alive_.shape[0]
+    P = len(edges) - 1
+    horizon = edges[P]
+    last_t = np.nextafter(horizon, 0.0)
+    top_gap = 1.0 - 2.0**-53
+    counts = np.zeros(P, dtype=np.int64)
+    for s in range(S):
+        for i in range(i0, i1):
+            u = gen.random()
+            pa = p_alive_[s, i]
+            if u >= pa:
+                continue  # dropped out before T: no purchases, never active
+            n_active[s, i] = P
+            if u >= pa * (1.0 - q_none[s, i]):
+                continue  # active, but the first purchase falls after the horizon
+            shape = r[s] + x[i]
+            scale = (alpha[s] + T[i]) / c_rate[i]
+            # u / P(alive) is uniform given alive; below 1 - q_none the first purchase
+            # is inside the horizon: invert the Lomax distribution function
+            t = min(scale * math.expm1(-math.log1p(-(u / pa)) / shape), last_t)
+            a_d = c_drop[i] * a[s]
+            ab = a_d + b[s] + x[i]
+            k = 0
+            while True:
+                k += 1
+                counts[_period_of(t, edges, per_unit)] += 1
+                # one uniform: below the dropout probability the customer drops out
+                # now; above it, rescaled, it is a fresh uniform for the next gap
+                u = gen.random()
+                p_drop = a_d / (ab + (k - 1))
+                if u < p_drop:
+                    # active at the start of the periods that begin before t
+                    active = 0
+                    while active < P and edges[active] < t:
+                        active += 1
+                    n_active[s, i] = active
+                    break
+                gap = min((u - p_drop) / (1.0 - p_drop), top_gap)
+                t = t + (scale + t) * math.expm1(-math.log1p(-gap) / (shape + k))
+                if t >= horizon:
+                    break
+            nu = gen.gamma(ps[s] * x[i] + qs[s], 1.0 / (gs[s] + x[i] * m[i]))
+            total = 0.0
+            for j in range(P):
+                if counts[j]:
+                    total += weights[j] * gen.gamma(counts[j] * ps[s], 1.0 / nu)
+                    counts[j] = 0
+            revenue[s, i] = total
+
+
+@numba.njit(nogil=True, cache=True)
+def _period_of(t, edges, per_unit):
+    """The period ``j`` with ``edges[j] <= t < edges[j + 1]`` (``t`` inside the horizon)."""
+    P = len(edges) - 1
+    if per_unit > 0.0:
+        return min(int(t * per_unit), P - 1)
+    j = 0
+    while j < P - 1 and edges[j + 1] <= t:
+        j += 1
+    return j
