@@ -50,6 +50,7 @@ from lifevalue import validation as v
 from lifevalue.models import customer_posterior as cp
 from lifevalue.models import predictions as pr
 from lifevalue.models import scoring as sc
+from lifevalue.models.period_tables import purchases_and_survival
 from lifevalue.segments.matrix import CELLS, classify
 from lifevalue.value.periods import PeriodGrid
 from lifevalue.value.scenarios import Scenario, per_customer
@@ -268,16 +269,15 @@ class CustomerValue:
 
         def one_block(s0):
             sl = slice(s0, min(s0 + block, S))
-            r, alpha, a, b = (bgd[k][sl][:, None, None] for k in ("r", "alpha", "a", "b"))
-            tau = uk * g.edges[None, None, 1:]
-            a_f = a * uc
-            # at the first edge (t = 0) expected purchases are 0 and survival is 1
-            cum = pr.expected_purchases_if_alive(r, alpha, a_f, b, ux, uT, tau)
+            # eq. (10) and survival at the period edges, one series per draw and row
+            cum, at_edges = purchases_and_survival(
+                *(bgd[k][sl] for k in ("r", "alpha", "a", "b")), *keys.T, g.edges[1:])
             bought = np.diff(cum, axis=-1, prepend=0.0)                      # (s, U, P)
             if need_surv:
+                # alive at the start of each period: 1 at the first edge (t = 0)
                 surv = np.empty(bought.shape)
                 surv[..., 0] = 1.0
-                surv[..., 1:] = pr.survival_if_alive(r, alpha, a_f, b, ux, uT, tau[..., :-1])
+                surv[..., 1:] = at_edges[..., :-1]
             tables["W"][sl] = bought @ (d * factors["M"][1])
             if self.costs_stop_at_churn:
                 tables["SO"][sl] = surv @ (d * factors["O"][1])
