@@ -36,8 +36,13 @@ POSITIVE_PRIORS = (
     "Weibull", "InverseGamma", "HalfFlat",
 )
 
-#: NUTS implementations ``fit(method="mcmc", sampler=...)`` accepts.
-SAMPLERS = ("pymc", "nutpie", "numpyro")
+#: NUTS implementations ``fit(method="mcmc", sampler=...)`` accepts: ``"compiled"``
+#: samples lifevalue's compiled log density (:mod:`lifevalue.models.kernels`) with
+#: nutpie's NUTS; the others sample the PyMC model with that library's NUTS.
+SAMPLERS = ("compiled", "pymc", "nutpie", "numpyro")
+
+#: The sampler of ``fit(method="mcmc")`` when none is named.
+DEFAULT_SAMPLER = "pymc"
 
 #: Fit methods: NUTS, the posterior mode, or Laplace + PSIS with a NUTS fallback.
 METHODS = ("mcmc", "map", "laplace")
@@ -121,6 +126,11 @@ class BaseModel:
     def _map_start(self, stats) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _kernel(self, stats):  # pragma: no cover - abstract
+        """``(fn, data)``: ``fn(*values, *data)`` is the compiled total log-likelihood
+        and its gradient at ``values`` (see :mod:`lifevalue.models.kernels`)."""
+        raise NotImplementedError
+
     def _thin(self, stats, fraction: float, rng):  # pragma: no cover - abstract
         """A random subsample of the customers' statistics (see ``likelihoods.thin_*``)."""
         raise NotImplementedError
@@ -165,7 +175,7 @@ class BaseModel:
         draws: int | None = None,
         tune: int = 1000,
         chains: int = 2,
-        sampler: str = "pymc",
+        sampler: str | None = None,
         random_seed: int | None = None,
         progressbar: bool = False,
         proposals: int | None = None,
@@ -193,8 +203,21 @@ class BaseModel:
             ``default_draws`` (1000 for ``'laplace'``, whose draws are independent).
             ``'laplace'`` returns ``chains x draws`` resampled draws; ``tune`` only
             matters after a fallback to NUTS.
-        sampler : {'pymc', 'nutpie', 'numpyro'}
-            NUTS implementation; see ``bench/bench_samplers.py`` for the measurement.
+        sampler : {'compiled', 'pymc', 'nutpie', 'numpyro'}, optional
+            NUTS implementation (default :data:`DEFAULT_SAMPLER`). ``'compiled'`` runs
+            nutpie's NUTS (Rust, chains in threads) on lifevalue's own log density:
+            the likelihood kernels of :mod:`lifevalue.models.kernels` (value and
+            gradient in one vectorised pass over the unique rows, compiled by numba and
+            cached) plus the priors, in ``theta = log(params)`` with its Jacobian,
+            affinely whitened by the curvature at the mode of theta (the chains start
+            there, jittered by up to one posterior sd per direction). Whitening is a
+            fixed change of variables, so the draws are exact NUTS draws of the same
+            posterior; it leaves NUTS about 3 gradient evaluations per draw. Extra
+            keyword arguments go to ``nutpie.sample`` (e.g. ``target_accept``,
+            ``maxdepth``), and ``initvals`` (a dict of parameter values) moves the start.
+            ``'pymc'``, ``'nutpie'`` and ``'numpyro'`` sample the PyMC model (a
+            PyTensor graph of the same likelihood) with that library's NUTS. See
+            ``bench/bench_samplers.py`` and ``bench/bench_models.py`` for measurements.
         random_seed : int, optional
         progressbar : bool
             Show the sampler's progress (the CLI turns it on).
@@ -212,6 +235,7 @@ class BaseModel:
             raise v.InvalidOptionError(
                 f"method {method!r} is not one of {', '.join(repr(m) for m in METHODS)}",
                 column="method")
+        sampler = DEFAULT_SAMPLER if sampler is None else sampler
         if sampler not in SAMPLERS:
             raise v.InvalidOptionError(f"sampler {sampler!r} is not one of {list(SAMPLERS)}",
                                        column="sampler")
@@ -237,19 +261,20 @@ class BaseModel:
                 draws_from = "nuts"
                 if "mode" in laplace_diag:
                     sampler_kwargs.setdefault("initvals", laplace_diag["mode"])
-                idata = _fit_mcmc(self._pymc_model(stats, priors), draws=draws, tune=tune,
-                                  chains=chains, sampler=sampler, random_seed=random_seed,
-                                  progressbar=progressbar, **sampler_kwargs)
+                idata = self._fit_nuts(stats, priors, draws=draws, tune=tune, chains=chains,
+                                       sampler=sampler, random_seed=random_seed,
+                                       progressbar=progressbar, **sampler_kwargs)
             laplace_diag.pop("mode", None)
         else:
-            # chains start (jittered) at the posterior mode, found cheaply on the
-            # compressed statistics, instead of at the vague priors' centres
-            mode = self._fit_map(stats, priors).posterior
-            initvals = {n: float(mode[n].values.ravel()[0]) for n in self.param_names}
-            sampler_kwargs.setdefault("initvals", initvals)
-            idata = _fit_mcmc(self._pymc_model(stats, priors), draws=draws, tune=tune,
-                              chains=chains, sampler=sampler, random_seed=random_seed,
-                              progressbar=progressbar, **sampler_kwargs)
+            if sampler != "compiled":
+                # chains start (jittered) at the posterior mode, found cheaply on the
+                # compressed statistics, instead of at the vague priors' centres
+                mode = self._fit_map(stats, priors).posterior
+                initvals = {n: float(mode[n].values.ravel()[0]) for n in self.param_names}
+                sampler_kwargs.setdefault("initvals", initvals)
+            idata = self._fit_nuts(stats, priors, draws=draws, tune=tune, chains=chains,
+                                   sampler=sampler, random_seed=random_seed,
+                                   progressbar=progressbar, **sampler_kwargs)
         self.idata_ = idata
         self.metadata_ = {
             "model": type(self).__name__,
@@ -378,6 +403,107 @@ class BaseModel:
             raise RuntimeError(f"MAP optimisation failed: {res.message}")
         f, _, h = derivs(res.x)
         return res.x, f, h, newton_steps + int(res.nit)
+
+    def _fit_nuts(self, stats, priors, *, sampler, **kwargs) -> az.InferenceData:
+        """NUTS draws of the posterior with the named sampler (see :meth:`fit`)."""
+        if sampler == "compiled":
+            return self._fit_compiled(stats, priors, **kwargs)
+        return _fit_mcmc(self._pymc_model(stats, priors), sampler=sampler, **kwargs)
+
+    def _compiled_log_density(self, stats, priors, start=None):
+        """The log density that ``sampler="compiled"`` samples, and its parametrisation.
+
+        ``theta = log(params)`` carries the log posterior plus the log Jacobian
+        ``sum(theta)`` (the density :meth:`_fit_laplace` approximates). NUTS samples
+        ``z`` with ``theta = mode + S z``, where ``mode`` is the mode of that density and
+        ``S S' = (-H)^-1`` from its Hessian ``H`` there (eigenvalue magnitudes, floored,
+        where ``-H`` is not positive definite): a fixed affine map, so the log density of
+        z is that of theta plus a constant, and at a million customers it is close to a
+        standard normal. ``start`` (parameter values), when given, replaces the mode as
+        the chains' starting point.
+
+        Returns
+        -------
+        logp : callable
+            ``z -> (log density, gradient in z)``; ``(-inf, 0)`` where not finite, which
+            NUTS treats as a divergence.
+        to_params : callable
+            ``z -> params`` (ndarray, ``param_names`` order).
+        z_start : ndarray
+        """
+        from lifevalue.models.priors import logp_and_grad
+
+        specs = [priors[n] for n in self.param_names]
+        fn, data = self._kernel(stats)
+        mode, _, hess, _ = self._mode(stats, priors, jacobian=True)
+        eigval, eigvec = np.linalg.eigh(-hess)
+        eigval = np.abs(eigval)
+        eigval = np.maximum(eigval, 1e-12 * max(float(eigval.max()), 1e-300))
+        scale = eigvec / np.sqrt(eigval)  # S, with S S' = (-H)^-1
+        scale_t = np.ascontiguousarray(scale.T)
+        n = len(specs)
+
+        def logp(z):
+            with np.errstate(all="ignore"):
+                theta = mode + scale @ z
+                values = np.exp(theta)
+                ll, grad = fn(*values, *data)
+                for i in range(n):
+                    lp, d1 = logp_and_grad(specs[i], values[i])
+                    ll += lp
+                    grad[i] += d1
+                ll += float(np.sum(theta))
+                grad_z = scale_t @ (grad * values + 1.0)
+            if not (np.isfinite(ll) and np.all(np.isfinite(grad_z))):
+                return -np.inf, np.zeros(n)
+            return float(ll), grad_z
+
+        def to_params(z):
+            return np.exp(mode + scale @ z)
+
+        z_start = np.zeros(n)
+        if start is not None:
+            theta0 = np.log([float(start[k]) for k in self.param_names])
+            z_start = np.linalg.solve(scale, theta0 - mode)
+        return logp, to_params, z_start
+
+    def _fit_compiled(self, stats, priors, *, draws, tune, chains, random_seed, progressbar,
+                      initvals=None, **kwargs) -> az.InferenceData:
+        """NUTS by nutpie on :meth:`_compiled_log_density` (``sampler="compiled"``).
+
+        The chains run in threads; the kernels release the GIL, so two chains use two
+        cores. Each chain starts at the mode (or ``initvals``) plus a uniform jitter of
+        up to one unit of z, i.e. about one posterior sd, per direction. The result has
+        the groups of the other samplers: ``posterior`` with each of ``param_names``
+        over (chain, draw), and nutpie's ``sample_stats`` (``diverging``, ``n_steps``,
+        ``depth``, ``step_size``, ...), tuning draws left out.
+        """
+        import nutpie
+        from nutpie.compiled_pyfunc import from_pyfunc
+
+        logp, to_params, z_start = self._compiled_log_density(stats, priors, start=initvals)
+        names = list(self.param_names)
+        n = len(names)
+
+        def make_logp_fn():
+            return logp
+
+        def make_expand_fn(seed1, seed2, chain):
+            def expand(z):
+                values = to_params(np.asarray(z))
+                return {name: np.asarray(values[i]) for i, name in enumerate(names)}
+            return expand
+
+        def initial_point(seed):
+            jitter = np.random.default_rng(seed).uniform(-1.0, 1.0, n)
+            return z_start + jitter
+
+        compiled = from_pyfunc(n, make_logp_fn, make_expand_fn, [np.dtype("float64")] * n,
+                               [()] * n, names, make_initial_point_fn=initial_point)
+        idata = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains,
+                              cores=min(chains, os.cpu_count() or 1), seed=random_seed,
+                              progress_bar=progressbar, save_warmup=False, **kwargs)
+        return idata
 
     def _fit_map(self, stats, priors) -> az.InferenceData:
         """Posterior mode by Newton steps in log parameters, on the NumPy likelihood with

@@ -89,6 +89,11 @@ class BetaGeo(BaseModel):
     def _loglik_draws(self, values, stats, workers=1):
         return bgnbd_total_loglik_draws(values, stats, workers=workers)
 
+    def _kernel(self, stats):
+        from lifevalue.models import kernels
+
+        return kernels.bgnbd_loglik_grad, kernels.bgnbd_kernel_data(stats)
+
     def _thin(self, stats, fraction, rng):
         return thin_bgnbd(stats, fraction, rng)
 

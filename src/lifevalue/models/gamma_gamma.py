@@ -100,6 +100,11 @@ class GammaGamma(BaseModel):
     def _loglik_draws(self, values, stats, workers=1):
         return gamma_gamma_total_loglik_draws(values, stats, workers=workers)
 
+    def _kernel(self, stats):
+        from lifevalue.models import kernels
+
+        return kernels.gamma_gamma_loglik_grad, kernels.gamma_gamma_kernel_data(stats)
+
     def _thin(self, stats, fraction, rng):
         return thin_gamma_gamma(stats, fraction, rng)
 
