@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import tempfile
 import time
@@ -42,7 +43,7 @@ POSITIVE_PRIORS = (
 SAMPLERS = ("compiled", "pymc", "nutpie", "numpyro")
 
 #: The sampler of ``fit(method="mcmc")`` when none is named.
-DEFAULT_SAMPLER = "pymc"
+DEFAULT_SAMPLER = "compiled"
 
 #: Fit methods: NUTS, the posterior mode, or Laplace + PSIS with a NUTS fallback.
 METHODS = ("mcmc", "map", "laplace")
@@ -444,18 +445,21 @@ class BaseModel:
         n = len(specs)
 
         def logp(z):
+            # called once per leapfrog step, holding the GIL: scalar Python around one
+            # kernel call (which releases it)
             with np.errstate(all="ignore"):
                 theta = mode + scale @ z
                 values = np.exp(theta)
                 ll, grad = fn(*values, *data)
-                for i in range(n):
-                    lp, d1 = logp_and_grad(specs[i], values[i])
+                for i, value in enumerate(values.tolist()):
+                    lp, d1 = logp_and_grad(specs[i], value)
                     ll += lp
                     grad[i] += d1
-                ll += float(np.sum(theta))
+                ll += sum(theta.tolist())
                 grad_z = scale_t @ (grad * values + 1.0)
-            if not (np.isfinite(ll) and np.all(np.isfinite(grad_z))):
-                return -np.inf, np.zeros(n)
+                check = float(ll) + float(grad_z @ grad_z)
+            if not math.isfinite(check):
+                return -math.inf, np.zeros(n)
             return float(ll), grad_z
 
         def to_params(z):
