@@ -9,9 +9,12 @@ The same simulated customers, per size, are fitted by:
     proposal at the mode corrected by Pareto-smoothed importance sampling: 1000 proposals
     (likelihood evaluations) resampled to 2000 draws (falls back to NUTS when k-hat > 0.7;
     the table's k-hat column says which);
-``lifevalue-mcmc-pymc``, ``lifevalue-mcmc-nutpie``
+``lifevalue-mcmc-pymc``, ``lifevalue-mcmc-nutpie``, ``lifevalue-mcmc-compiled``
     ``fit(summary, method="mcmc", draws=1000, tune=1000, chains=2, sampler=S,
-    random_seed=1)`` with ``S`` = ``"pymc"`` or ``"nutpie"``;
+    random_seed=1)`` with ``S`` = ``"pymc"``, ``"nutpie"`` (both on the PyMC model) or
+    ``"compiled"`` (nutpie's NUTS on lifevalue's numba kernels, whitened at the mode);
+    the row also records the mean number of leapfrog steps (gradient evaluations) per
+    draw after tuning, ``n_steps_mean``;
 ``lifetimes``
     lifetimes 0.11.3: ``BetaGeoFitter().fit(frequency, recency, T)`` on all customers and
     ``GammaGammaFitter().fit(frequency, monetary_value)`` on the repeat customers;
@@ -116,6 +119,7 @@ CASES = {
     "lifevalue-laplace": "lifevalue Laplace+PSIS",
     "lifevalue-mcmc-pymc": "lifevalue MCMC, pymc",
     "lifevalue-mcmc-nutpie": "lifevalue MCMC, nutpie",
+    "lifevalue-mcmc-compiled": "lifevalue MCMC, compiled kernels",
     "lifetimes": "lifetimes 0.11.3 (MLE)",
     "pymc-marketing-map": "pymc-marketing MAP",
     "pymc-marketing-mcmc-pymc": "pymc-marketing MCMC, pymc",
@@ -125,8 +129,10 @@ CASES = {
 REFERENCE = {
     "lifetimes": ("lifevalue-map",),
     "pymc-marketing-map": ("lifevalue-map",),
-    "pymc-marketing-mcmc-pymc": ("lifevalue-mcmc-pymc", "lifevalue-laplace"),
-    "pymc-marketing-mcmc-nutpie": ("lifevalue-mcmc-nutpie", "lifevalue-laplace"),
+    "pymc-marketing-mcmc-pymc": ("lifevalue-mcmc-pymc", "lifevalue-mcmc-compiled",
+                                 "lifevalue-laplace"),
+    "pymc-marketing-mcmc-nutpie": ("lifevalue-mcmc-nutpie", "lifevalue-mcmc-compiled",
+                                   "lifevalue-laplace"),
 }
 MODELS = {"bgnbd": "BG/NBD", "gg": "Gamma-Gamma"}
 
@@ -188,6 +194,9 @@ def _lifevalue(spec, summary):
         out = {k: d.get(k) for k in ("rhat_max", "ess_bulk_min", "divergences", "pareto_k",
                                      "importance_ess")}
         out["draws_from"] = model.metadata_.get("draws_from")
+        stats = model.idata_.get("sample_stats")
+        if stats is not None and "n_steps" in stats:
+            out["n_steps_mean"] = float(stats["n_steps"].mean())
         return {**out, "params": model.point_estimate(),
                 "n_unique": model.metadata_["n_unique"]}
 

@@ -1,7 +1,9 @@
 """Which NUTS implementation should lifevalue use by default? Measure them.
 
-Fits lifevalue's ``BetaGeo`` by ``fit(method="mcmc", sampler=S)`` with S in ``pymc``
-(PyMC's own NUTS, compiled C), ``nutpie`` (numba) and ``numpyro`` (JAX), on the same
+Fits lifevalue's ``BetaGeo`` by ``fit(method="mcmc", sampler=S)`` with S in ``compiled``
+(nutpie's Rust NUTS on lifevalue's numba kernels, :mod:`lifevalue.models.kernels`),
+``pymc`` (PyMC's own NUTS, compiled C), ``nutpie`` (the PyMC model compiled by numba)
+and ``numpyro`` (JAX), on the same
 simulated customers, each case in a fresh process with a time cap, and prints seconds,
 peak memory, the smallest bulk ESS, ESS per second and the largest r-hat. A sampler that
 is not installed is reported as failed, never skipped.
@@ -33,7 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import measure, run_worker  # noqa: E402
 
-SAMPLERS = ("pymc", "nutpie", "numpyro")
+SAMPLERS = ("compiled", "pymc", "nutpie", "numpyro")
 
 
 def simulate(n: int, seed: int):

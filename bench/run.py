@@ -262,7 +262,7 @@ def _fmt(value, spec: str) -> str:
 
 def _notes(r: dict) -> str:
     """Divergences of MCMC; Pareto k-hat and where the draws came from for importance
-    sampling fits (as bench_models.py records them)."""
+    sampling fits (as bench_models.py records them); NUTS leapfrog steps per draw."""
     out = []
     if r.get("divergences"):
         out.append(f"{r['divergences']} divergences")
@@ -270,6 +270,8 @@ def _notes(r: dict) -> str:
         out.append(f"k-hat {r['pareto_k']:.2f}")
     if r.get("draws_from"):
         out.append(f"draws: {r['draws_from']}")
+    if r.get("n_steps_mean") is not None:
+        out.append(f"{r['n_steps_mean']:.1f} steps/draw")
     return ", ".join(out)
 
 
