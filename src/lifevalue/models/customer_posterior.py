@@ -285,7 +285,7 @@ def simulate_discounted_revenue(p_alive_, q_none, bg: dict, gg: dict, x, T, m, e
     return revenue, (n_active if need_active else None)
 
 
-@numba.njit(nogil=True, cache=True)
+@numba.njit(nogil=True, cache=True, error_model="numpy")
 def _simulate_block(gen, i0, i1, p_alive_, q_none, r, alpha, a, b, ps, qs, gs, x, T, m,
                     c_rate, c_drop, edges, per_unit, weights, revenue, n_active):
     """The compiled walk of :func:`simulate_discounted_revenue` for the customers
@@ -315,7 +315,7 @@ def _simulate_block(gen, i0, i1, p_alive_, q_none, r, alpha, a, b, ps, qs, gs, x
             scale = (alpha[s] + T[i]) / c_rate[i]
             # u / P(alive) is uniform given alive; below 1 - q_none the first purchase
             # is inside the horizon: invert the Lomax distribution function
-            t = min(scale * math.expm1(-math.log1p(-(u / pa)) / shape), last_t)
+            t = min(scale * (math.exp(-math.log(1.0 - u / pa) / shape) - 1.0), last_t)
             a_d = c_drop[i] * a[s]
             ab = a_d + b[s] + x[i]
             k = 0
@@ -334,7 +334,7 @@ def _simulate_block(gen, i0, i1, p_alive_, q_none, r, alpha, a, b, ps, qs, gs, x
                     n_active[s, i] = active
                     break
                 gap = min((u - p_drop) / (1.0 - p_drop), top_gap)
-                t = t + (scale + t) * math.expm1(-math.log1p(-gap) / (shape + k))
+                t = t + (scale + t) * (math.exp(-math.log(1.0 - gap) / (shape + k)) - 1.0)
                 if t >= horizon:
                     break
             nu = gen.gamma(ps[s] * x[i] + qs[s], 1.0 / (gs[s] + x[i] * m[i]))

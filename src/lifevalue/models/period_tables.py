@@ -72,7 +72,7 @@ def purchases_and_survival(r, alpha, a, b, x, T, rate, dropout, edges):
     return purchases, survival
 
 
-@numba.njit(nogil=True, cache=True)
+@numba.njit(nogil=True, cache=True, error_model="numpy")
 def _tables(r, alpha, a, b, x, T, rate, dropout, edges, purchases, survival):
     S, U, P = purchases.shape
     w = np.empty(P)

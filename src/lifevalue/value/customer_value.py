@@ -52,6 +52,7 @@ from lifevalue.models import predictions as pr
 from lifevalue.models import scoring as sc
 from lifevalue.models.period_tables import purchases_and_survival
 from lifevalue.segments.matrix import CELLS, classify
+from lifevalue.value import kernels
 from lifevalue.value.periods import PeriodGrid
 from lifevalue.value.scenarios import Scenario, per_customer
 
@@ -726,14 +727,8 @@ def _map(n_threads, fn, items):
 
 def _p_alive(r, alpha, a, b, x, t_x, T):
     """P(alive) (FHL 2005a, eq. 12) for draws ``(S,)`` and a chunk's customers ``(n,)``,
-    ``(S, n)``: exactly 1 without repeat purchases, so eq. (12) runs on the repeat
-    customers' columns only."""
-    out = np.ones((len(r), len(x)))
-    rep = np.flatnonzero(np.asarray(x) > 0)
-    if rep.size:
-        out[:, rep] = pr.p_alive(r[:, None], alpha[:, None], a[:, None], b[:, None], x[rep],
-                                 t_x[rep], T[rep])
-    return out
+    ``(S, n)``: exactly 1 without repeat purchases (compiled, one pass)."""
+    return kernels.p_alive_draws(r, alpha, a, b, x, t_x, T)
 
 
 def _quantiles(values, lo_q, hi_q):
