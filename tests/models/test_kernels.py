@@ -206,3 +206,25 @@ def test_compiled_sampler_passes_options_and_start(cdnow_cal):
     model = GammaGamma().fit(cdnow_cal, sampler="compiled", draws=400, tune=400, random_seed=1,
                              target_accept=0.9, initvals={"p": 6.0, "q": 4.0, "gamma": 15.0})
     assert model.diagnostics_["divergences"] == 0 and model.converged
+
+
+def test_compiled_density_without_a_mode_of_theta(cdnow_cal, monkeypatch):
+    """No mode of theta's density: centred at the MAP; a non-finite Hessian: no whitening."""
+    model = GammaGamma()
+    stats = model._prepare(cdnow_cal)
+    priors = model.resolved_priors(stats)
+    real_mode = GammaGamma._mode
+
+    def mode(self, stats, priors, *, jacobian, **kwargs):
+        if jacobian:
+            raise RuntimeError("MAP optimisation failed: test")
+        theta, f, hess, nit = real_mode(self, stats, priors, jacobian=False, **kwargs)
+        return theta, f, np.full_like(hess, np.nan), nit
+
+    monkeypatch.setattr(GammaGamma, "_mode", mode)
+    logp, to_params, z0 = model._compiled_log_density(stats, priors)
+    map_values = np.exp(real_mode(model, stats, priors, jacobian=False)[0])
+    np.testing.assert_allclose(to_params(z0), map_values)
+    np.testing.assert_allclose(np.log(to_params(np.array([1.0, 0, 0]))),
+                               np.log(map_values) + [1.0, 0, 0])
+    assert np.isfinite(logp(np.array([0.1, 0.2, 0.3]))[0])

@@ -418,10 +418,11 @@ class BaseModel:
         ``sum(theta)`` (the density :meth:`_fit_laplace` approximates). NUTS samples
         ``z`` with ``theta = mode + S z``, where ``mode`` is the mode of that density and
         ``S S' = (-H)^-1`` from its Hessian ``H`` there (eigenvalue magnitudes, floored,
-        where ``-H`` is not positive definite): a fixed affine map, so the log density of
-        z is that of theta plus a constant, and at a million customers it is close to a
-        standard normal. ``start`` (parameter values), when given, replaces the mode as
-        the chains' starting point.
+        where ``-H`` is not positive definite; the identity where it is not finite, and
+        the MAP's mode and Hessian where theta's density has no mode to find): a fixed
+        affine map, so the log density of z is that of theta plus a constant, and at a
+        million customers it is close to a standard normal. ``start`` (parameter
+        values), when given, replaces the mode as the chains' starting point.
 
         Returns
         -------
@@ -436,11 +437,17 @@ class BaseModel:
 
         specs = [priors[n] for n in self.param_names]
         fn, data = self._kernel(stats)
-        mode, _, hess, _ = self._mode(stats, priors, jacobian=True)
-        eigval, eigvec = np.linalg.eigh(-hess)
-        eigval = np.abs(eigval)
-        eigval = np.maximum(eigval, 1e-12 * max(float(eigval.max()), 1e-300))
-        scale = eigvec / np.sqrt(eigval)  # S, with S S' = (-H)^-1
+        try:
+            mode, _, hess, _ = self._mode(stats, priors, jacobian=True)
+        except RuntimeError:  # no mode of theta's density: the MAP's will do as a centre
+            mode, _, hess, _ = self._mode(stats, priors, jacobian=False)
+        if np.all(np.isfinite(hess)):
+            eigval, eigvec = np.linalg.eigh(-hess)
+            eigval = np.abs(eigval)
+            eigval = np.maximum(eigval, 1e-12 * max(float(eigval.max()), 1e-300))
+            scale = eigvec / np.sqrt(eigval)  # S, with S S' = (-H)^-1
+        else:  # nutpie's mass matrix adaptation is left to find the scales
+            scale = np.eye(len(mode))
         scale_t = np.ascontiguousarray(scale.T)
         n = len(specs)
 
