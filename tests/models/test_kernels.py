@@ -228,3 +228,18 @@ def test_compiled_density_without_a_mode_of_theta(cdnow_cal, monkeypatch):
     np.testing.assert_allclose(np.log(to_params(np.array([1.0, 0, 0]))),
                                np.log(map_values) + [1.0, 0, 0])
     assert np.isfinite(logp(np.array([0.1, 0.2, 0.3]))[0])
+
+
+def test_default_sampler_needs_nutpie(cdnow_cal, monkeypatch):
+    import importlib.util
+
+    from lifevalue.models import base
+
+    assert base.default_sampler() == base.DEFAULT_SAMPLER == "compiled"
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "nutpie" else real(name, *a))
+    assert base.default_sampler() == "pymc"
+    monkeypatch.setitem(__import__("sys").modules, "nutpie", None)  # import fails
+    with pytest.raises(ImportError, match="pip install nutpie"):
+        GammaGamma().fit(cdnow_cal, sampler="compiled", draws=50, tune=50)

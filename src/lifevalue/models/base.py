@@ -42,7 +42,8 @@ POSITIVE_PRIORS = (
 #: nutpie's NUTS; the others sample the PyMC model with that library's NUTS.
 SAMPLERS = ("compiled", "pymc", "nutpie", "numpyro")
 
-#: The sampler of ``fit(method="mcmc")`` when none is named.
+#: The sampler of ``fit(method="mcmc")`` when none is named, where nutpie is installed
+#: (``"pymc"`` where it is not: see :func:`default_sampler`).
 DEFAULT_SAMPLER = "compiled"
 
 #: Fit methods: NUTS, the posterior mode, or Laplace + PSIS with a NUTS fallback.
@@ -205,7 +206,8 @@ class BaseModel:
             ``'laplace'`` returns ``chains x draws`` resampled draws; ``tune`` only
             matters after a fallback to NUTS.
         sampler : {'compiled', 'pymc', 'nutpie', 'numpyro'}, optional
-            NUTS implementation (default :data:`DEFAULT_SAMPLER`). ``'compiled'`` runs
+            NUTS implementation (default :func:`default_sampler`: ``'compiled'`` where
+            nutpie is installed, else ``'pymc'``). ``'compiled'`` runs
             nutpie's NUTS (Rust, chains in threads) on lifevalue's own log density:
             the likelihood kernels of :mod:`lifevalue.models.kernels` (value and
             gradient in one vectorised pass over the unique rows, compiled by numba and
@@ -236,7 +238,7 @@ class BaseModel:
             raise v.InvalidOptionError(
                 f"method {method!r} is not one of {', '.join(repr(m) for m in METHODS)}",
                 column="method")
-        sampler = DEFAULT_SAMPLER if sampler is None else sampler
+        sampler = default_sampler() if sampler is None else sampler
         if sampler not in SAMPLERS:
             raise v.InvalidOptionError(f"sampler {sampler!r} is not one of {list(SAMPLERS)}",
                                        column="sampler")
@@ -489,8 +491,12 @@ class BaseModel:
         over (chain, draw), and nutpie's ``sample_stats`` (``diverging``, ``n_steps``,
         ``depth``, ``step_size``, ...), tuning draws left out.
         """
-        import nutpie
-        from nutpie.compiled_pyfunc import from_pyfunc
+        try:
+            import nutpie
+            from nutpie.compiled_pyfunc import from_pyfunc
+        except ImportError as err:
+            raise ImportError("sampler='compiled' runs nutpie's NUTS: pip install nutpie "
+                              "(or choose sampler='pymc')") from err
 
         logp, to_params, z_start = self._compiled_log_density(stats, priors, start=initvals)
         names = list(self.param_names)
@@ -785,6 +791,13 @@ def _check_prior(name: str, spec) -> None:
             f"{list(POSITIVE_PRIORS)}",
             column="priors",
         )
+
+
+def default_sampler() -> str:
+    """:data:`DEFAULT_SAMPLER` where nutpie, which runs it, is installed; else ``"pymc"``."""
+    import importlib.util
+
+    return DEFAULT_SAMPLER if importlib.util.find_spec("nutpie") is not None else "pymc"
 
 
 def _version() -> str:
