@@ -39,9 +39,10 @@ def pytensor_namespace() -> SimpleNamespace:
 # ------------------------------------------------------------------------- BG/NBD
 
 
-def unique_rows(*columns, weights=None):
+def unique_rows(*columns, weights=None, return_inverse: bool = False):
     """Unique rows of equal-length columns, sorted, and their counts (the sums of
-    ``weights`` when given: rows that already stand for several customers).
+    ``weights`` when given: rows that already stand for several customers); with
+    ``return_inverse`` also each input row's position among the unique rows.
 
     Same result as ``np.unique(np.stack(columns, 1), axis=0, return_counts=True)``,
     without sorting the rows: each column becomes codes in the order of its sorted
@@ -55,7 +56,8 @@ def unique_rows(*columns, weights=None):
     cols = [np.asarray(c, dtype="float64") for c in columns]
     n = len(cols[0]) if cols else 0
     if n == 0:
-        return (*(c[:0] for c in cols), np.zeros(0, dtype="int64"))
+        empty = np.zeros(0, dtype="int64")
+        return (*(c[:0] for c in cols), empty) + ((empty,) if return_inverse else ())
     key, size = np.zeros(n, dtype="int64"), 1
     for c in cols:
         codes, uniq = _sorted_codes(c)
@@ -70,7 +72,7 @@ def unique_rows(*columns, weights=None):
     # any row of each key represents it: all its rows hold the same values
     row = np.empty(len(distinct), dtype="int64")
     row[codes] = np.arange(n)
-    return (*(c[row] for c in cols), counts)
+    return (*(c[row] for c in cols), counts) + ((codes,) if return_inverse else ())
 
 
 def _sorted_codes(values):

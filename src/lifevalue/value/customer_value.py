@@ -50,6 +50,7 @@ from lifevalue import validation as v
 from lifevalue.models import customer_posterior as cp
 from lifevalue.models import predictions as pr
 from lifevalue.models import scoring as sc
+from lifevalue.models.likelihoods import unique_rows
 from lifevalue.models.period_tables import purchases_and_survival
 from lifevalue.segments.matrix import CELLS, classify
 from lifevalue.value import kernels
@@ -377,10 +378,11 @@ class CustomerValue:
         return value
 
     def _plan(self, summary, x, T, mults):
-        """Unique (x, T, rate, dropout) rows and each customer's row."""
-        keys = np.stack([x, T, mults["purchase_rate"], mults["dropout"]], axis=1)
-        keys, u_idx = np.unique(keys, axis=0, return_inverse=True)
-        return keys, u_idx.reshape(-1)
+        """Unique (x, T, rate, dropout) rows, sorted, and each customer's row."""
+        n = len(x)
+        *cols, _, u_idx = unique_rows(x, T, *(np.broadcast_to(mults[k], (n,)) for k in (
+            "purchase_rate", "dropout")), return_inverse=True)
+        return np.stack(cols, axis=1), u_idx
 
     def _inputs(self, summary: pd.DataFrame):
         """The checked summary columns (x, t_x, T, m) and the settings' factors."""
@@ -450,7 +452,10 @@ class CustomerValue:
         draws = self._draws()
         bgd, ggd = draws[0], draws[1]
         S, S_sim, n = len(bgd["r"]), len(draws[2]["r"]), len(x)
-        plans = {name: self._plan(summary, x, T, mults[name]) for name in scenarios}
+        plans = {"current": self._plan(summary, x, T, mults["current"])}
+        plans["potential"] = plans["current"] if all(
+            np.array_equal(mults["current"][k], mults["potential"][k]) for k in mults["current"]
+        ) else self._plan(summary, x, T, mults["potential"])
         if thresholds is None:
             top = self.threshold_of(self._point_current(
                 bgd, ggd, plans["current"], x, t_x, T, m, factors, mults["current"]))
@@ -571,7 +576,9 @@ class CustomerValue:
         names = ["pa", "rev", "mar"] + (["cost_O", "cost_R"] if self.costs_stop_at_churn else [])
         acc = {k: np.zeros((S, len(keys))) for k in names}
         block = max(1, sc.CELLS_PER_CHUNK // max(1, _ARRAYS_PER_CHUNK * len(xg)))
-        for s0 in range(0, S, block):
+        block = min(block, -(-S // self.n_threads))  # at least one block per thread
+
+        def one_block(s0):  # fills the draws [s0, s0 + block) of acc
             sl = slice(s0, min(s0 + block, S))
             r, alpha, a, b = (bgd[k][sl] for k in ("r", "alpha", "a", "b"))
             pa = _p_alive(r, alpha, a, b, xg, tg, Tg)                         # (s, groups)
@@ -584,6 +591,9 @@ class CustomerValue:
                 w["cost_O"], w["cost_R"] = pa * g["dev"], pa * g["ret"]
             for k, val in w.items():
                 acc[k][sl, rows] = np.add.reduceat(val, row_starts, axis=1)
+
+        for _ in _map(self.n_threads, one_block, range(0, S, block)):
+            pass
         return acc
 
     def _flows(self, f, factors, mults) -> pd.DataFrame:
