@@ -202,8 +202,9 @@ def _fit_models(summary, method, draws, tune, chains, sampler, seed, progress):
               help="Draws per chain [default: 1000 for BG/NBD, 2000 for Gamma-Gamma].")
 @click.option("--tune", type=int, default=1000, show_default=True)
 @click.option("--chains", type=int, default=2, show_default=True)
-@click.option("--sampler", type=click.Choice(["pymc", "nutpie", "numpyro"]), default="pymc",
-              show_default=True)
+@click.option("--sampler", type=click.Choice(["compiled", "pymc", "nutpie", "numpyro"]),
+              default=None, help="NUTS implementation for --method mcmc (default: the "
+              "library's, 'compiled').")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--strict", is_flag=True,
               help="Exit with code 4, saving nothing, if the fit did not converge.")
