@@ -18,8 +18,9 @@ purchase with probability p, so the number of purchases before dropping out is
 these simulations is the **predictive interval** of DESIGN.md section 4.
 
 Randomness is drawn per block of :data:`RNG_BLOCK` customers (in the scorer's
-canonical order) from ``numpy.random.default_rng([seed, block])``, so results do not
-depend on how customers are chunked.
+canonical order) from ``numpy.random.default_rng([seed, block])`` (the compiled value
+simulation draws from a xoshiro256** stream seeded by it), so results do not depend on
+how customers are chunked.
 """
 
 from __future__ import annotations
@@ -278,24 +279,25 @@ def simulate_discounted_revenue(p_alive_, q_none, bg: dict, gg: dict, x, T, m, e
     per_unit = 1.0 / steps[0] if np.allclose(steps, steps[0], rtol=1e-12, atol=0.0) else 0.0
 
     def draw(gen, sl):
-        _simulate_block(gen, sl.start, sl.stop, p_alive_, q_none, r, alpha, a, b, ps, qs, gs,
-                        x, T, m, c_rate, c_drop, edges, per_unit, weights, revenue, n_active)
+        _simulate_block(_xoshiro_state(gen), sl.start, sl.stop, p_alive_, q_none, r, alpha,
+                        a, b, ps, qs, gs, x, T, m, c_rate, c_drop, edges, per_unit, weights,
+                        revenue, n_active)
 
     rng.per_block(n, draw)
     return revenue, (n_active if need_active else None)
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
-def _simulate_block(gen, i0, i1, p_alive_, q_none, r, alpha, a, b, ps, qs, gs, x, T, m,
+def _simulate_block(state, i0, i1, p_alive_, q_none, r, alpha, a, b, ps, qs, gs, x, T, m,
                     c_rate, c_drop, edges, per_unit, weights, revenue, n_active):
     """The compiled walk of :func:`simulate_discounted_revenue` for the customers
-    ``[i0, i1)`` of a chunk, with one block's generator.
+    ``[i0, i1)`` of a chunk, with one block's random stream (:func:`_xoshiro_state`).
 
-    For each draw ``s`` and customer ``i`` (draw-major, as ``gen.random((S, n))``
-    would fill them) one uniform decides alive and whether the first purchase falls in
-    the horizon; a buyer's further uniforms, then ``nu`` and one Gamma spend per period
-    with purchases, follow at once.
+    For each draw ``s`` and customer ``i`` in turn (draw-major) one uniform decides
+    alive and whether the first purchase falls in the horizon; a buyer's further
+    uniforms, then ``nu`` and one Gamma spend per period with purchases, follow at once.
     """
+    spare = np.zeros(2)  # the second normal of a polar pair, and whether it is there
     S = p_alive_.shape[0]
     P = len(edges) - 1
     horizon = edges[P]
@@ -304,7 +306,7 @@ def _simulate_block(gen, i0, i1, p_alive_, q_none, r, alpha, a, b, ps, qs, gs, x
     counts = np.zeros(P, dtype=np.int64)
     for s in range(S):
         for i in range(i0, i1):
-            u = gen.random()
+            u = _uniform(state)
             pa = p_alive_[s, i]
             if u >= pa:
                 continue  # dropped out before T: no purchases, never active
@@ -324,7 +326,7 @@ def _simulate_block(gen, i0, i1, p_alive_, q_none, r, alpha, a, b, ps, qs, gs, x
                 counts[_period_of(t, edges, per_unit)] += 1
                 # one uniform: below the dropout probability the customer drops out
                 # now; above it, rescaled, it is a fresh uniform for the next gap
-                u = gen.random()
+                u = _uniform(state)
                 p_drop = a_d / (ab + (k - 1))
                 if u < p_drop:
                     # active at the start of the periods that begin before t
@@ -337,11 +339,11 @@ def _simulate_block(gen, i0, i1, p_alive_, q_none, r, alpha, a, b, ps, qs, gs, x
                 t = t + (scale + t) * (math.exp(-math.log(1.0 - gap) / (shape + k)) - 1.0)
                 if t >= horizon:
                     break
-            nu = gen.gamma(ps[s] * x[i] + qs[s], 1.0 / (gs[s] + x[i] * m[i]))
+            nu = _gamma(state, spare, ps[s] * x[i] + qs[s]) / (gs[s] + x[i] * m[i])
             total = 0.0
             for j in range(P):
                 if counts[j]:
-                    total += weights[j] * gen.gamma(counts[j] * ps[s], 1.0 / nu)
+                    total += weights[j] * _gamma(state, spare, counts[j] * ps[s]) / nu
                     counts[j] = 0
             revenue[s, i] = total
 
@@ -356,3 +358,81 @@ def _period_of(t, edges, per_unit):
     while j < P - 1 and edges[j + 1] <= t:
         j += 1
     return j
+
+
+# ------------------------------------------------ the simulation's own random numbers
+#
+# The compiled walk draws from xoshiro256** (Blackman & Vigna 2018), seeded per block by
+# the block's NumPy generator, so its streams keep the block structure (and so do not
+# depend on chunking, threads or Spark partitions); Gamma variates by Marsaglia & Tsang
+# (2000), normals by Marsaglia's polar method. Both are exact samplers; inlined, they
+# cost a fraction of a call into a NumPy generator.
+
+
+def _xoshiro_state(gen: np.random.Generator) -> np.ndarray:
+    """Four 64-bit words from ``gen``: a xoshiro256** state (never all zero)."""
+    state = gen.integers(0, 2**64, size=4, dtype=np.uint64, endpoint=False)
+    if not state.any():
+        state[0] = 1
+    return state
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _rotl(v, k):
+    return (v << np.uint64(k)) | (v >> np.uint64(64 - k))
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _uniform(state):
+    """A uniform on [0, 1) from the top 53 bits of the next xoshiro256** output."""
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    out = _rotl(s1 * np.uint64(5), 7) * np.uint64(9)
+    t = s1 << np.uint64(17)
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    s3 = _rotl(s3, 45)
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+    return float(out >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _normal(state, spare):
+    """A standard normal (Marsaglia's polar method; the pair's second is kept)."""
+    if spare[1] != 0.0:
+        spare[1] = 0.0
+        return spare[0]
+    while True:
+        u = 2.0 * _uniform(state) - 1.0
+        v = 2.0 * _uniform(state) - 1.0
+        q = u * u + v * v
+        if 0.0 < q < 1.0:
+            break
+    f = math.sqrt(-2.0 * math.log(q) / q)
+    spare[0], spare[1] = v * f, 1.0
+    return u * f
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _gamma(state, spare, shape):
+    """A Gamma(shape, 1) variate (Marsaglia & Tsang 2000; below shape 1 via
+    ``Gamma(shape + 1) * U^(1/shape)``)."""
+    boost = 1.0
+    if shape < 1.0:
+        boost = _uniform(state) ** (1.0 / shape)
+        shape += 1.0
+    d = shape - 1.0 / 3.0
+    c = 1.0 / math.sqrt(9.0 * d)
+    while True:
+        z = _normal(state, spare)
+        v = 1.0 + c * z
+        if v <= 0.0:
+            continue
+        v = v * v * v
+        u = _uniform(state)
+        if u < 1.0 - 0.0331 * (z * z) * (z * z):
+            return d * v * boost
+        if math.log(u) < 0.5 * z * z + d * (1.0 - v + math.log(v)):
+            return d * v * boost
