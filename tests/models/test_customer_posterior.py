@@ -154,3 +154,24 @@ def test_compiled_samplers_follow_their_laws():
     again = cp._xoshiro_state(np.random.default_rng(0))
     np.testing.assert_array_equal(draws(again, 0, 0.0, 5),
                                   draws(cp._xoshiro_state(np.random.default_rng(0)), 0, 0.0, 5))
+
+
+@pytest.mark.parametrize("params", [BG, dict(r=2.0, alpha=1.0, a=1.5, b=1.0)])
+def test_purchase_counts_match_closed_forms(params):
+    # the scorer's walk (rate and dropout integrated out): mean count (eq. 10 x P(alive)),
+    # P(no purchase) and P(active at the end) against the closed forms
+    n, h = 40_000, 39.0
+    x, t_x, T = HIST["x"], HIST["t_x"], HIST["T"]
+    counts, active = cp.simulate_purchase_counts({k: np.full(n, v) for k, v in params.items()},
+                                                 x, t_x, T, h, cp.BlockRNG(4, 0, len(x)))
+    assert counts.shape == active.shape == (n, len(x))
+    r, alpha, a, b = params.values()
+    exact = pr.expected_purchases(r, alpha, a, b, x, t_x, T, h)
+    alive = pr.p_alive(r, alpha, a, b, x, t_x, T)
+    se = np.maximum(counts.std(axis=0), exact / np.sqrt(alive)) / np.sqrt(n)
+    assert np.all(np.abs(counts.mean(axis=0) - exact) < 4 * se), (counts.mean(axis=0), exact)
+    tol = 4 * 0.5 / np.sqrt(n)
+    np.testing.assert_allclose((counts == 0).mean(axis=0),
+                               pr.prob_no_purchase(r, alpha, a, b, x, t_x, T, h), atol=tol)
+    np.testing.assert_allclose(active.mean(axis=0),
+                               alive * pr.survival_if_alive(r, alpha, a, b, x, T, h), atol=tol)

@@ -225,14 +225,13 @@ class BetaGeo(BaseModel):
         for sl in sc.iter_chunks(len(x), chunk_size, n_draws, len(lengths)):
             idx = order[sl]
             rng = cp.BlockRNG(random_seed, offset + sl.start, offset + sl.stop)
-            alive, lam, p = cp.draw_bgnbd_states(params, x[idx], t_x[idx], T[idx], rng)
-            purchases, _ = cp.simulate_purchases(alive, lam, p, lengths, rng)
-            total = purchases.sum(axis=-1)
+            total, active = cp.simulate_purchase_counts(params, x[idx], t_x[idx], T[idx],
+                                                        float(lengths.sum()), rng)
             mean, lo, hi = sc.reduce_draws(total, ci, discrete=True)
             cols["purchases_sim_mean"][idx] = mean
             cols["purchases_pred_lo"][idx] = lo
             cols["purchases_pred_hi"][idx] = hi
-            cols["active_end_mean"][idx] = _active_at_end(alive, lam, p, lengths).mean(axis=0)
+            cols["active_end_mean"][idx] = active.mean(axis=0)
         out = pd.DataFrame(cols, index=summary.index)
         out.attrs["ci"] = ci
         return out
@@ -252,17 +251,6 @@ class BetaGeo(BaseModel):
         mean, lo, hi = sc.reduce_draws(values, ci)
         return sc.interval_frame("purchases", mean, lo, hi, "param",
                                  pd.Index(ts, name="t"), ci)
-
-
-def _active_at_end(alive, lam, p, lengths):
-    """P(still active after ``sum(lengths)``) given each drawn (alive, lambda, p).
-
-    An active customer survives each purchase with probability 1-p, so after time t
-    survival is ``E[(1-p)^N(t)] = exp(-lambda p t)`` (Rao-Blackwellised: exact given
-    the draw, no extra noise).
-    """
-    horizon = float(np.sum(lengths))
-    return np.where(alive, np.exp(-lam * p * horizon), 0.0)
 
 
 def _check_horizon(t) -> None:

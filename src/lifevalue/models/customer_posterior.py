@@ -207,6 +207,76 @@ def simulate_spend(purchases, p, nu, rng: BlockRNG):
     return rng.gamma_where(purchases > 0, k * p, 1.0 / nu[..., None])
 
 
+def simulate_purchase_counts(params: dict, x, t_x, T, horizon: float, rng: BlockRNG):
+    """Simulated purchases in (T, T+horizon] per population draw and customer, with each
+    customer's rate and dropout integrated out (the walk of
+    :func:`simulate_discounted_revenue`, without spend).
+
+    The law is that of :func:`draw_bgnbd_states` followed by :func:`simulate_purchases`
+    (one future per population draw; FHL 2005a, section 3 posterior); only the random
+    streams differ, and it costs one uniform per customer and draw plus a few per
+    purchase.
+
+    Parameters
+    ----------
+    params : dict
+        ``r, alpha, a, b`` as arrays ``(S,)``.
+    x, t_x, T : arrays ``(n,)``
+    horizon : float
+        Length of the window after T, > 0.
+
+    Returns
+    -------
+    counts : int64 array ``(S, n)``
+    active : bool array ``(S, n)``
+        Whether the customer is still active at T + horizon.
+    """
+    r, alpha, a, b = (np.ascontiguousarray(params[k], dtype="float64")
+                      for k in ("r", "alpha", "a", "b"))
+    x, t_x, T = (np.ascontiguousarray(c, dtype="float64") for c in (x, t_x, T))
+    horizon = float(horizon)
+    pa = np.ascontiguousarray(p_alive(r[:, None], alpha[:, None], a[:, None], b[:, None],
+                                      x, t_x, T))
+    # no purchase in the window if alive: ((alpha+T)/(alpha+T+h))^(r+x) (FHL 2005a, eq. 6
+    # given the posterior of lambda)
+    q_none = np.exp((r[:, None] + x) * (np.log(alpha[:, None] + T)
+                                        - np.log(alpha[:, None] + T + horizon)))
+    counts = np.zeros(pa.shape, dtype=np.int64)
+    active = np.zeros(pa.shape, dtype=np.bool_)
+    edges = np.array([0.0, horizon])
+
+    def draw(gen, sl):
+        _count_block(_xoshiro_state(gen), sl.start, sl.stop, pa, q_none, r, alpha, a, b, x, T,
+                     edges, counts, active)
+
+    rng.per_block(len(x), draw)
+    return counts, active
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _count_block(state, i0, i1, p_alive_, q_none, r, alpha, a, b, x, T, edges, counts,
+                 active):
+    """:func:`simulate_purchase_counts` for the customers ``[i0, i1)`` with one block's
+    stream: the walk of :func:`_simulate_block` with one period and no spend."""
+    horizon = edges[1]
+    window = np.zeros(1, dtype=np.int64)
+    for s in range(p_alive_.shape[0]):
+        for i in range(i0, i1):
+            u = _uniform(state)
+            pa = p_alive_[s, i]
+            if u >= pa:
+                continue
+            active[s, i] = True
+            if u >= pa * (1.0 - q_none[s, i]):
+                continue
+            drop = _walk(state, u / pa, r[s] + x[i], alpha[s] + T[i], a[s], b[s] + x[i],
+                         edges, 1.0 / horizon, window)
+            counts[s, i] = window[0]
+            window[0] = 0
+            if drop < horizon:
+                active[s, i] = False
+
+
 def simulate_discounted_revenue(p_alive_, q_none, bg: dict, gg: dict, x, T, m, edges,
                                 weights, rng: BlockRNG, rate_multiplier=1.0,
                                 dropout_multiplier=1.0, need_active: bool = False):
@@ -301,8 +371,6 @@ def _simulate_block(state, i0, i1, p_alive_, q_none, r, alpha, a, b, ps, qs, gs,
     S = p_alive_.shape[0]
     P = len(edges) - 1
     horizon = edges[P]
-    last_t = np.nextafter(horizon, 0.0)
-    top_gap = 1.0 - 2.0**-53
     counts = np.zeros(P, dtype=np.int64)
     for s in range(S):
         for i in range(i0, i1):
@@ -313,32 +381,13 @@ def _simulate_block(state, i0, i1, p_alive_, q_none, r, alpha, a, b, ps, qs, gs,
             n_active[s, i] = P
             if u >= pa * (1.0 - q_none[s, i]):
                 continue  # active, but the first purchase falls after the horizon
-            shape = r[s] + x[i]
-            scale = (alpha[s] + T[i]) / c_rate[i]
-            # u / P(alive) is uniform given alive; below 1 - q_none the first purchase
-            # is inside the horizon: invert the Lomax distribution function
-            t = min(scale * (math.exp(-math.log(1.0 - u / pa) / shape) - 1.0), last_t)
-            a_d = c_drop[i] * a[s]
-            ab = a_d + b[s] + x[i]
-            k = 0
-            while True:
-                k += 1
-                counts[_period_of(t, edges, per_unit)] += 1
-                # one uniform: below the dropout probability the customer drops out
-                # now; above it, rescaled, it is a fresh uniform for the next gap
-                u = _uniform(state)
-                p_drop = a_d / (ab + (k - 1))
-                if u < p_drop:
-                    # active at the start of the periods that begin before t
-                    active = 0
-                    while active < P and edges[active] < t:
-                        active += 1
-                    n_active[s, i] = active
-                    break
-                gap = min((u - p_drop) / (1.0 - p_drop), top_gap)
-                t = t + (scale + t) * (math.exp(-math.log(1.0 - gap) / (shape + k)) - 1.0)
-                if t >= horizon:
-                    break
+            drop = _walk(state, u / pa, r[s] + x[i], (alpha[s] + T[i]) / c_rate[i],
+                         c_drop[i] * a[s], b[s] + x[i], edges, per_unit, counts)
+            if drop < horizon:  # active at the start of the periods that begin before it
+                active = 0
+                while active < P and edges[active] < drop:
+                    active += 1
+                n_active[s, i] = active
             nu = _gamma(state, spare, ps[s] * x[i] + qs[s]) / (gs[s] + x[i] * m[i])
             total = 0.0
             for j in range(P):
@@ -346,6 +395,37 @@ def _simulate_block(state, i0, i1, p_alive_, q_none, r, alpha, a, b, ps, qs, gs,
                     total += weights[j] * _gamma(state, spare, counts[j] * ps[s]) / nu
                     counts[j] = 0
             revenue[s, i] = total
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _walk(state, w, shape, scale, a_d, b_x, edges, per_unit, counts):
+    """One buyer's purchases in the horizon, added to ``counts`` per period; returns the
+    time of dropping out (``inf`` if still active at the horizon).
+
+    ``w`` is uniform on [0, 1 - q_none): the first purchase falls inside the horizon.
+    Gaps are Lomax with shape ``r + x + k`` and scale ``(alpha + T + t) / rate`` after k
+    purchases at time t (lambda integrated out); after the j-th purchase the customer
+    drops out with probability ``a_d / (a_d + b + x + j - 1)`` (p integrated out).
+    """
+    P = len(edges) - 1
+    horizon = edges[P]
+    # invert the Lomax distribution function of the first purchase
+    t = min(scale * (math.exp(-math.log(1.0 - w) / shape) - 1.0), np.nextafter(horizon, 0.0))
+    ab = a_d + b_x
+    k = 0
+    while True:
+        k += 1
+        counts[_period_of(t, edges, per_unit)] += 1
+        # one uniform: below the dropout probability the customer drops out now; above
+        # it, rescaled, it is a fresh uniform for the next gap
+        u = _uniform(state)
+        p_drop = a_d / (ab + (k - 1))
+        if u < p_drop:
+            return t
+        gap = min((u - p_drop) / (1.0 - p_drop), 1.0 - 2.0**-53)
+        t = t + (scale + t) * (math.exp(-math.log(1.0 - gap) / (shape + k)) - 1.0)
+        if t >= horizon:
+            return np.inf
 
 
 @numba.njit(nogil=True, cache=True)

@@ -301,9 +301,7 @@ def simulate_holdout_counts(model, summary: pd.DataFrame, t: float | None = None
     for sl in sc.iter_chunks(len(x), None, len(params["r"])):
         idx = order[sl]
         rng = cp.BlockRNG(random_seed, sl.start, sl.stop)
-        alive, lam, p = cp.draw_bgnbd_states(params, x[idx], t_x[idx], T[idx], rng)
-        purchases, _ = cp.simulate_purchases(alive, lam, p, [t], rng)
-        out[:, idx] = purchases.sum(axis=-1)
+        out[:, idx] = cp.simulate_purchase_counts(params, x[idx], t_x[idx], T[idx], t, rng)[0]
     return out
 
 
