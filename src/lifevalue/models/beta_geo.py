@@ -18,6 +18,7 @@ from lifevalue.models import customer_posterior as cp
 from lifevalue.models import predictions as pr
 from lifevalue.models import scoring as sc
 from lifevalue.models.base import SHAPE_SIGMA, BaseModel
+from lifevalue.models.compiled_closed_forms import p_alive_draws, purchases_and_survival
 from lifevalue.models.likelihoods import (
     BGNBDStats,
     bgnbd_total_loglik,
@@ -26,6 +27,7 @@ from lifevalue.models.likelihoods import (
     bgnbd_total_loglik_grad,
     compress_bgnbd,
     thin_bgnbd,
+    unique_rows,
 )
 
 
@@ -125,9 +127,10 @@ class BetaGeo(BaseModel):
     def _closed_form_frame(self, summary, name, fn, ci, max_draws):
         x, t_x, T = self._customers(summary)
         d = self._param_draws(max_draws)
+        # rows sorted by (x, T, t_x): a chunk of rows shares few distinct (x, T)
         mean, lo, hi = sc.per_unique_rows(
-            [x, t_x, T],
-            lambda xs, ts, Ts: fn(d["r"], d["alpha"], d["a"], d["b"], xs, ts, Ts),
+            [x, T, t_x],
+            lambda xs, Ts, ts: fn(d["r"], d["alpha"], d["a"], d["b"], xs, ts, Ts),
             lambda values: sc.reduce_draws(values, ci),
             n_draws=len(d["r"]),
         )
@@ -139,7 +142,7 @@ class BetaGeo(BaseModel):
 
         Returns columns ``p_alive_mean``, ``p_alive_param_lo``, ``p_alive_param_hi``.
         """
-        return self._closed_form_frame(summary, "p_alive", pr.p_alive, ci, max_draws)
+        return self._closed_form_frame(summary, "p_alive", _p_alive, ci, max_draws)
 
     def prob_no_purchase(self, summary: pd.DataFrame, t: float, *, ci: float = 0.9,
                          max_draws: int | None = None) -> pd.DataFrame:
@@ -176,7 +179,7 @@ class BetaGeo(BaseModel):
         _check_horizon(t)
         out = self._closed_form_frame(
             summary, "purchases",
-            lambda r, al, a, b, x, tx, T: pr.expected_purchases(r, al, a, b, x, tx, T, t),
+            lambda r, al, a, b, x, tx, T: _expected_purchases(r, al, a, b, x, tx, T, t),
             ci, max_draws)
         if predictive:
             sims = self.simulate_purchases(summary, [t], random_seed=random_seed,
@@ -251,6 +254,23 @@ class BetaGeo(BaseModel):
         mean, lo, hi = sc.reduce_draws(values, ci)
         return sc.interval_frame("purchases", mean, lo, hi, "param",
                                  pd.Index(ts, name="t"), ci)
+
+
+def _p_alive(r, alpha, a, b, x, t_x, T):
+    """P(alive) (FHL 2005a, eq. 12) for draws ``(S, 1)`` and rows ``(k,)``, compiled."""
+    return p_alive_draws(r[:, 0], alpha[:, 0], a[:, 0], b[:, 0], x, t_x, T)
+
+
+def _expected_purchases(r, alpha, a, b, x, t_x, T, t):
+    """FHL (2005a) eq. (10) for draws ``(S, 1)`` and rows ``(k,)``: P(alive) on each
+    (x, t_x, T) row times the expected purchases if alive, which depend on (x, T) only
+    and are summed as one series per draw and distinct (x, T)."""
+    r, alpha, a, b = r[:, 0], alpha[:, 0], a[:, 0], b[:, 0]
+    ux, uT, _, row = unique_rows(x, T, return_inverse=True)
+    one = np.ones(len(ux))
+    if_alive = purchases_and_survival(r, alpha, a, b, ux, uT, one, one,
+                                      np.array([float(t)]))[0][:, :, 0]
+    return p_alive_draws(r, alpha, a, b, x, t_x, T) * if_alive[:, row]
 
 
 def _check_horizon(t) -> None:

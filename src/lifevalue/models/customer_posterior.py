@@ -234,19 +234,12 @@ def simulate_purchase_counts(params: dict, x, t_x, T, horizon: float, rng: Block
     r, alpha, a, b = (np.ascontiguousarray(params[k], dtype="float64")
                       for k in ("r", "alpha", "a", "b"))
     x, t_x, T = (np.ascontiguousarray(c, dtype="float64") for c in (x, t_x, T))
-    horizon = float(horizon)
-    pa = np.ascontiguousarray(p_alive(r[:, None], alpha[:, None], a[:, None], b[:, None],
-                                      x, t_x, T))
-    # no purchase in the window if alive: ((alpha+T)/(alpha+T+h))^(r+x) (FHL 2005a, eq. 6
-    # given the posterior of lambda)
-    q_none = np.exp((r[:, None] + x) * (np.log(alpha[:, None] + T)
-                                        - np.log(alpha[:, None] + T + horizon)))
-    counts = np.zeros(pa.shape, dtype=np.int64)
-    active = np.zeros(pa.shape, dtype=np.bool_)
-    edges = np.array([0.0, horizon])
+    counts = np.zeros((len(r), len(x)), dtype=np.int64)
+    active = np.zeros((len(r), len(x)), dtype=np.bool_)
+    edges = np.array([0.0, float(horizon)])
 
     def draw(gen, sl):
-        _count_block(_xoshiro_state(gen), sl.start, sl.stop, pa, q_none, r, alpha, a, b, x, T,
+        _count_block(_xoshiro_state(gen), sl.start, sl.stop, r, alpha, a, b, x, t_x, T,
                      edges, counts, active)
 
     rng.per_block(len(x), draw)
@@ -254,20 +247,28 @@ def simulate_purchase_counts(params: dict, x, t_x, T, horizon: float, rng: Block
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
-def _count_block(state, i0, i1, p_alive_, q_none, r, alpha, a, b, x, T, edges, counts,
-                 active):
+def _count_block(state, i0, i1, r, alpha, a, b, x, t_x, T, edges, counts, active):
     """:func:`simulate_purchase_counts` for the customers ``[i0, i1)`` with one block's
-    stream: the walk of :func:`_simulate_block` with one period and no spend."""
+    stream: the walk of :func:`_simulate_block` with one period and no spend. P(alive)
+    (FHL 2005a, eq. 12) is computed as needed, and the probability of no purchase if
+    alive, ``((alpha+T)/(alpha+T+h))^(r+x)``, only for the draws drawn alive."""
     horizon = edges[1]
     window = np.zeros(1, dtype=np.int64)
-    for s in range(p_alive_.shape[0]):
+    for s in range(len(r)):
         for i in range(i0, i1):
             u = _uniform(state)
-            pa = p_alive_[s, i]
+            if x[i] > 0.0:
+                odds = a[s] / (b[s] + x[i] - 1.0) * math.exp(
+                    (r[s] + x[i]) * math.log((alpha[s] + T[i]) / (alpha[s] + t_x[i])))
+                pa = 1.0 / (1.0 + odds)
+            else:
+                pa = 1.0
             if u >= pa:
                 continue
             active[s, i] = True
-            if u >= pa * (1.0 - q_none[s, i]):
+            q_none = math.exp((r[s] + x[i]) * math.log(
+                (alpha[s] + T[i]) / (alpha[s] + T[i] + horizon)))
+            if u >= pa * (1.0 - q_none):
                 continue
             drop = _walk(state, u / pa, r[s] + x[i], alpha[s] + T[i], a[s], b[s] + x[i],
                          edges, 1.0 / horizon, window)

@@ -25,6 +25,7 @@ import pandas as pd
 
 from lifevalue import validation as v
 from lifevalue.models.customer_posterior import RNG_BLOCK
+from lifevalue.models.likelihoods import unique_rows
 
 #: Target number of float64 cells (draws x customers x periods) per chunk.
 CELLS_PER_CHUNK = 4_000_000
@@ -96,8 +97,8 @@ def per_unique_rows(columns: list[np.ndarray], fn: Callable, reduce: Callable,
     same history share their expectation, so this is exact. Rows go through ``fn`` in
     chunks of about :data:`CELLS_PER_CHUNK` draws x rows, so memory stays bounded.
     """
-    rows = np.stack([np.asarray(c, dtype="float64") for c in columns], axis=1)
-    unique, inverse = np.unique(rows, axis=0, return_inverse=True)
+    *cols, _, inverse = unique_rows(*columns, return_inverse=True)
+    unique = np.stack(cols, axis=1)
     step = max(1, CELLS_PER_CHUNK // max(int(n_draws), 1))
     parts = [reduce(fn(*unique[i:i + step].T)) for i in range(0, len(unique), step)]
     reduced = [np.concatenate([np.asarray(p[k]) for p in parts]) for k in range(len(parts[0]))]

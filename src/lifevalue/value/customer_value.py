@@ -50,10 +50,9 @@ from lifevalue import validation as v
 from lifevalue.models import customer_posterior as cp
 from lifevalue.models import predictions as pr
 from lifevalue.models import scoring as sc
+from lifevalue.models.compiled_closed_forms import p_alive_draws, purchases_and_survival
 from lifevalue.models.likelihoods import unique_rows
-from lifevalue.models.period_tables import purchases_and_survival
 from lifevalue.segments.matrix import CELLS, classify
-from lifevalue.value import kernels
 from lifevalue.value.periods import PeriodGrid
 from lifevalue.value.scenarios import Scenario, per_customer
 
@@ -738,7 +737,7 @@ def _map(n_threads, fn, items):
 def _p_alive(r, alpha, a, b, x, t_x, T):
     """P(alive) (FHL 2005a, eq. 12) for draws ``(S,)`` and a chunk's customers ``(n,)``,
     ``(S, n)``: exactly 1 without repeat purchases (compiled, one pass)."""
-    return kernels.p_alive_draws(r, alpha, a, b, x, t_x, T)
+    return p_alive_draws(r, alpha, a, b, x, t_x, T)
 
 
 def _quantiles(values, lo_q, hi_q):
