@@ -77,11 +77,15 @@ def test_simulation_mean_agrees_with_closed_form(cdnow_bg_mcmc, cdnow_cal):
     np.testing.assert_allclose(sim_mean, closed["purchases_mean"], rtol=0.03, atol=0.05)
 
 
-def test_results_do_not_depend_on_chunk_size_or_row_order(cdnow_bg_mcmc, cdnow_cal):
+def test_results_do_not_depend_on_chunk_size_threads_or_row_order(cdnow_bg_mcmc, cdnow_cal):
     sub = cdnow_cal.iloc[:700]
-    a = cdnow_bg_mcmc.simulate_purchases(sub, [39.0], random_seed=9, chunk_size=256)
+    a = cdnow_bg_mcmc.simulate_purchases(sub, [39.0], random_seed=9, chunk_size=256,
+                                         n_threads=1)
     b = cdnow_bg_mcmc.simulate_purchases(sub, [39.0], random_seed=9, chunk_size=10_000)
     pd.testing.assert_frame_equal(a, b, check_exact=True)
+    threaded = cdnow_bg_mcmc.simulate_purchases(sub, [39.0], random_seed=9, chunk_size=256,
+                                                n_threads=3)
+    pd.testing.assert_frame_equal(a, threaded, check_exact=True)
     shuffled = sub.sample(frac=1.0, random_state=1)
     c = cdnow_bg_mcmc.simulate_purchases(shuffled, [39.0], random_seed=9, chunk_size=512)
     pd.testing.assert_frame_equal(a, c.loc[a.index], check_exact=True)

@@ -18,7 +18,9 @@ quantiles) and is recorded in ``DataFrame.attrs['ci']``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -89,18 +91,20 @@ def interval_frame(name: str, mean, lo=None, hi=None, kind: str = "param", index
 
 
 def per_unique_rows(columns: list[np.ndarray], fn: Callable, reduce: Callable,
-                    n_draws: int):
+                    n_draws: int, n_threads: int = 1):
     """Evaluate ``fn`` on the unique rows of ``columns`` only, reduce, and expand back.
 
     ``fn(*unique_columns)`` returns an ``(n_draws, k)`` array of per-draw values for k
     rows and ``reduce`` turns it into a tuple of ``(k,)`` arrays. Customers with the
     same history share their expectation, so this is exact. Rows go through ``fn`` in
-    chunks of about :data:`CELLS_PER_CHUNK` draws x rows, so memory stays bounded.
+    chunks of about :data:`CELLS_PER_CHUNK` draws x rows, so memory stays bounded, on
+    ``n_threads`` threads.
     """
     *cols, _, inverse = unique_rows(*columns, return_inverse=True)
     unique = np.stack(cols, axis=1)
     step = max(1, CELLS_PER_CHUNK // max(int(n_draws), 1))
-    parts = [reduce(fn(*unique[i:i + step].T)) for i in range(0, len(unique), step)]
+    parts = list(map_threads(n_threads, lambda i: reduce(fn(*unique[i:i + step].T)),
+                             range(0, len(unique), step)))
     reduced = [np.concatenate([np.asarray(p[k]) for p in parts]) for k in range(len(parts[0]))]
     return tuple(r[inverse.reshape(-1)] for r in reduced)
 
@@ -127,3 +131,27 @@ def simulation_draws(params: dict[str, np.ndarray], minimum: int = MIN_SIMULATIO
     if n >= minimum:
         return params
     return {k: np.resize(a, minimum) for k, a in params.items()}
+
+
+def check_threads(n_threads) -> int:
+    """Threads for chunked scoring: the caller's number, or ``min(4, CPUs)``."""
+    if n_threads is None:
+        return max(1, min(4, os.cpu_count() or 1))
+    if not isinstance(n_threads, int | np.integer) or n_threads < 1:
+        raise v.InvalidOptionError(f"n_threads must be a whole number >= 1, got {n_threads!r}",
+                                   column="n_threads")
+    return int(n_threads)
+
+
+def map_threads(n_threads: int, fn: Callable, items) -> Iterator:
+    """``map(fn, items)`` in order, on ``n_threads`` threads (the caller's alone if 1).
+
+    The compiled kernels release the GIL, so chunks run side by side; results come back
+    in the items' order, so totals do not depend on the number of threads.
+    """
+    items = list(items)
+    if n_threads <= 1 or len(items) <= 1:
+        yield from map(fn, items)
+        return
+    with ThreadPoolExecutor(min(n_threads, len(items))) as pool:
+        yield from pool.map(fn, items)

@@ -39,8 +39,6 @@ and its totals are added in chunk order, so the results do not depend on the thr
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -165,7 +163,7 @@ class CustomerValue:
         self.random_seed = int(random_seed)
         self.chunk_size = chunk_size
         self.min_simulations = int(min_simulations)
-        self.n_threads = _check_threads(n_threads)
+        self.n_threads = sc.check_threads(n_threads)
         _check_margin(margin)
         for name in ("development_cost", "retention_cost"):
             _check_cost(getattr(self, name), name)
@@ -294,7 +292,7 @@ class CustomerValue:
                     part["cost_R"] = np.einsum("su,sut->t", w["cost_R"], surv)
             return part
 
-        for part in _map(self.n_threads, one_block, range(0, S, block)):
+        for part in sc.map_threads(self.n_threads, one_block, range(0, S, block)):
             for k, val in part.items():  # in block order, whatever the threads
                 flows[k] += val
         tables["flows"] = {k: val / S for k, val in flows.items()}
@@ -516,7 +514,7 @@ class CustomerValue:
             return part
 
         chunks = list(sc.iter_chunks(n, self.chunk_size, S_sim, _ARRAYS_PER_CHUNK))
-        for part in _map(self.n_threads, one_chunk, chunks):
+        for part in sc.map_threads(self.n_threads, one_chunk, chunks):
             for key, val in part.items():  # in chunk order, whatever the threads
                 totals[key] += val
         if same_potential:  # potential = current, growth = 0, exactly
@@ -591,7 +589,7 @@ class CustomerValue:
             for k, val in w.items():
                 acc[k][sl, rows] = np.add.reduceat(val, row_starts, axis=1)
 
-        for _ in _map(self.n_threads, one_block, range(0, S, block)):
+        for _ in sc.map_threads(self.n_threads, one_block, range(0, S, block)):
             pass
         return acc
 
@@ -713,25 +711,6 @@ def _same_plan(plans, mults) -> bool:
     return (k1.shape == k2.shape and np.array_equal(k1, k2) and np.array_equal(u1, u2)
             and all(np.array_equal(mults["current"][k], mults["potential"][k])
                     for k in mults["current"]))
-
-
-def _check_threads(n_threads) -> int:
-    if n_threads is None:
-        return max(1, min(4, os.cpu_count() or 1))
-    if not isinstance(n_threads, int | np.integer) or n_threads < 1:
-        raise v.InvalidOptionError(f"n_threads must be a whole number >= 1, got {n_threads!r}",
-                                   column="n_threads")
-    return int(n_threads)
-
-
-def _map(n_threads, fn, items):
-    """``map(fn, items)`` in order, on ``n_threads`` threads (the caller's alone if 1)."""
-    items = list(items)
-    if n_threads <= 1 or len(items) <= 1:
-        yield from map(fn, items)
-        return
-    with ThreadPoolExecutor(min(n_threads, len(items))) as pool:
-        yield from pool.map(fn, items)
 
 
 def _p_alive(r, alpha, a, b, x, t_x, T):
