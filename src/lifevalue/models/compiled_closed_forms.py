@@ -161,16 +161,21 @@ def p_alive_draws(r, alpha, a, b, x, t_x, T) -> np.ndarray:
 def _p_alive(r, alpha, a, b, x, t_x, T, out):
     S, n = out.shape
     for s in range(S):
-        log_a = math.log(a[s])
         for i in range(n):
-            if x[i] <= 0.0:
-                out[s, i] = 1.0
-                continue
-            # log odds of having dropped out, as in predictions._log_odds_dead
-            lo = (log_a - math.log(b[s] + x[i] - 1.0)
-                  + (r[s] + x[i]) * math.log((alpha[s] + T[i]) / (alpha[s] + t_x[i])))
-            if lo > 0.0:
-                e = math.exp(-lo)
-                out[s, i] = e / (1.0 + e)
-            else:
-                out[s, i] = 1.0 / (1.0 + math.exp(lo))
+            out[s, i] = p_alive_one(r[s], alpha[s], a[s], b[s], x[i], t_x[i], T[i])
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def p_alive_one(r, alpha, a, b, x, t_x, T):
+    """P(alive) of one customer at one draw (FHL 2005a, eq. 12), as a logistic function of
+    the log odds of having dropped out (as :func:`lifevalue.models.predictions.p_alive`),
+    so that it never overflows; exactly 1 without repeat purchases. Compiled, for the
+    kernels that need it one customer at a time."""
+    if x <= 0.0:
+        return 1.0
+    lo = (math.log(a) - math.log(b + x - 1.0)
+          + (r + x) * math.log((alpha + T) / (alpha + t_x)))
+    if lo > 0.0:
+        e = math.exp(-lo)
+        return e / (1.0 + e)
+    return 1.0 / (1.0 + math.exp(lo))

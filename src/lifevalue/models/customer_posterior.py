@@ -30,6 +30,7 @@ import math
 import numba
 import numpy as np
 
+from lifevalue.models.compiled_closed_forms import p_alive_one
 from lifevalue.models.predictions import p_alive
 
 #: Customers per random-number block. Chunks are whole numbers of blocks.
@@ -257,12 +258,7 @@ def _count_block(state, i0, i1, r, alpha, a, b, x, t_x, T, edges, counts, active
     for s in range(len(r)):
         for i in range(i0, i1):
             u = _uniform(state)
-            if x[i] > 0.0:
-                odds = a[s] / (b[s] + x[i] - 1.0) * math.exp(
-                    (r[s] + x[i]) * math.log((alpha[s] + T[i]) / (alpha[s] + t_x[i])))
-                pa = 1.0 / (1.0 + odds)
-            else:
-                pa = 1.0
+            pa = p_alive_one(r[s], alpha[s], a[s], b[s], x[i], t_x[i], T[i])
             if u >= pa:
                 continue
             active[s, i] = True
