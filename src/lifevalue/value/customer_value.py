@@ -253,7 +253,7 @@ class CustomerValue:
         """
         g, d = self.grid, self.grid.discount
         S, U, P = len(bgd["r"]), len(keys), g.horizon
-        ux, uT, uk, uc = (keys[:, i][None, :, None] for i in range(4))
+        ux, uT, uk = (keys[:, i][None, :, None] for i in range(3))
         need_surv = self.costs_stop_at_churn or flows_weights is not None
         tables = {"W": np.empty((S, U))}
         if self.costs_stop_at_churn:
@@ -308,7 +308,7 @@ class CustomerValue:
         the weights hold P(alive) only.
         """
         r, alpha, a, b = (bgd[k] for k in ("r", "alpha", "a", "b"))
-        alive = _p_alive(r, alpha, a, b, x, t_x, T)                           # (S, n)
+        alive = p_alive_draws(r, alpha, a, b, x, t_x, T)                         # (S, n)
         p, q, gam = (ggd[k][:, None] for k in ("p", "q", "gamma"))
         spend = pr.expected_spend(p, q, gam, x, m)                            # (S, n)
         spend *= mults["spend"]
@@ -449,10 +449,13 @@ class CustomerValue:
         draws = self._draws()
         bgd, ggd = draws[0], draws[1]
         S, S_sim, n = len(bgd["r"]), len(draws[2]["r"]), len(x)
+        # a potential whose multipliers equal the current ones changes nothing the plans,
+        # tables, flows or values depend on: all of them are computed once
+        same_potential = all(np.array_equal(mults["current"][k], mults["potential"][k])
+                             for k in mults["current"])
         plans = {"current": self._plan(summary, x, T, mults["current"])}
-        plans["potential"] = plans["current"] if all(
-            np.array_equal(mults["current"][k], mults["potential"][k]) for k in mults["current"]
-        ) else self._plan(summary, x, T, mults["potential"])
+        plans["potential"] = plans["current"] if same_potential else self._plan(
+            summary, x, T, mults["potential"])
         if thresholds is None:
             top = self.threshold_of(self._point_current(
                 bgd, ggd, plans["current"], x, t_x, T, m, factors, mults["current"]))
@@ -460,7 +463,6 @@ class CustomerValue:
         c_thr, p_thr = (float(t) for t in thresholds)
         order = sc.canonical_order(summary.index)
         tables = {}
-        same_potential = _same_plan(plans, mults)
         for name in scenarios:
             same = name == "potential" and same_potential
             tables[name] = tables["current"] if same else self._tables(
@@ -578,7 +580,7 @@ class CustomerValue:
         def one_block(s0):  # fills the draws [s0, s0 + block) of acc
             sl = slice(s0, min(s0 + block, S))
             r, alpha, a, b = (bgd[k][sl] for k in ("r", "alpha", "a", "b"))
-            pa = _p_alive(r, alpha, a, b, xg, tg, Tg)                         # (s, groups)
+            pa = p_alive_draws(r, alpha, a, b, xg, tg, Tg)                       # (s, groups)
             p, q, gam = (ggd[k][sl][:, None] for k in ("p", "q", "gamma"))
             den = p * xg + q - 1.0
             c1, c2 = p * gam / den, p * xg / den
@@ -703,20 +705,6 @@ class CustomerValue:
 #: Chunks hold about ``CELLS_PER_CHUNK / _ARRAYS_PER_CHUNK`` draws x customers: a
 #: dozen such arrays are alive at once while a chunk is scored.
 _ARRAYS_PER_CHUNK = 4
-
-
-def _same_plan(plans, mults) -> bool:
-    """Whether the potential scenario changes nothing the tables and flows depend on."""
-    (k1, u1), (k2, u2) = plans["current"], plans["potential"]
-    return (k1.shape == k2.shape and np.array_equal(k1, k2) and np.array_equal(u1, u2)
-            and all(np.array_equal(mults["current"][k], mults["potential"][k])
-                    for k in mults["current"]))
-
-
-def _p_alive(r, alpha, a, b, x, t_x, T):
-    """P(alive) (FHL 2005a, eq. 12) for draws ``(S,)`` and a chunk's customers ``(n,)``,
-    ``(S, n)``: exactly 1 without repeat purchases (compiled, one pass)."""
-    return p_alive_draws(r, alpha, a, b, x, t_x, T)
 
 
 def _quantiles(values, lo_q, hi_q):
