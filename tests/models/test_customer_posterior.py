@@ -125,28 +125,35 @@ def test_marginal_simulation_does_not_depend_on_chunking():
 
 
 def test_compiled_samplers_follow_their_laws():
-    # the walk's own generator: xoshiro256** uniforms, polar normals, Marsaglia-Tsang
+    # the walk's own generator: xoshiro256** uniforms, ziggurat normals, Marsaglia-Tsang
     # Gammas (with the U^(1/shape) boost below shape 1); Kolmogorov-Smirnov at 20k draws
     import numba
     from scipy import stats
 
     @numba.njit
     def draws(state, kind, shape, n):
-        spare = np.zeros(2)
         out = np.empty(n)
         for i in range(n):
             if kind == 0:
                 out[i] = cp._uniform(state)
             elif kind == 1:
-                out[i] = cp._normal(state, spare)
+                out[i] = cp._normal(state)
             else:
-                out[i] = cp._gamma(state, spare, shape)
+                out[i] = cp._gamma(state, shape)
         return out
 
     state = cp._xoshiro_state(np.random.default_rng(0))
     n = 20_000
     assert stats.kstest(draws(state, 0, 0.0, n), "uniform").pvalue > 1e-3
     assert stats.kstest(draws(state, 1, 0.0, n), "norm").pvalue > 1e-3
+    # the ziggurat's rare branches: the wedges over 4M draws, and the tail beyond r
+    # (about 1,000 draws) against the normal's tail
+    z = draws(state, 1, 0.0, 4_000_000)
+    assert stats.kstest(z, "norm").pvalue > 1e-3
+    tail = np.abs(z[np.abs(z) > cp._ZIG_R])
+    r_sf = stats.norm.sf(cp._ZIG_R)
+    assert stats.kstest(tail, lambda t: 1.0 - stats.norm.sf(t) / r_sf).pvalue > 1e-3
+    assert abs(len(tail) / len(z) / (2 * r_sf) - 1) < 0.15
     for shape in (0.3, 1.0, 3.74, 6.25, 80.0):
         g = draws(state, 2, shape, n)
         assert stats.kstest(g, stats.gamma(shape).cdf).pvalue > 1e-3, shape

@@ -361,10 +361,9 @@ def _simulate_block(state, i0, i1, p_alive_, q_none, r, alpha, a, b, ps, qs, gs,
     ``[i0, i1)`` of a chunk, with one block's random stream (:func:`_xoshiro_state`).
 
     For each draw ``s`` and customer ``i`` in turn (draw-major) one uniform decides
-    alive and whether the first purchase falls in the horizon; a buyer's further
-    uniforms, then ``nu`` and one Gamma spend per period with purchases, follow at once.
+    alive and whether the first purchase falls in the horizon; a buyer's further draws
+    (:func:`buyer_revenue`) follow at once.
     """
-    spare = np.zeros(2)  # the second normal of a polar pair, and whether it is there
     S = p_alive_.shape[0]
     P = len(edges) - 1
     horizon = edges[P]
@@ -378,20 +377,42 @@ def _simulate_block(state, i0, i1, p_alive_, q_none, r, alpha, a, b, ps, qs, gs,
             n_active[s, i] = P
             if u >= pa * (1.0 - q_none[s, i]):
                 continue  # active, but the first purchase falls after the horizon
-            drop = _walk(state, u / pa, r[s] + x[i], (alpha[s] + T[i]) / c_rate[i],
-                         c_drop[i] * a[s], b[s] + x[i], edges, per_unit, counts)
-            if drop < horizon:  # active at the start of the periods that begin before it
-                active = 0
-                while active < P and edges[active] < drop:
-                    active += 1
-                n_active[s, i] = active
-            nu = _gamma(state, spare, ps[s] * x[i] + qs[s]) / (gs[s] + x[i] * m[i])
-            total = 0.0
-            for j in range(P):
-                if counts[j]:
-                    total += weights[j] * _gamma(state, spare, counts[j] * ps[s]) / nu
-                    counts[j] = 0
-            revenue[s, i] = total
+            revenue[s, i], drop = buyer_revenue(
+                state, u / pa, r[s] + x[i], (alpha[s] + T[i]) / c_rate[i], c_drop[i] * a[s],
+                b[s] + x[i], ps[s], ps[s] * x[i] + qs[s], gs[s] + x[i] * m[i], edges,
+                per_unit, weights, counts)
+            if drop < horizon:
+                n_active[s, i] = periods_active(drop, edges)
+
+
+@numba.njit(nogil=True, cache=True)
+def periods_active(drop, edges):
+    """The number of periods that start before ``drop``, the time of dropping out (the
+    periods at whose start the customer is active)."""
+    P = len(edges) - 1
+    active = 0
+    while active < P and edges[active] < drop:
+        active += 1
+    return active
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def buyer_revenue(state, w, shape, scale, a_d, b_x, p, nu_shape, nu_rate, edges, per_unit,
+                  weights, counts):
+    """One buyer's future: the purchases (:func:`_walk`), then the spend.
+
+    ``nu ~ Gamma(p x + q, gamma + x m)`` (``nu_shape``, ``nu_rate``) and the spend of the
+    k purchases of a period is ``Gamma(k p, nu)`` (FHL 2005b). Returns
+    ``(sum_t weights_t spend_t, time of dropping out)``; ``counts`` is left at zero.
+    """
+    drop = _walk(state, w, shape, scale, a_d, b_x, edges, per_unit, counts)
+    nu = _gamma(state, nu_shape) / nu_rate
+    total = 0.0
+    for j in range(len(counts)):
+        if counts[j]:
+            total += weights[j] * _gamma(state, counts[j] * p)
+            counts[j] = 0
+    return total / nu, drop
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
@@ -400,29 +421,31 @@ def _walk(state, w, shape, scale, a_d, b_x, edges, per_unit, counts):
     time of dropping out (``inf`` if still active at the horizon).
 
     ``w`` is uniform on [0, 1 - q_none): the first purchase falls inside the horizon.
-    Gaps are Lomax with shape ``r + x + k`` and scale ``(alpha + T + t) / rate`` after k
-    purchases at time t (lambda integrated out); after the j-th purchase the customer
-    drops out with probability ``a_d / (a_d + b + x + j - 1)`` (p integrated out).
+    The first gap is Lomax with shape ``r + x`` and scale ``(alpha + T) / rate`` (lambda
+    integrated out), inverted at ``w``. Given it, lambda is ``Gamma(r + x + 1, scale +
+    t_1)`` (one arrival in an exposure of t_1), drawn once; the further gaps are
+    Exp(lambda). After the j-th purchase the customer drops out with probability
+    ``a_d / (a_d + b + x + j - 1)`` (p integrated out: the Beta-geometric urn).
     """
     P = len(edges) - 1
     horizon = edges[P]
     # invert the Lomax distribution function of the first purchase
-    t = min(scale * (math.exp(-math.log(1.0 - w) / shape) - 1.0), np.nextafter(horizon, 0.0))
+    t = min(scale * (math.exp(-math.log1p(-w) / shape) - 1.0), np.nextafter(horizon, 0.0))
+    counts[_period_of(t, edges, per_unit)] += 1
     ab = a_d + b_x
-    k = 0
+    if _uniform(state) * ab < a_d:
+        return t
+    # 1 / lambda; a Gamma draw that underflows gives inf: no further purchase
+    inverse_rate = (scale + t) / _gamma(state, shape + 1.0)
+    k = 1
     while True:
-        k += 1
-        counts[_period_of(t, edges, per_unit)] += 1
-        # one uniform: below the dropout probability the customer drops out now; above
-        # it, rescaled, it is a fresh uniform for the next gap
-        u = _uniform(state)
-        p_drop = a_d / (ab + (k - 1))
-        if u < p_drop:
-            return t
-        gap = min((u - p_drop) / (1.0 - p_drop), 1.0 - 2.0**-53)
-        t = t + (scale + t) * (math.exp(-math.log(1.0 - gap) / (shape + k)) - 1.0)
+        t += -math.log(1.0 - _uniform(state)) * inverse_rate
         if t >= horizon:
             return np.inf
+        counts[_period_of(t, edges, per_unit)] += 1
+        k += 1
+        if _uniform(state) * (ab + (k - 1)) < a_d:
+            return t
 
 
 @numba.njit(nogil=True, cache=True)
@@ -441,9 +464,10 @@ def _period_of(t, edges, per_unit):
 #
 # The compiled walk draws from xoshiro256** (Blackman & Vigna 2018), seeded per block by
 # the block's NumPy generator, so its streams keep the block structure (and so do not
-# depend on chunking, threads or Spark partitions); Gamma variates by Marsaglia & Tsang
-# (2000), normals by Marsaglia's polar method. Both are exact samplers; inlined, they
-# cost a fraction of a call into a NumPy generator.
+# depend on chunking, threads or Spark partitions); normals by the ziggurat method
+# (Marsaglia & Tsang 2000, in Doornik's 2005 form), Gamma variates by Marsaglia & Tsang
+# (2000). All are exact samplers; inlined, they cost a fraction of a call into a NumPy
+# generator.
 
 
 def _xoshiro_state(gen: np.random.Generator) -> np.ndarray:
@@ -454,14 +478,30 @@ def _xoshiro_state(gen: np.random.Generator) -> np.ndarray:
     return state
 
 
+@numba.njit(nogil=True, cache=True)
+def seed_stream(words, index, state):
+    """Write into ``state`` the xoshiro256** state of stream ``index`` of the four seed
+    ``words``: four splitmix64 outputs (Vigna's recommended seeding) from a start that
+    differs per stream, so that streams neither coincide nor depend on each other."""
+    z = (words[0] ^ _rotl(words[1], 17) ^ _rotl(words[2], 31) ^ _rotl(words[3], 47)) \
+        + np.uint64(index) * np.uint64(4) * np.uint64(0x9E3779B97F4A7C15)
+    for j in range(4):
+        z += np.uint64(0x9E3779B97F4A7C15)
+        y = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        y = (y ^ (y >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        state[j] = y ^ (y >> np.uint64(31))
+    if state[0] == 0 and state[1] == 0 and state[2] == 0 and state[3] == 0:
+        state[0] = np.uint64(1)
+
+
 @numba.njit(nogil=True, cache=True, inline="always")
 def _rotl(v, k):
     return (v << np.uint64(k)) | (v >> np.uint64(64 - k))
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
-def _uniform(state):
-    """A uniform on [0, 1) from the top 53 bits of the next xoshiro256** output."""
+def _next(state):
+    """The next 64-bit output of xoshiro256** (``state`` is updated in place)."""
     s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
     out = _rotl(s1 * np.uint64(5), 7) * np.uint64(9)
     t = s1 << np.uint64(17)
@@ -472,28 +512,68 @@ def _uniform(state):
     s2 ^= t
     s3 = _rotl(s3, 45)
     state[0], state[1], state[2], state[3] = s0, s1, s2, s3
-    return float(out >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+    return out
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _uniform(state):
+    """A uniform on [0, 1) from the top 53 bits of the next xoshiro256** output."""
+    return float(np.int64(_next(state) >> np.uint64(11))) * (1.0 / 9007199254740992.0)
+
+
+def _ziggurat_tables(layers: int = 256, r: float = 3.6541528853610088,
+                     v: float = 0.00492867323399):
+    """Layer edges ``x_0 > x_1 = r > ... > x_256 = 0`` of the normal ziggurat (equal
+    areas ``v``; layer 0 is the base strip with the tail) and ``x_{i+1} / x_i``."""
+    x = np.empty(layers + 1)
+    x[0] = v / math.exp(-0.5 * r * r)
+    x[1] = r
+    for i in range(1, layers - 1):
+        x[i + 1] = math.sqrt(-2.0 * math.log(v / x[i] + math.exp(-0.5 * x[i] * x[i])))
+    x[layers] = 0.0
+    return x, x[1:] / x[:-1]
+
+
+_ZIG_X, _ZIG_RATIO = _ziggurat_tables()
+_ZIG_R = float(_ZIG_X[1])
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
-def _normal(state, spare):
-    """A standard normal (Marsaglia's polar method; the pair's second is kept)."""
-    if spare[1] != 0.0:
-        spare[1] = 0.0
-        return spare[0]
+def _normal_edge(state, i, u):
+    """The ziggurat's rare cases for layer ``i`` and signed uniform ``u``: the tail beyond
+    r (Marsaglia 1964) for the base layer, else the wedge test; NaN means reject."""
+    if i == 0:
+        while True:
+            x = math.log(1.0 - _uniform(state)) / _ZIG_R
+            y = math.log(1.0 - _uniform(state))
+            if -2.0 * y >= x * x:
+                return x - _ZIG_R if u < 0.0 else _ZIG_R - x
+    z = u * _ZIG_X[i]
+    f0 = math.exp(-0.5 * (_ZIG_X[i] * _ZIG_X[i] - z * z))
+    f1 = math.exp(-0.5 * (_ZIG_X[i + 1] * _ZIG_X[i + 1] - z * z))
+    if f1 + _uniform(state) * (f0 - f1) < 1.0:
+        return z
+    return np.nan
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy", inline="always")
+def _normal(state):
+    """A standard normal by the ziggurat (Doornik 2005): the low 8 bits of one output
+    pick the layer, its top 53 bits the signed uniform; inside the next layer's width
+    (about 99% of the time) that is the draw."""
     while True:
-        u = 2.0 * _uniform(state) - 1.0
-        v = 2.0 * _uniform(state) - 1.0
-        q = u * u + v * v
-        if 0.0 < q < 1.0:
-            break
-    f = math.sqrt(-2.0 * math.log(q) / q)
-    spare[0], spare[1] = v * f, 1.0
-    return u * f
+        bits = _next(state)
+        i = np.int64(bits & np.uint64(255))
+        u = float(np.int64(bits >> np.uint64(11))) * (2.0 / 9007199254740992.0) - 1.0
+        if abs(u) < _ZIG_RATIO[i]:
+            return u * _ZIG_X[i]
+        z = _normal_edge(state, i, u)
+        if z == z:
+            return z
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
-def _gamma(state, spare, shape):
+def _gamma(state, shape):
     """A Gamma(shape, 1) variate (Marsaglia & Tsang 2000; below shape 1 via
     ``Gamma(shape + 1) * U^(1/shape)``)."""
     boost = 1.0
@@ -503,13 +583,14 @@ def _gamma(state, spare, shape):
     d = shape - 1.0 / 3.0
     c = 1.0 / math.sqrt(9.0 * d)
     while True:
-        z = _normal(state, spare)
+        z = _normal(state)
         v = 1.0 + c * z
         if v <= 0.0:
             continue
         v = v * v * v
         u = _uniform(state)
-        if u < 1.0 - 0.0331 * (z * z) * (z * z):
+        zz = z * z
+        if u < 1.0 - 0.0331 * zz * zz:
             return d * v * boost
-        if math.log(u) < 0.5 * z * z + d * (1.0 - v + math.log(v)):
+        if math.log(u) < 0.5 * zz + d * (1.0 - v + math.log(v)):
             return d * v * boost
