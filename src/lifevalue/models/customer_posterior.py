@@ -61,6 +61,11 @@ class BlockRNG:
             out[:, sl] = getattr(gen, method)(*block, size=out[:, sl].shape)
         return out
 
+    def stream_seeds(self) -> np.ndarray:
+        """The xoshiro256** seed words of each block, ``(blocks, 4)`` (for compiled
+        scorers that derive one stream per customer, see :func:`seed_stream`)."""
+        return np.stack([_xoshiro_state(gen) for gen in self._gens])
+
     def per_block(self, n: int, draw) -> None:
         """Call ``draw(generator, block_slice)`` for each block of the chunk's ``n``
         customers, in order: for draws whose size depends on earlier ones."""

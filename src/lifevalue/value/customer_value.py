@@ -51,6 +51,7 @@ from lifevalue.models import scoring as sc
 from lifevalue.models.compiled_closed_forms import p_alive_draws, purchases_and_survival
 from lifevalue.models.likelihoods import unique_rows
 from lifevalue.segments.matrix import CELLS, classify
+from lifevalue.value import scoring_kernel as sk
 from lifevalue.value.periods import PeriodGrid
 from lifevalue.value.scenarios import Scenario, per_customer
 
@@ -469,56 +470,35 @@ class CustomerValue:
                 bgd, plans[name][0], factors,
                 self._flow_weights(bgd, ggd, plans[name], x, t_x, T, m, factors, mults[name],
                                    order))
-        out = {name: np.empty(n) for name in _customer_columns()}
-        totals = {(name, kind): np.zeros(S if kind == "expected" else S_sim)
-                  for name in ("current", "potential", "growth")
-                  for kind in ("expected", "simulated")}
-        lo_q, hi_q = sc.quantile_bounds(self.ci)
-        # a potential that changes nothing gives the current values: compute them once
         names = ["current"] if same_potential else list(scenarios)
+        kernel_args = self._kernel_inputs(bgd, ggd, draws, x, t_x, T, m, factors, mults, plans,
+                                          tables, names)
+        out = np.empty((n, len(sk.COLUMNS)))
+        lo_q, hi_q = sc.quantile_bounds(self.ci)
+
         def one_chunk(sl):
             """Score one chunk into ``out``; return its per-draw totals."""
             idx = order[sl]
-            res, part = {}, {}
-            for name in names:
-                mult = {k: val[idx] for k, val in mults[name].items()}
-                fac = {k: (cust[idx], per) for k, (cust, per) in factors.items()}
-                u_idx = plans[name][1][idx]
-                expected, w = self._expected(bgd, ggd, tables[name], u_idx, x[idx], t_x[idx],
-                                             T[idx], m[idx], fac, mult, weights=False)
-                if name == "current":
-                    out["p_alive_mean"][idx] = w["pa"].mean(axis=0)
-                simulated = self._simulate(draws, x[idx], t_x[idx], T[idx], m[idx], fac, mult,
-                                           offset + sl.start, offset + sl.stop, alive=w["pa"],
-                                           q_none=tables[name]["Q0"][:, u_idx])
-                res[name] = (expected, simulated)
-            if same_potential:
-                res["potential"] = res["current"]
-            else:
-                res["growth"] = (res["potential"][0] - res["current"][0],
-                                 res["potential"][1] - res["current"][1])
-            for name in ("current", "potential", "growth"):
-                if same_potential and name != "current":
-                    continue
-                expected, simulated = res[name]
-                out[f"{name}_mean"][idx] = expected.mean(axis=0)
-                q = _quantiles(expected, lo_q, hi_q)
-                out[f"{name}_param_lo"][idx], out[f"{name}_param_hi"][idx] = q
-                q = _quantiles(simulated, lo_q, hi_q)
-                out[f"{name}_pred_lo"][idx], out[f"{name}_pred_hi"][idx] = q
-                part[(name, "expected")] = expected.sum(axis=1)
-                part[(name, "simulated")] = simulated.sum(axis=1)
-                if name != "growth":
-                    out[f"{name}_p_negative"][idx] = (simulated < 0).mean(axis=0)
-            cell = classify(res["current"][1], res["potential"][1], c_thr, p_thr)
-            for i, name in enumerate(CELLS):
-                out[f"p_{name}"][idx] = (cell == i).mean(axis=0)
-            return part
+            seeds = cp.BlockRNG(self.random_seed, offset + sl.start, offset + sl.stop
+                                ).stream_seeds()
+            per_customer_, shared = kernel_args
+            chunk = [a[..., idx] for a in per_customer_]
+            part = np.empty((len(idx), len(sk.COLUMNS)))
+            tot_e, tot_s = np.zeros((3, S)), np.zeros((3, S_sim))
+            sk.score_customers(seeds, *shared[:7], *chunk, *shared[7:], S_sim, lo_q, hi_q,
+                               c_thr, p_thr, part, tot_e, tot_s)
+            out[idx] = part
+            return tot_e, tot_s
 
         chunks = list(sc.iter_chunks(n, self.chunk_size, S_sim, _ARRAYS_PER_CHUNK))
-        for part in sc.map_threads(self.n_threads, one_chunk, chunks):
-            for key, val in part.items():  # in chunk order, whatever the threads
-                totals[key] += val
+        totals = {(name, kind): np.zeros(S if kind == "expected" else S_sim)
+                  for name in ("current", "potential", "growth")
+                  for kind in ("expected", "simulated")}
+        for tot_e, tot_s in sc.map_threads(self.n_threads, one_chunk, chunks):
+            for k, name in enumerate(("current", "potential", "growth")):  # in chunk order
+                totals[(name, "expected")] += tot_e[k]
+                totals[(name, "simulated")] += tot_s[k]
+        out = dict(zip(sk.COLUMNS, out.T, strict=True))
         if same_potential:  # potential = current, growth = 0, exactly
             for kind in ("mean", "param_lo", "param_hi", "pred_lo", "pred_hi", "p_negative"):
                 out[f"potential_{kind}"] = out[f"current_{kind}"].copy()
@@ -526,6 +506,8 @@ class CustomerValue:
                     out[f"growth_{kind}"] = np.zeros(n)
             for kind in ("expected", "simulated"):
                 totals[("potential", kind)] = totals[("current", kind)].copy()
+                totals[("growth", kind)] = np.zeros_like(totals[("current", kind)])
+        out = {name: out[name] for name in _customer_columns()}
         customers = pd.DataFrame(out, index=summary.index)
         mean_cell = classify(customers["current_mean"].to_numpy()[None, :],
                              customers["potential_mean"].to_numpy()[None, :], c_thr, p_thr)[0]
@@ -541,6 +523,54 @@ class CustomerValue:
         assumptions = self.assumptions(potential)
         assumptions["thresholds"] = {"current": c_thr, "potential": p_thr}
         return ValueResult(customers, base, flows, assumptions)
+
+    def _kernel_inputs(self, bgd, ggd, draws, x, t_x, T, m, factors, mults, plans, tables,
+                       names):
+        """The arguments of :func:`lifevalue.value.scoring_kernel.score_customers`: the
+        per-customer arrays (indexed by chunk) and the shared ones.
+
+        The tables of the scenarios are stacked row-wise, transposed to ``(rows, S)`` so
+        that a customer's draws are contiguous; the potential's rows follow the current's.
+        """
+        # the expected spend must be finite for every draw and customer (FHL 2005b, eq. 5)
+        pr.expected_spend(ggd["p"][:, None], ggd["q"][:, None], ggd["gamma"][:, None],
+                          np.unique(x), 0.0)
+        d = self.grid.discount
+        rows, offset = [], 0
+        per = {k: [] for k in ("u", "margin", "spend", "rate", "dropout", "dev", "ret")}
+        for name in names:
+            keys, u_idx = plans[name]
+            mu = mults[name]
+            per["u"].append(u_idx + offset)
+            per["margin"].append(factors["M"][0] * mu["margin"])
+            per["spend"].append(mu["spend"] * np.ones(len(x)))
+            per["rate"].append(mu["purchase_rate"] * np.ones(len(x)))
+            per["dropout"].append(mu["dropout"] * np.ones(len(x)))
+            per["dev"].append(factors["O"][0] * mu["development_costs"])
+            per["ret"].append(factors["R"][0] * mu["retention_costs"])
+            rows.append(tables[name])
+            offset += len(keys)
+        per_customer_ = [x, t_x, T, m] + [np.stack(per[k]).astype(
+            "int64" if k == "u" else "float64") for k in per]
+
+        def stacked(key):
+            if key not in rows[0]:
+                return np.zeros((1, 1))
+            return np.ascontiguousarray(np.concatenate([t[key].T for t in rows]))
+
+        g = self.grid
+        steps = np.diff(g.edges)
+        per_unit = (1.0 / steps[0] if np.allclose(steps, steps[0], rtol=1e-12, atol=0.0)
+                    else 0.0)
+        cum_O = np.concatenate([[0.0], np.cumsum(d * factors["O"][1])])
+        cum_R = np.concatenate([[0.0], np.cumsum(d * factors["R"][1])])
+        shared = [np.ascontiguousarray(bgd[k], dtype="float64") for k in ("r", "alpha", "a", "b")]
+        shared += [np.ascontiguousarray(ggd[k], dtype="float64") for k in ("p", "q", "gamma")]
+        shared += [stacked("W"), stacked("Q0"), stacked("SO"), stacked("SR"),
+                   np.asarray(g.edges, dtype="float64"), per_unit, d * factors["M"][1],
+                   float(d @ factors["O"][1]), float(d @ factors["R"][1]), cum_O, cum_R,
+                   self.costs_stop_at_churn]
+        return per_customer_, shared
 
     def _flow_weights(self, bgd, ggd, plan, x, t_x, T, m, factors, mults, order=None):
         """Per draw and unique row, sums over customers of P(alive) and its products

@@ -1,0 +1,354 @@
+"""The compiled per-customer value scorer (DESIGN.md sections 4 and 6).
+
+For one chunk of customers, :func:`score_customers` takes each customer in turn and,
+for every population draw, computes the expectation of the return-based value and
+simulates one realised value; it then reduces them at once, while they are in cache, to
+the customer's columns (mean, parameter and predictive intervals, P(value < 0), the
+relationship-matrix probabilities) and adds them to the base's per-draw totals. Nothing
+of size customers x draws is ever stored.
+
+The expectation is ``margin * spend * P(alive) * W - costs``, with W (and, when costs
+stop at churn, SO and SR) the per-draw period sums of :meth:`CustomerValue._tables` for
+the customer's (x, T, scenario) row; P(alive) is FHL (2005a) eq. (12) and the spend FHL
+(2005b) eq. (5). The simulation is the Polya walk of
+:func:`lifevalue.models.customer_posterior.simulate_discounted_revenue`, one uniform per
+draw for a customer who buys nothing in the horizon.
+
+Random numbers: customer ``i`` of a chunk draws from stream ``i mod RNG_BLOCK`` of its
+block's seed words (:func:`lifevalue.models.customer_posterior.seed_stream`), so the
+results do not depend on chunking, threads or Spark partitions. Both scenarios of a
+customer start from the same stream (common random numbers), which makes the growth
+(potential - current) of a draw a difference of two coupled futures.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from lifevalue.models.compiled_closed_forms import p_alive_one
+from lifevalue.models.customer_posterior import (
+    RNG_BLOCK,
+    _uniform,
+    buyer_revenue,
+    periods_active,
+    seed_stream,
+)
+
+#: The columns :func:`score_customers` writes, in order.
+COLUMNS = tuple(
+    [f"{name}_{kind}" for name in ("current", "potential", "growth")
+     for kind in ("mean", "param_lo", "param_hi", "pred_lo", "pred_hi")]
+    + ["current_p_negative", "potential_p_negative", "p_alive_mean",
+       "p_retain", "p_develop", "p_phase_out"])
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, u_idx, margin, spend,
+                    rate, dropout, dev, ret, W, Q0, SO, SR, edges, per_unit, weights,
+                    fixed_O, fixed_R, cum_O, cum_R, stop, n_sim, lo_q, hi_q, c_thr, p_thr,
+                    out, tot_expected, tot_simulated):
+    """Score the customers of one chunk into ``out`` and add their per-draw totals.
+
+    Parameters
+    ----------
+    seeds : uint64 array ``(blocks, 4)``
+        Seed words of each random-number block of the chunk.
+    r, alpha, a, b, p, q, gam : arrays ``(S,)``
+        Paired BG/NBD and Gamma-Gamma draws; simulated future ``j`` uses draw ``j % S``.
+    x, t_x, T, m : arrays ``(n,)``
+        The customers' summaries (``m`` is 0 without repeat purchases).
+    u_idx, margin, spend, rate, dropout, dev, ret : arrays ``(K, n)``
+        Per scenario (K = 1: current only; K = 2: current and potential): the row of
+        the tables, ``M_i`` times the margin multiplier, the spend, purchase-rate and
+        dropout multipliers, and ``O_i``, ``R_i`` times their multipliers.
+    W, Q0, SO, SR : arrays ``(rows, S)``
+        Per table row and draw: the discounted margin-weighted expected purchases given
+        alive, the probability of no purchase in the horizon given alive, and (when
+        costs stop at churn) the discounted survival sums of the costs.
+    edges, per_unit, weights
+        Period edges, their inverse width (0 if unequal) and each period's revenue
+        weight (discount times the period's margin factor).
+    fixed_O, fixed_R : float
+        ``sum_t d^t o_t`` and ``sum_t d^t r_t``: the costs that run the whole horizon.
+    cum_O, cum_R : arrays ``(P + 1,)``
+        The same sums over the first k periods (costs that stop at churn).
+    stop : bool
+        Costs stop at churn.
+    n_sim : int
+        Simulated futures per customer (>= S).
+    lo_q, hi_q : float
+        Quantiles of the intervals.
+    c_thr, p_thr : float
+        Matrix thresholds on current and potential value.
+    out : array ``(n, len(COLUMNS))``
+    tot_expected, tot_simulated : arrays ``(3, S)`` and ``(3, n_sim)``
+        Per-draw sums over the customers of current, potential and growth: added to.
+    """
+    S = len(r)
+    K = u_idx.shape[0]
+    n = len(x)
+    P = len(edges) - 1
+    horizon = edges[P]
+    pa = np.empty(S)
+    sp = np.empty(S)
+    E = np.empty((K, S))
+    Y = np.empty((K, n_sim))
+    buyers = np.empty((K, n_sim))
+    n_buyers = np.zeros(K, dtype=np.int64)
+    g_e = np.empty(S)
+    g_y = np.empty(n_sim)
+    start = np.empty(4, dtype=np.uint64)
+    state = np.empty(4, dtype=np.uint64)
+    counts = np.zeros(P, dtype=np.int64)
+    for i in range(n):
+        seed_stream(seeds[i // RNG_BLOCK], i % RNG_BLOCK, start)
+        xi, ti, Ti, mi = x[i], t_x[i], T[i], m[i]
+        if xi > 0.0:  # separate loops, so that each runs in SIMD lanes
+            for s in range(S):
+                pa[s] = p_alive_one(r[s], alpha[s], a[s], b[s], xi, ti, Ti)
+        else:
+            pa[:] = 1.0
+        for s in range(S):  # FHL (2005b) eq. (5)
+            sp[s] = p[s] * (gam[s] + xi * mi) / (p[s] * xi + q[s] - 1.0)
+        total = 0.0
+        for s in range(S):
+            total += pa[s]
+        out[i, 17] = total / S
+        for k in range(K):
+            u = u_idx[k, i]
+            mk = margin[k, i] * spend[k, i]
+            dk, rk = dev[k, i], ret[k, i]
+            fixed = dk * fixed_O + rk * fixed_R
+            for s in range(S):
+                e = mk * sp[s] * pa[s] * W[u, s]
+                if stop:
+                    e -= pa[s] * (dk * SO[u, s] + rk * SR[u, s])
+                else:
+                    e -= fixed
+                E[k, s] = e
+            # the simulation: the same stream for every scenario of this customer
+            state[:] = start
+            nb = 0
+            s = -1
+            for j in range(n_sim):
+                s += 1  # the draw j % S, without a division
+                if s == S:
+                    s = 0
+                w = _uniform(state)
+                value = 0.0
+                active = 0
+                if w < pa[s]:
+                    active = P
+                    if w < pa[s] * (1.0 - Q0[u, s]):
+                        revenue, drop = buyer_revenue(
+                            state, w / pa[s], r[s] + xi, (alpha[s] + Ti) / rate[k, i],
+                            dropout[k, i] * a[s], b[s] + xi, p[s], p[s] * xi + q[s],
+                            gam[s] + xi * mi, edges, per_unit, weights, counts)
+                        value = revenue * mk
+                        if drop < horizon:
+                            active = periods_active(drop, edges)
+                        if not stop:
+                            buyers[k, nb] = value - fixed
+                            nb += 1
+                if stop:
+                    value -= dk * cum_O[active] + rk * cum_R[active]
+                else:
+                    value -= fixed
+                Y[k, j] = value
+            n_buyers[k] = nb
+        # means, P(value < 0), totals and cells before the order statistics reorder
+        for k in range(K):
+            total = 0.0
+            for s in range(S):
+                total += E[k, s]
+                tot_expected[k, s] += E[k, s]
+            out[i, 5 * k] = total / S
+            neg = 0
+            for j in range(n_sim):
+                neg += Y[k, j] < 0.0
+                tot_simulated[k, j] += Y[k, j]
+            out[i, 15 + k] = neg / n_sim
+        if K == 2:
+            total = 0.0
+            for s in range(S):
+                g_e[s] = E[1, s] - E[0, s]
+                total += g_e[s]
+                tot_expected[2, s] += g_e[s]
+            out[i, 10] = total / S
+            for j in range(n_sim):
+                g_y[j] = Y[1, j] - Y[0, j]
+                tot_simulated[2, j] += g_y[j]
+        cells = np.zeros(3)
+        for j in range(n_sim):
+            if Y[0, j] >= c_thr:
+                cells[0] += 1.0
+            elif Y[K - 1, j] >= p_thr:
+                cells[1] += 1.0
+            else:
+                cells[2] += 1.0
+        for c in range(3):
+            out[i, 18 + c] = cells[c] / n_sim
+        # the intervals
+        for k in range(K):
+            lo, hi = two_quantiles(E[k], S, 0, 0.0, lo_q, hi_q)
+            out[i, 5 * k + 1] = lo
+            out[i, 5 * k + 2] = hi
+            fixed = dev[k, i] * fixed_O + ret[k, i] * fixed_R
+            if not stop and margin[k, i] * spend[k, i] >= 0.0:
+                # every future without a purchase is worth exactly -fixed, the least
+                # value there is: only the buyers' values need ordering
+                nb = n_buyers[k]
+                lo, hi = two_quantiles(buyers[k], nb, n_sim - nb, 0.0 - fixed, lo_q, hi_q)
+            else:
+                lo, hi = two_quantiles(Y[k], n_sim, 0, 0.0, lo_q, hi_q)
+            out[i, 5 * k + 3] = lo
+            out[i, 5 * k + 4] = hi
+        if K == 2:
+            lo, hi = two_quantiles(g_e, S, 0, 0.0, lo_q, hi_q)
+            out[i, 11] = lo
+            out[i, 12] = hi
+            lo, hi = two_quantiles(g_y, n_sim, 0, 0.0, lo_q, hi_q)
+            out[i, 13] = lo
+            out[i, 14] = hi
+
+
+@numba.njit(nogil=True, cache=True)
+def two_quantiles(values, n_values, n_floor, floor, lo_q, hi_q):
+    """``np.quantile(v, [lo_q, hi_q])`` (linear interpolation) of ``v``: ``n_floor``
+    copies of ``floor`` followed by ``values[:n_values]``, all of which are ``>=
+    floor``. ``values`` is left as it was.
+
+    Each quantile needs two neighbouring order statistics. Rather than sorting, a
+    sample of 32 values sets a threshold a little beyond them; one branch-free pass keeps
+    the values beyond it, and the order statistics are selected among those few. When
+    the threshold turns out too tight (the kept values do not reach the rank), the
+    whole array is selected instead, so the result is exact either way.
+
+    Examples
+    --------
+    >>> v = np.array([3.0, -1.0, 7.0, 2.0, 2.0, 9.0, 0.5])
+    >>> two_quantiles(v, 7, 0, 0.0, 0.05, 0.95) == tuple(np.quantile(v, [0.05, 0.95]))
+    True
+    >>> w = np.array([4.0, 1.0])
+    >>> full = np.array([0.0, 0.0, 0.0, 4.0, 1.0])
+    >>> two_quantiles(w, 2, 3, 0.0, 0.1, 0.9) == tuple(np.quantile(full, [0.1, 0.9]))
+    True
+    """
+    n = n_values + n_floor
+    scratch = np.empty(max(n_values, 1))
+    sample = np.empty(_SAMPLE)
+    if n_values >= 4 * _SAMPLE:
+        step = n_values // _SAMPLE
+        for j in range(_SAMPLE):
+            sample[j] = values[j * step]
+    out = np.empty(2)
+    for side in range(2):
+        pos = (lo_q if side == 0 else hi_q) * (n - 1)
+        k = int(math.floor(pos))
+        k1 = min(k + 1, n - 1)
+        if k1 < n_floor:
+            first, second = floor, floor
+        elif k < n_floor:  # k + 1 is the least value
+            first, second = floor, values[:n_values].min()
+        else:
+            first, second = _order_pair(values, n_values, k - n_floor, k1 - n_floor, sample,
+                                        scratch)
+        out[side] = _lerp(first, second, pos - k)
+    return out[0], out[1]
+
+
+#: Values sampled to set the threshold of the candidates of an order statistic.
+_SAMPLE = 32
+
+
+@numba.njit(nogil=True, cache=True)
+def _order_pair(values, n, k, k1, sample, scratch):
+    """Order statistics k and k1 = k or k + 1 (0-based) of ``values[:n]``, selected in
+    ``scratch`` among the candidates beyond a threshold from ``sample`` (reordered; or
+    among all the values when ``n`` is small or the threshold misses)."""
+    c = 0
+    if n >= 4 * _SAMPLE:
+        top = k > n // 2
+        # ranks to cover from the nearer end, and a sample rank about 1.5 times beyond
+        reach = n - k if top else k1 + 1
+        j = min(_SAMPLE - 1, 2 + (3 * reach * _SAMPLE) // (2 * n))
+        if top:
+            _select(sample, 0, _SAMPLE, _SAMPLE - 1 - j)
+            cut = sample[_SAMPLE - 1 - j]
+            for i in range(n):  # branch-free: write always, advance when kept
+                v = values[i]
+                scratch[c] = v
+                c += v >= cut
+            if c >= reach:
+                base = n - c
+                return _select_pair(scratch, c, k - base, k1 - base)
+        else:
+            _select(sample, 0, _SAMPLE, j)
+            cut = sample[j]
+            for i in range(n):
+                v = values[i]
+                scratch[c] = v
+                c += v <= cut
+            if c >= reach:
+                return _select_pair(scratch, c, k, k1)
+    scratch[:n] = values[:n]
+    return _select_pair(scratch, n, k, k1)
+
+
+@numba.njit(nogil=True, cache=True)
+def _select_pair(values, n, k, k1):
+    """Order statistics k and k1 = k or k + 1 of ``values[:n]`` (reordered)."""
+    _select(values, 0, n, k)
+    if k1 == k:
+        return values[k], values[k]
+    best = values[k + 1]
+    for i in range(k + 2, n):
+        if values[i] < best:
+            best = values[i]
+    return values[k], best
+
+
+@numba.njit(nogil=True, cache=True)
+def _select(values, lo, hi, k):
+    """Reorder ``values[lo:hi]`` so that ``values[k]`` is its (k - lo)-th smallest, the
+    smaller before it and the larger after it.
+
+    Quickselect with a median-of-three pivot and a branch-free Lomuto partition (every
+    element is swapped, the boundary advances by the comparison): the comparisons of a
+    selection are unpredictable, and a mispredicted branch costs more than the swap.
+    Values equal to the pivot are gathered after the smaller ones, so ties end it.
+    """
+    while hi - lo > 1:
+        mid = (lo + hi) >> 1
+        a, b, c = values[lo], values[mid], values[hi - 1]
+        pivot = max(min(a, b), min(max(a, b), c))
+        store = lo
+        for i in range(lo, hi):
+            v = values[i]
+            values[i] = values[store]
+            values[store] = v
+            store += v < pivot
+        if k < store:
+            hi = store
+            continue
+        equal = store
+        for i in range(store, hi):
+            v = values[i]
+            values[i] = values[equal]
+            values[equal] = v
+            equal += v == pivot
+        if k < equal:
+            return
+        lo = equal
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _lerp(lo, hi, t):
+    """NumPy's ``_lerp``: from the nearer end, so that t = 0 and t = 1 are exact."""
+    diff = hi - lo
+    if t >= 0.5:
+        return hi - diff * (1.0 - t)
+    return lo + diff * t
