@@ -435,7 +435,7 @@ def _walk(state, w, shape, scale, a_d, b_x, edges, per_unit, counts):
     P = len(edges) - 1
     horizon = edges[P]
     # invert the Lomax distribution function of the first purchase
-    t = min(scale * (math.exp(-math.log1p(-w) / shape) - 1.0), np.nextafter(horizon, 0.0))
+    t = min(scale * (math.exp(-math.log(1.0 - w) / shape) - 1.0), np.nextafter(horizon, 0.0))
     counts[_period_of(t, edges, per_unit)] += 1
     ab = a_d + b_x
     if _uniform(state) * ab < a_d:
@@ -444,7 +444,7 @@ def _walk(state, w, shape, scale, a_d, b_x, edges, per_unit, counts):
     inverse_rate = (scale + t) / _gamma(state, shape + 1.0)
     k = 1
     while True:
-        t += -math.log(1.0 - _uniform(state)) * inverse_rate
+        t += _exponential(state) * inverse_rate
         if t >= horizon:
             return np.inf
         counts[_period_of(t, edges, per_unit)] += 1
@@ -469,9 +469,9 @@ def _period_of(t, edges, per_unit):
 #
 # The compiled walk draws from xoshiro256** (Blackman & Vigna 2018), seeded per block by
 # the block's NumPy generator, so its streams keep the block structure (and so do not
-# depend on chunking, threads or Spark partitions); normals by the ziggurat method
-# (Marsaglia & Tsang 2000, in Doornik's 2005 form), Gamma variates by Marsaglia & Tsang
-# (2000). All are exact samplers; inlined, they cost a fraction of a call into a NumPy
+# depend on chunking, threads or Spark partitions); normals and exponentials by the
+# ziggurat method (Marsaglia & Tsang 2000, in Doornik's 2005 form), Gamma variates by
+# Marsaglia & Tsang (2000). All are exact samplers; inlined, they cost a fraction of a call into a NumPy
 # generator.
 
 
@@ -526,21 +526,57 @@ def _uniform(state):
     return float(np.int64(_next(state) >> np.uint64(11))) * (1.0 / 9007199254740992.0)
 
 
-def _ziggurat_tables(layers: int = 256, r: float = 3.6541528853610088,
-                     v: float = 0.00492867323399):
-    """Layer edges ``x_0 > x_1 = r > ... > x_256 = 0`` of the normal ziggurat (equal
-    areas ``v``; layer 0 is the base strip with the tail) and ``x_{i+1} / x_i``."""
+def _ziggurat_tables(density, inverse, r: float, v: float, layers: int = 256):
+    """Layer edges ``x_0 > x_1 = r > ... > x_256 = 0`` of a ziggurat of equal areas ``v``
+    under the decreasing ``density`` (layer 0 is the base strip with the tail), and
+    ``x_{i+1} / x_i``."""
     x = np.empty(layers + 1)
-    x[0] = v / math.exp(-0.5 * r * r)
+    x[0] = v / density(r)
     x[1] = r
     for i in range(1, layers - 1):
-        x[i + 1] = math.sqrt(-2.0 * math.log(v / x[i] + math.exp(-0.5 * x[i] * x[i])))
+        x[i + 1] = inverse(v / x[i] + density(x[i]))
     x[layers] = 0.0
     return x, x[1:] / x[:-1]
 
 
-_ZIG_X, _ZIG_RATIO = _ziggurat_tables()
+# Marsaglia & Tsang (2000): 256 layers for the normal's half (r = 3.654...) and the
+# exponential (r = 7.697...)
+_ZIG_X, _ZIG_RATIO = _ziggurat_tables(lambda t: math.exp(-0.5 * t * t),
+                                      lambda y: math.sqrt(-2.0 * math.log(y)),
+                                      3.6541528853610088, 0.00492867323399)
 _ZIG_R = float(_ZIG_X[1])
+_EXP_X, _EXP_RATIO = _ziggurat_tables(lambda t: math.exp(-t), lambda y: -math.log(y),
+                                      7.69711747013104972, 0.0039496598225815571993)
+_EXP_R = float(_EXP_X[1])
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy", inline="always")
+def _exponential(state):
+    """A standard exponential by the ziggurat: the low 8 bits of one output pick the
+    layer, its top 53 bits the uniform; inside the next layer's width (about 99% of
+    the time) that is the draw. The tail beyond r is r plus an exponential."""
+    while True:
+        bits = _next(state)
+        i = np.int64(bits & np.uint64(255))
+        u = float(np.int64(bits >> np.uint64(11))) * (1.0 / 9007199254740992.0)
+        if u < _EXP_RATIO[i]:
+            return u * _EXP_X[i]
+        z = _exponential_edge(state, i, u)
+        if z == z:
+            return z
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _exponential_edge(state, i, u):
+    """The exponential ziggurat's rare cases (see :func:`_normal_edge`)."""
+    if i == 0:
+        return _EXP_R - math.log(1.0 - _uniform(state))
+    z = u * _EXP_X[i]
+    f0 = math.exp(-_EXP_X[i])
+    f1 = math.exp(-_EXP_X[i + 1])
+    if f1 + _uniform(state) * (f0 - f1) < math.exp(-z):
+        return z
+    return np.nan
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")

@@ -29,6 +29,7 @@ import numba
 import numpy as np
 
 from lifevalue.models.compiled_closed_forms import p_alive_one
+from lifevalue.models.kernels import _FASTMATH
 from lifevalue.models.customer_posterior import (
     RNG_BLOCK,
     _uniform,
@@ -106,13 +107,7 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, u_idx, margi
     for i in range(n):
         seed_stream(seeds[i // RNG_BLOCK], i % RNG_BLOCK, start)
         xi, ti, Ti, mi = x[i], t_x[i], T[i], m[i]
-        if xi > 0.0:  # separate loops, so that each runs in SIMD lanes
-            for s in range(S):
-                pa[s] = p_alive_one(r[s], alpha[s], a[s], b[s], xi, ti, Ti)
-        else:
-            pa[:] = 1.0
-        for s in range(S):  # FHL (2005b) eq. (5)
-            sp[s] = p[s] * (gam[s] + xi * mi) / (p[s] * xi + q[s] - 1.0)
+        _alive_and_spend(r, alpha, a, b, p, q, gam, xi, ti, Ti, mi, pa, sp)
         total = 0.0
         for s in range(S):
             total += pa[s]
@@ -213,6 +208,19 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, u_idx, margi
             lo, hi = two_quantiles(g_y, n_sim, 0, 0.0, lo_q, hi_q)
             out[i, 13] = lo
             out[i, 14] = hi
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy", fastmath=_FASTMATH)
+def _alive_and_spend(r, alpha, a, b, p, q, gam, x, t_x, T, m, pa, sp):
+    """P(alive) (FHL 2005a, eq. 12) and expected spend (FHL 2005b, eq. 5) of one customer
+    at every draw, in SIMD lanes."""
+    if x > 0.0:
+        for s in range(len(r)):
+            pa[s] = p_alive_one(r[s], alpha[s], a[s], b[s], x, t_x, T)
+    else:
+        pa[:] = 1.0
+    for s in range(len(r)):
+        sp[s] = p[s] * (gam[s] + x * m) / (p[s] * x + q[s] - 1.0)
 
 
 @numba.njit(nogil=True, cache=True)
