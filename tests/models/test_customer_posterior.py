@@ -138,6 +138,8 @@ def test_compiled_samplers_follow_their_laws():
                 out[i] = cp._uniform(state)
             elif kind == 1:
                 out[i] = cp._normal(state)
+            elif kind == 3:
+                out[i] = cp._exponential(state)
             else:
                 out[i] = cp._gamma(state, shape)
         return out
@@ -154,6 +156,12 @@ def test_compiled_samplers_follow_their_laws():
     r_sf = stats.norm.sf(cp._ZIG_R)
     assert stats.kstest(tail, lambda t: 1.0 - stats.norm.sf(t) / r_sf).pvalue > 1e-3
     assert abs(len(tail) / len(z) / (2 * r_sf) - 1) < 0.15
+    # exponentials by the ziggurat: the whole law, and the tail beyond r = 7.7 (memoryless)
+    e = draws(state, 3, 0.0, 4_000_000)
+    assert stats.kstest(e, "expon").pvalue > 1e-3
+    beyond = e[e > cp._EXP_R] - cp._EXP_R
+    assert abs(len(beyond) / len(e) / np.exp(-cp._EXP_R) - 1) < 0.3
+    assert stats.kstest(beyond, "expon").pvalue > 1e-3
     for shape in (0.3, 1.0, 3.74, 6.25, 80.0):
         g = draws(state, 2, shape, n)
         assert stats.kstest(g, stats.gamma(shape).cdf).pvalue > 1e-3, shape
