@@ -259,7 +259,7 @@ def _count_block(state, i0, i1, r, alpha, a, b, x, t_x, T, edges, counts, active
     (FHL 2005a, eq. 12) is computed as needed, and the probability of no purchase if
     alive, ``((alpha+T)/(alpha+T+h))^(r+x)``, only for the draws drawn alive."""
     horizon = edges[1]
-    window = np.zeros(1, dtype=np.int64)
+    window = np.zeros(3, dtype=np.int64)  # one period (see new_counts)
     for s in range(len(r)):
         for i in range(i0, i1):
             u = _uniform(state)
@@ -275,6 +275,7 @@ def _count_block(state, i0, i1, r, alpha, a, b, x, t_x, T, edges, counts, active
                          edges, 1.0 / horizon, window)
             counts[s, i] = window[0]
             window[0] = 0
+            window[1] = 0
             if drop < horizon:
                 active[s, i] = False
 
@@ -337,6 +338,7 @@ def simulate_discounted_revenue(p_alive_, q_none, bg: dict, gg: dict, x, T, m, e
     r, alpha, a, b = (np.ascontiguousarray(bg[k], dtype="float64")
                       for k in ("r", "alpha", "a", "b"))
     ps, qs, gs = (np.ascontiguousarray(gg[k], dtype="float64") for k in ("p", "q", "gamma"))
+    pd, pc = gamma_constants(ps)
     x, T, m = (np.ascontiguousarray(c, dtype="float64") for c in (x, T, m))
     c_rate = np.ascontiguousarray(np.broadcast_to(
         np.asarray(rate_multiplier, dtype="float64"), (n,)))
@@ -352,16 +354,16 @@ def simulate_discounted_revenue(p_alive_, q_none, bg: dict, gg: dict, x, T, m, e
 
     def draw(gen, sl):
         _simulate_block(_xoshiro_state(gen), sl.start, sl.stop, p_alive_, q_none, r, alpha,
-                        a, b, ps, qs, gs, x, T, m, c_rate, c_drop, edges, per_unit, weights,
-                        revenue, n_active)
+                        a, b, ps, pd, pc, qs, gs, x, T, m, c_rate, c_drop, edges, per_unit,
+                        weights, revenue, n_active)
 
     rng.per_block(n, draw)
     return revenue, (n_active if need_active else None)
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
-def _simulate_block(state, i0, i1, p_alive_, q_none, r, alpha, a, b, ps, qs, gs, x, T, m,
-                    c_rate, c_drop, edges, per_unit, weights, revenue, n_active):
+def _simulate_block(state, i0, i1, p_alive_, q_none, r, alpha, a, b, ps, pd, pc, qs, gs, x,
+                    T, m, c_rate, c_drop, edges, per_unit, weights, revenue, n_active):
     """The compiled walk of :func:`simulate_discounted_revenue` for the customers
     ``[i0, i1)`` of a chunk, with one block's random stream (:func:`_xoshiro_state`).
 
@@ -372,7 +374,7 @@ def _simulate_block(state, i0, i1, p_alive_, q_none, r, alpha, a, b, ps, qs, gs,
     S = p_alive_.shape[0]
     P = len(edges) - 1
     horizon = edges[P]
-    counts = np.zeros(P, dtype=np.int64)
+    counts = np.zeros(2 * P + 1, dtype=np.int64)  # see new_counts
     for s in range(S):
         for i in range(i0, i1):
             u = _uniform(state)
@@ -384,8 +386,8 @@ def _simulate_block(state, i0, i1, p_alive_, q_none, r, alpha, a, b, ps, qs, gs,
                 continue  # active, but the first purchase falls after the horizon
             revenue[s, i], drop = buyer_revenue(
                 state, u / pa, r[s] + x[i], (alpha[s] + T[i]) / c_rate[i], c_drop[i] * a[s],
-                b[s] + x[i], ps[s], ps[s] * x[i] + qs[s], gs[s] + x[i] * m[i], edges,
-                per_unit, weights, counts)
+                b[s] + x[i], ps[s], pd[s], pc[s], ps[s] * x[i] + qs[s], gs[s] + x[i] * m[i],
+                edges, per_unit, weights, counts)
             if drop < horizon:
                 n_active[s, i] = periods_active(drop, edges)
 
@@ -402,28 +404,65 @@ def periods_active(drop, edges):
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
-def buyer_revenue(state, w, shape, scale, a_d, b_x, p, nu_shape, nu_rate, edges, per_unit,
-                  weights, counts):
+def buyer_revenue(state, w, shape, scale, a_d, b_x, p, p_d, p_c, nu_shape, nu_rate, edges,
+                  per_unit, weights, counts):
     """One buyer's future: the purchases (:func:`_walk`), then the spend.
 
     ``nu ~ Gamma(p x + q, gamma + x m)`` (``nu_shape``, ``nu_rate``) and the spend of the
-    k purchases of a period is ``Gamma(k p, nu)`` (FHL 2005b). Returns
-    ``(sum_t weights_t spend_t, time of dropping out)``; ``counts`` is left at zero.
+    k purchases of a period is ``Gamma(k p, nu)`` (FHL 2005b); ``p_d, p_c`` are the
+    Marsaglia-Tsang constants of ``Gamma(p)`` (:func:`gamma_constants`), for the periods
+    with one purchase. Returns ``(sum_t weights_t spend_t, time of dropping out)``;
+    ``counts`` (:func:`new_counts`) is left empty.
     """
     drop = _walk(state, w, shape, scale, a_d, b_x, edges, per_unit, counts)
     nu = _gamma(state, nu_shape) / nu_rate
+    P = len(weights)
     total = 0.0
-    for j in range(len(counts)):
-        if counts[j]:
-            total += weights[j] * _gamma(state, counts[j] * p)
-            counts[j] = 0
+    for n in range(counts[P]):  # the periods with purchases, in order
+        j = counts[P + 1 + n]
+        k = counts[j]
+        if k == 1 and p_d > 0.0:
+            g = _gamma_dc(state, p_d, p_c)
+        else:
+            g = _gamma(state, k * p)
+        total += weights[j] * g
+        counts[j] = 0
+    counts[P] = 0
     return total / nu, drop
+
+
+def new_counts(periods: int) -> np.ndarray:
+    """The walk's scratch: purchases per period, then how many periods have any, then
+    which (in order)."""
+    return np.zeros(2 * periods + 1, dtype=np.int64)
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _add_purchase(counts, j, P):
+    """One more purchase in period ``j`` (see :func:`new_counts`), without a branch."""
+    n = counts[P]
+    counts[P + 1 + n] = j
+    counts[P] = n + (counts[j] == 0)
+    counts[j] += 1
+
+
+@numba.njit(nogil=True, cache=True)
+def gamma_constants(shape):
+    """Marsaglia-Tsang's ``d = shape - 1/3`` and ``c = 1/sqrt(9 d)`` of each shape >= 1
+    (``d = -1`` for a shape below 1, which the sampler boosts instead)."""
+    d = np.full(len(shape), -1.0)
+    c = np.zeros(len(shape))
+    for i in range(len(shape)):
+        if shape[i] >= 1.0:
+            d[i] = shape[i] - 1.0 / 3.0
+            c[i] = 1.0 / math.sqrt(9.0 * d[i])
+    return d, c
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
 def _walk(state, w, shape, scale, a_d, b_x, edges, per_unit, counts):
-    """One buyer's purchases in the horizon, added to ``counts`` per period; returns the
-    time of dropping out (``inf`` if still active at the horizon).
+    """One buyer's purchases in the horizon, added to ``counts`` (:func:`new_counts`);
+    returns the time of dropping out (``inf`` if still active at the horizon).
 
     ``w`` is uniform on [0, 1 - q_none): the first purchase falls inside the horizon.
     The first gap is Lomax with shape ``r + x`` and scale ``(alpha + T) / rate`` (lambda
@@ -436,7 +475,7 @@ def _walk(state, w, shape, scale, a_d, b_x, edges, per_unit, counts):
     horizon = edges[P]
     # invert the Lomax distribution function of the first purchase
     t = min(scale * (math.exp(-math.log(1.0 - w) / shape) - 1.0), np.nextafter(horizon, 0.0))
-    counts[_period_of(t, edges, per_unit)] += 1
+    _add_purchase(counts, _period_of(t, edges, per_unit), P)
     ab = a_d + b_x
     if _uniform(state) * ab < a_d:
         return t
@@ -447,7 +486,7 @@ def _walk(state, w, shape, scale, a_d, b_x, edges, per_unit, counts):
         t += _exponential(state) * inverse_rate
         if t >= horizon:
             return np.inf
-        counts[_period_of(t, edges, per_unit)] += 1
+        _add_purchase(counts, _period_of(t, edges, per_unit), P)
         k += 1
         if _uniform(state) * (ab + (k - 1)) < a_d:
             return t
@@ -622,7 +661,12 @@ def _gamma(state, shape):
         boost = _uniform(state) ** (1.0 / shape)
         shape += 1.0
     d = shape - 1.0 / 3.0
-    c = 1.0 / math.sqrt(9.0 * d)
+    return _gamma_dc(state, d, 1.0 / math.sqrt(9.0 * d)) * boost
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy", inline="always")
+def _gamma_dc(state, d, c):
+    """Marsaglia & Tsang's Gamma(d + 1/3) sampler, given ``d`` and ``c = 1/sqrt(9 d)``."""
     while True:
         z = _normal(state)
         v = 1.0 + c * z
@@ -632,6 +676,6 @@ def _gamma(state, shape):
         u = _uniform(state)
         zz = z * z
         if u < 1.0 - 0.0331 * zz * zz:
-            return d * v * boost
+            return d * v
         if math.log(u) < 0.5 * zz + d * (1.0 - v + math.log(v)):
-            return d * v * boost
+            return d * v

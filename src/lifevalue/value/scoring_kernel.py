@@ -34,6 +34,7 @@ from lifevalue.models.customer_posterior import (
     RNG_BLOCK,
     _uniform,
     buyer_revenue,
+    gamma_constants,
     periods_active,
     seed_stream,
 )
@@ -103,7 +104,8 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, u_idx, margi
     g_y = np.empty(n_sim)
     start = np.empty(4, dtype=np.uint64)
     state = np.empty(4, dtype=np.uint64)
-    counts = np.zeros(P, dtype=np.int64)
+    counts = np.zeros(2 * P + 1, dtype=np.int64)  # see customer_posterior.new_counts
+    p_d, p_c = gamma_constants(p)
     for i in range(n):
         seed_stream(seeds[i // RNG_BLOCK], i % RNG_BLOCK, start)
         xi, ti, Ti, mi = x[i], t_x[i], T[i], m[i]
@@ -140,10 +142,11 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, u_idx, margi
                     if w < pa[s] * (1.0 - Q0[u, s]):
                         revenue, drop = buyer_revenue(
                             state, w / pa[s], r[s] + xi, (alpha[s] + Ti) / rate[k, i],
-                            dropout[k, i] * a[s], b[s] + xi, p[s], p[s] * xi + q[s],
-                            gam[s] + xi * mi, edges, per_unit, weights, counts)
+                            dropout[k, i] * a[s], b[s] + xi, p[s], p_d[s], p_c[s],
+                            p[s] * xi + q[s], gam[s] + xi * mi, edges, per_unit, weights,
+                            counts)
                         value = revenue * mk
-                        if drop < horizon:
+                        if stop and drop < horizon:
                             active = periods_active(drop, edges)
                         if not stop:
                             buyers[k, nb] = value - fixed
