@@ -267,30 +267,39 @@ class CustomerValue:
         flows = {k: np.zeros(P) for k in ("p_active", "revenue", "margin", "cost_O", "cost_R")}
         block = max(1, sc.CELLS_PER_CHUNK // (U * (P + 1)))
 
+        # bought_t = cum_t - cum_{t-1} and active_t = survival to the start of period t (1
+        # for t = 0): sums over t are written on cum and the survival at the edges
+        # directly, without the per-period arrays
+        def telescoped(v):  # sum_t bought_t v_t = sum_t cum_t (v_t - v_{t+1})
+            return v - np.append(v[1:], 0.0)
+
+        v = {key: d * factors[key][1] for key in ("M", "O", "R")}
+
         def one_block(s0):
             sl = slice(s0, min(s0 + block, S))
             # eq. (10) and survival at the period edges, one series per draw and row
             cum, at_edges = purchases_and_survival(
                 *(bgd[k][sl] for k in ("r", "alpha", "a", "b")), *keys.T, g.edges[1:])
-            bought = np.diff(cum, axis=-1, prepend=0.0)                      # (s, U, P)
-            if need_surv:
-                # alive at the start of each period: 1 at the first edge (t = 0)
-                surv = np.empty(bought.shape)
-                surv[..., 0] = 1.0
-                surv[..., 1:] = at_edges[..., :-1]
-            tables["W"][sl] = bought @ (d * factors["M"][1])
+            tables["W"][sl] = cum @ telescoped(v["M"])
             if self.costs_stop_at_churn:
-                tables["SO"][sl] = surv @ (d * factors["O"][1])
-                tables["SR"][sl] = surv @ (d * factors["R"][1])
+                tables["SO"][sl] = v["O"][0] + at_edges[..., :-1] @ v["O"][1:]
+                tables["SR"][sl] = v["R"][0] + at_edges[..., :-1] @ v["R"][1:]
             part = {}
             if flows_weights is not None:
                 w = {k: val[sl] for k, val in flows_weights.items()}
-                part["p_active"] = np.einsum("su,sut->t", w["pa"], surv)
-                part["revenue"] = np.einsum("su,sut->t", w["rev"], bought)
-                part["margin"] = np.einsum("su,sut->t", w["mar"], bought)
+
+                def per_period(weights, of_cum):  # sum over draws and rows, per period
+                    if of_cum:
+                        return np.diff(np.einsum("su,sut->t", weights, cum), prepend=0.0)
+                    return np.r_[weights.sum(), np.einsum("su,sut->t", weights,
+                                                          at_edges[..., :-1])]
+
+                part["p_active"] = per_period(w["pa"], False)
+                part["revenue"] = per_period(w["rev"], True)
+                part["margin"] = per_period(w["mar"], True)
                 if self.costs_stop_at_churn:
-                    part["cost_O"] = np.einsum("su,sut->t", w["cost_O"], surv)
-                    part["cost_R"] = np.einsum("su,sut->t", w["cost_R"], surv)
+                    part["cost_O"] = per_period(w["cost_O"], False)
+                    part["cost_R"] = per_period(w["cost_R"], False)
             return part
 
         for part in sc.map_threads(self.n_threads, one_block, range(0, S, block)):
@@ -600,30 +609,21 @@ class CustomerValue:
             sums["dev"], sums["ret"] = dev * np.ones(len(x)), ret * np.ones(len(x))
         g = {k: np.add.reduceat(val[srt], starts) for k, val in sums.items()}
         xg, tg, Tg, ug = x[first], t_x[first], T[first], u_idx[first]
-        row_starts = np.flatnonzero(np.r_[True, ug[1:] != ug[:-1]])
-        rows = ug[row_starts]
         names = ["pa", "rev", "mar"] + (["cost_O", "cost_R"] if self.costs_stop_at_churn else [])
-        acc = {k: np.zeros((S, len(keys))) for k in names}
-        block = max(1, sc.CELLS_PER_CHUNK // max(1, _ARRAYS_PER_CHUNK * len(xg)))
-        block = min(block, -(-S // self.n_threads))  # at least one block per thread
+        group_sums = np.stack([g[k] for k in ("n", "s", "sm", "sM", "smM")
+                               + (("dev", "ret") if self.costs_stop_at_churn else ())])
+        acc = np.zeros((len(names), S, len(keys)))
+        block = max(1, -(-S // (4 * self.n_threads)))
 
         def one_block(s0):  # fills the draws [s0, s0 + block) of acc
             sl = slice(s0, min(s0 + block, S))
-            r, alpha, a, b = (bgd[k][sl] for k in ("r", "alpha", "a", "b"))
-            pa = p_alive_draws(r, alpha, a, b, xg, tg, Tg)                       # (s, groups)
-            p, q, gam = (ggd[k][sl][:, None] for k in ("p", "q", "gamma"))
-            den = p * xg + q - 1.0
-            c1, c2 = p * gam / den, p * xg / den
-            w = {"pa": pa * g["n"], "rev": pa * (c1 * g["s"] + c2 * g["sm"]),
-                 "mar": pa * (c1 * g["sM"] + c2 * g["smM"])}
-            if self.costs_stop_at_churn:
-                w["cost_O"], w["cost_R"] = pa * g["dev"], pa * g["ret"]
-            for k, val in w.items():
-                acc[k][sl, rows] = np.add.reduceat(val, row_starts, axis=1)
+            sk.flow_weights(*(np.ascontiguousarray(bgd[k][sl]) for k in ("r", "alpha", "a", "b")),
+                            *(np.ascontiguousarray(ggd[k][sl]) for k in ("p", "q", "gamma")),
+                            xg, tg, Tg, ug, group_sums, acc[:, sl])
 
         for _ in sc.map_threads(self.n_threads, one_block, range(0, S, block)):
             pass
-        return acc
+        return dict(zip(names, acc, strict=True))
 
     def _flows(self, f, factors, mults) -> pd.DataFrame:
         """The base's expected flows per period, from :meth:`_tables`."""

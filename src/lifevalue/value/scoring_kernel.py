@@ -214,6 +214,37 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, u_idx, margi
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy", fastmath=_FASTMATH)
+def flow_weights(r, alpha, a, b, p, q, gam, x, t_x, T, row, sums, out):
+    """Per draw and table row, sums over a row's customers of P(alive) and its products
+    with spend, margin and costs (see ``CustomerValue._flow_weights``), added to ``out``.
+
+    ``x, t_x, T, row`` describe groups of customers sorted by row; ``sums`` holds, per
+    group, the number of customers and the sums of s_i, s_i m_i, s_i M_i, s_i m_i M_i (s
+    the spend multiplier, M the margin) and, when costs stop at churn, of the two
+    costs. P(alive) (FHL 2005a, eq. 12) runs over the groups in SIMD lanes; the expected
+    spend (FHL 2005b, eq. 5) is ``c1 + c2 m`` with ``c1 = p gamma / d``, ``c2 = p x / d``,
+    ``d = p x + q - 1``.
+    """
+    G = len(x)
+    pa = np.empty(G)
+    costs = out.shape[0] > 3
+    for s in range(len(r)):
+        for g in range(G):
+            pa[g] = p_alive_one(r[s], alpha[s], a[s], b[s], x[g], t_x[g], T[g])
+        for g in range(G):
+            den = p[s] * x[g] + q[s] - 1.0
+            c1 = p[s] * gam[s] / den
+            c2 = p[s] * x[g] / den
+            u = row[g]
+            out[0, s, u] += pa[g] * sums[0, g]
+            out[1, s, u] += pa[g] * (c1 * sums[1, g] + c2 * sums[2, g])
+            out[2, s, u] += pa[g] * (c1 * sums[3, g] + c2 * sums[4, g])
+            if costs:
+                out[3, s, u] += pa[g] * sums[5, g]
+                out[4, s, u] += pa[g] * sums[6, g]
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy", fastmath=_FASTMATH)
 def _alive_and_spend(r, alpha, a, b, p, q, gam, x, t_x, T, m, pa, sp):
     """P(alive) (FHL 2005a, eq. 12) and expected spend (FHL 2005b, eq. 5) of one customer
     at every draw, in SIMD lanes."""
