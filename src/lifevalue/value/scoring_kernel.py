@@ -96,6 +96,7 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, u_idx, margi
     horizon = edges[P]
     pa = np.empty(S)
     sp = np.empty(S)
+    buy = np.empty(S)
     E = np.empty((K, S))
     Y = np.empty((K, n_sim))
     buyers = np.empty((K, n_sim))
@@ -126,8 +127,15 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, u_idx, margi
                 else:
                     e -= fixed
                 E[k, s] = e
+                buy[s] = pa[s] * (1.0 - Q0[u, s])  # P(a purchase in the horizon)
             # the simulation: the same stream for every scenario of this customer
             state[:] = start
+            # a future without a purchase: all the costs if alive, none (when they stop
+            # at churn) if dead
+            idle = 0.0 - fixed
+            idle_dead = 0.0 if stop else idle
+            if stop:
+                idle = 0.0 - (dk * cum_O[P] + rk * cum_R[P])
             nb = 0
             s = -1
             for j in range(n_sim):
@@ -135,26 +143,21 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, u_idx, margi
                 if s == S:
                     s = 0
                 w = _uniform(state)
-                value = 0.0
-                active = 0
-                if w < pa[s]:
-                    active = P
-                    if w < pa[s] * (1.0 - Q0[u, s]):
-                        revenue, drop = buyer_revenue(
-                            state, w / pa[s], r[s] + xi, (alpha[s] + Ti) / rate[k, i],
-                            dropout[k, i] * a[s], b[s] + xi, p[s], p_d[s], p_c[s],
-                            p[s] * xi + q[s], gam[s] + xi * mi, edges, per_unit, weights,
-                            counts)
-                        value = revenue * mk
-                        if stop and drop < horizon:
-                            active = periods_active(drop, edges)
-                        if not stop:
-                            buyers[k, nb] = value - fixed
-                            nb += 1
+                if w >= buy[s]:
+                    Y[k, j] = idle if w < pa[s] else idle_dead
+                    continue
+                revenue, drop = buyer_revenue(
+                    state, w / pa[s], r[s] + xi, (alpha[s] + Ti) / rate[k, i],
+                    dropout[k, i] * a[s], b[s] + xi, p[s], p_d[s], p_c[s], p[s] * xi + q[s],
+                    gam[s] + xi * mi, edges, per_unit, weights, counts)
+                value = revenue * mk
                 if stop:
+                    active = P if drop >= horizon else periods_active(drop, edges)
                     value -= dk * cum_O[active] + rk * cum_R[active]
                 else:
                     value -= fixed
+                    buyers[k, nb] = value
+                    nb += 1
                 Y[k, j] = value
             n_buyers[k] = nb
         # means, P(value < 0), totals and cells before the order statistics reorder
