@@ -130,14 +130,49 @@ def _tables(r, alpha, a, b, x, T, rate, dropout, edges, purchases, survival):
                     done = False
                 if done or n > 100_000:
                     break
-            for k in range(P):
-                log1m = math.log1p(-w[k])
-                if abs(ad - 1.0) > 1e-12:
-                    front = -math.expm1((ad - 1.0) * log1m) / (ad - 1.0)
-                else:
-                    front = -log1m
-                purchases[s, u, k] = c * (front - math.exp((ad - 1.0) * log1m) * sum_e[k])
-                survival[s, u, k] = math.exp(ad * log1m) * sum_s[k]
+            _finish(w, ad, c, sum_e, sum_s, purchases[s, u], survival[s, u])
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy", fastmath=_FASTMATH)
+def _finish(w, ad, c, sum_e, sum_s, purchases, survival):
+    """The factors in front of the series at each edge, in SIMD lanes:
+    ``E = C [(1 - (1-w)^(a-1)) / (a-1) - (1-w)^(a-1) sum_e]`` and ``S = (1-w)^a sum_s``
+    (``-log(1-w)`` in place of the fraction at a = 1)."""
+    at_one = abs(ad - 1.0) <= 1e-12
+    for k in range(len(w)):
+        log1m = _log1m(w[k])
+        y = (ad - 1.0) * log1m
+        power = _exp(y)                                   # (1-w)^(a-1)
+        front = -log1m if at_one else -_expm1(y, power) / (ad - 1.0)
+        purchases[k] = c * (front - power * sum_e[k])
+        survival[k] = power * (1.0 - w[k]) * sum_s[k]
+
+
+@numba.njit(error_model="numpy", fastmath=_FASTMATH, inline="always")
+def _log1m(w):
+    """``log(1 - w)`` for ``0 <= w < 1``, vectorisable: a series below 0.01 (where ``1 - w``
+    would lose digits; truncation below 1e-19 of the value), else the log of 1 - w."""
+    v = min(w, 0.9999999999999999)
+    series = -v * (1.0 + v * (0.5 + v * (1.0 / 3.0 + v * (0.25 + v * (0.2 + v * (
+        1.0 / 6.0 + v * (1.0 / 7.0 + v * (0.125 + v * (1.0 / 9.0)))))))))
+    direct = _log_positive(max(1.0 - v, 1e-300))
+    return series if v < 0.01 else direct
+
+
+@numba.njit(error_model="numpy", fastmath=_FASTMATH, inline="always")
+def _exp(y):
+    """``exp(y)`` for any sign of y, vectorisable (``|y| <= 708``)."""
+    e = _exp_nonpositive(-abs(y))
+    return e if y <= 0.0 else 1.0 / e
+
+
+@numba.njit(error_model="numpy", fastmath=_FASTMATH, inline="always")
+def _expm1(y, exp_y):
+    """``exp(y) - 1`` given ``exp_y``: its Taylor series below |y| = 0.01 (truncation
+    below 1e-19 of the value), else the difference (below 1e-13 relative error)."""
+    series = y * (1.0 + y * (0.5 + y * (1.0 / 6.0 + y * (1.0 / 24.0 + y * (
+        1.0 / 120.0 + y * (1.0 / 720.0 + y * (1.0 / 5040.0)))))))
+    return series if abs(y) < 0.01 else exp_y - 1.0
 
 
 def p_alive_draws(r, alpha, a, b, x, t_x, T) -> np.ndarray:
