@@ -158,6 +158,21 @@ def test_base_cash_flows_are_the_sum_of_the_customers(maps, sub, stop):
         np.testing.assert_allclose(base[col], summed[col], rtol=1e-9)
 
 
+def test_tabulated_and_direct_p_alive_agree(maps, sub, monkeypatch):
+    # P(alive) from logs tabulated on the distinct ages and recencies (few here) and
+    # computed for every customer and draw (the path for many distinct values) agree
+    from lifevalue.models import compiled_closed_forms as ccf
+
+    kwargs = dict(margin=0.3, retention_cost=0.5, min_simulations=200)
+    tab = CustomerValue(*maps, **kwargs).evaluate(sub, "ambitious")
+    monkeypatch.setattr(ccf, "MAX_TABULATED", 0)
+    direct = CustomerValue(*maps, **kwargs).evaluate(sub, "ambitious")
+    assert (tab.customers["p_alive_mean"] < 0.99).mean() > 0.2
+    for col in ("p_alive_mean", "current_mean", "potential_mean", "growth_param_hi"):
+        np.testing.assert_allclose(direct.customers[col], tab.customers[col], rtol=1e-11)
+    np.testing.assert_allclose(direct.cash_flows, tab.cash_flows, rtol=1e-11)
+
+
 def test_results_do_not_depend_on_threads(maps, sub):
     kwargs = dict(margin=0.3, retention_cost=0.5, costs_stop_at_churn=True, chunk_size=256,
                   max_draws=1, min_simulations=200)

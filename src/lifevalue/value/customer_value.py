@@ -48,7 +48,11 @@ from lifevalue import validation as v
 from lifevalue.models import customer_posterior as cp
 from lifevalue.models import predictions as pr
 from lifevalue.models import scoring as sc
-from lifevalue.models.compiled_closed_forms import p_alive_draws, purchases_and_survival
+from lifevalue.models.compiled_closed_forms import (
+    alive_log_tables,
+    p_alive_draws,
+    purchases_and_survival,
+)
 from lifevalue.models.likelihoods import unique_rows
 from lifevalue.segments.matrix import CELLS, classify
 from lifevalue.value import scoring_kernel as sk
@@ -472,16 +476,17 @@ class CustomerValue:
             thresholds = (top, top)
         c_thr, p_thr = (float(t) for t in thresholds)
         order = sc.canonical_order(summary.index)
+        alive = _alive_tables(bgd, x, t_x, T)
         tables = {}
         for name in scenarios:
             same = name == "potential" and same_potential
             tables[name] = tables["current"] if same else self._tables(
                 bgd, plans[name][0], factors,
                 self._flow_weights(bgd, ggd, plans[name], x, t_x, T, m, factors, mults[name],
-                                   order))
+                                   alive))
         names = ["current"] if same_potential else list(scenarios)
-        kernel_args = self._kernel_inputs(bgd, ggd, draws, x, t_x, T, m, factors, mults, plans,
-                                          tables, names)
+        kernel_args = self._kernel_inputs(bgd, ggd, x, t_x, T, m, factors, mults, plans,
+                                          tables, names, alive)
         out = np.empty((n, len(sk.COLUMNS)))
         lo_q, hi_q = sc.quantile_bounds(self.ci)
 
@@ -533,8 +538,8 @@ class CustomerValue:
         assumptions["thresholds"] = {"current": c_thr, "potential": p_thr}
         return ValueResult(customers, base, flows, assumptions)
 
-    def _kernel_inputs(self, bgd, ggd, draws, x, t_x, T, m, factors, mults, plans, tables,
-                       names):
+    def _kernel_inputs(self, bgd, ggd, x, t_x, T, m, factors, mults, plans, tables, names,
+                       alive):
         """The arguments of :func:`lifevalue.value.scoring_kernel.score_customers`: the
         per-customer arrays (indexed by chunk) and the shared ones.
 
@@ -559,7 +564,7 @@ class CustomerValue:
             per["ret"].append(factors["R"][0] * mu["retention_costs"])
             rows.append(tables[name])
             offset += len(keys)
-        per_customer_ = [x, t_x, T, m] + [np.stack(per[k]).astype(
+        per_customer_ = [x, t_x, T, m, *alive[2:]] + [np.stack(per[k]).astype(
             "int64" if k == "u" else "float64") for k in per]
 
         def stacked(key):
@@ -575,13 +580,13 @@ class CustomerValue:
         cum_R = np.concatenate([[0.0], np.cumsum(d * factors["R"][1])])
         shared = [np.ascontiguousarray(bgd[k], dtype="float64") for k in ("r", "alpha", "a", "b")]
         shared += [np.ascontiguousarray(ggd[k], dtype="float64") for k in ("p", "q", "gamma")]
-        shared += [stacked("W"), stacked("Q0"), stacked("SO"), stacked("SR"),
+        shared += [stacked("W"), stacked("Q0"), stacked("SO"), stacked("SR"), *alive[:2],
                    np.asarray(g.edges, dtype="float64"), per_unit, d * factors["M"][1],
                    float(d @ factors["O"][1]), float(d @ factors["R"][1]), cum_O, cum_R,
                    self.costs_stop_at_churn]
         return per_customer_, shared
 
-    def _flow_weights(self, bgd, ggd, plan, x, t_x, T, m, factors, mults, order=None):
+    def _flow_weights(self, bgd, ggd, plan, x, t_x, T, m, factors, mults, alive):
         """Per draw and unique row, sums over customers of P(alive) and its products
         with spend, margin and costs: a cheap pass (no hypergeometric function) that
         lets :meth:`_tables` return the base's flows in the same pass as the tables.
@@ -614,12 +619,14 @@ class CustomerValue:
                                + (("dev", "ret") if self.costs_stop_at_churn else ())])
         acc = np.zeros((len(names), S, len(keys)))
         block = max(1, -(-S // (4 * self.n_threads)))
+        transposed = [np.ascontiguousarray(t.T) for t in alive[:2]]  # a draw's row at once
 
         def one_block(s0):  # fills the draws [s0, s0 + block) of acc
             sl = slice(s0, min(s0 + block, S))
             sk.flow_weights(*(np.ascontiguousarray(bgd[k][sl]) for k in ("r", "alpha", "a", "b")),
                             *(np.ascontiguousarray(ggd[k][sl]) for k in ("p", "q", "gamma")),
-                            xg, tg, Tg, ug, group_sums, acc[:, sl])
+                            xg, tg, Tg, *(i[first] for i in alive[2:]), *transposed, s0, ug,
+                            group_sums, acc[:, sl])
 
         for _ in sc.map_threads(self.n_threads, one_block, range(0, S, block)):
             pass
@@ -755,6 +762,17 @@ def _quantiles(values, lo_q, hi_q):
         # NumPy's _lerp: from the nearer end, so that t = 0 and t = 1 are exact
         out.append(hi - diff * (1.0 - t) if t >= 0.5 else lo + diff * t)
     return out[0], out[1]
+
+
+def _alive_tables(bgd, x, t_x, T):
+    """:func:`~lifevalue.models.compiled_closed_forms.alive_log_tables` for the scorer, or
+    placeholders (rows -1: P(alive) computed directly) when there are too many distinct
+    values."""
+    tabs = alive_log_tables(bgd["r"], bgd["alpha"], bgd["a"], bgd["b"], x, t_x, T)
+    if tabs is None:
+        none = np.full(len(x), -1, dtype=np.int64)
+        return np.zeros((1, 1)), np.zeros((1, 1)), none, none, none
+    return tabs
 
 
 def _customer_columns():

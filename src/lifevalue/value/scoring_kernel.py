@@ -28,7 +28,11 @@ import math
 import numba
 import numpy as np
 
-from lifevalue.models.compiled_closed_forms import p_alive_one
+from lifevalue.models.compiled_closed_forms import (
+    alive_given_log_odds,
+    p_alive_one,
+    p_alive_tabulated,
+)
 from lifevalue.models.kernels import _FASTMATH
 from lifevalue.models.customer_posterior import (
     RNG_BLOCK,
@@ -48,8 +52,8 @@ COLUMNS = tuple(
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
-def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, u_idx, margin, spend,
-                    rate, dropout, dev, ret, W, Q0, SO, SR, edges, per_unit, weights,
+def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, u_idx, margin,
+                    spend, rate, dropout, dev, ret, W, Q0, SO, SR, by_x, by_value, edges, per_unit, weights,
                     fixed_O, fixed_R, cum_O, cum_R, stop, n_sim, lo_q, hi_q, c_thr, p_thr,
                     out, tot_expected, tot_simulated):
     """Score the customers of one chunk into ``out`` and add their per-draw totals.
@@ -62,6 +66,10 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, u_idx, margi
         Paired BG/NBD and Gamma-Gamma draws; simulated future ``j`` uses draw ``j % S``.
     x, t_x, T, m : arrays ``(n,)``
         The customers' summaries (``m`` is 0 without repeat purchases).
+    ix, iT, it : int arrays ``(n,)``
+        The customers' rows in ``by_x`` and ``by_value``
+        (:func:`lifevalue.models.compiled_closed_forms.alive_log_tables`), or -1 when
+        P(alive) is computed directly.
     u_idx, margin, spend, rate, dropout, dev, ret : arrays ``(K, n)``
         Per scenario (K = 1: current only; K = 2: current and potential): the row of
         the tables, ``M_i`` times the margin multiplier, the spend, purchase-rate and
@@ -70,6 +78,8 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, u_idx, margi
         Per table row and draw: the discounted margin-weighted expected purchases given
         alive, the probability of no purchase in the horizon given alive, and (when
         costs stop at churn) the discounted survival sums of the costs.
+    by_x, by_value : arrays
+        The tabulated logs of P(alive), when ``ix >= 0``.
     edges, per_unit, weights
         Period edges, their inverse width (0 if unequal) and each period's revenue
         weight (discount times the period's margin factor).
@@ -110,7 +120,8 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, u_idx, margi
     for i in range(n):
         seed_stream(seeds[i // RNG_BLOCK], i % RNG_BLOCK, start)
         xi, ti, Ti, mi = x[i], t_x[i], T[i], m[i]
-        _alive_and_spend(r, alpha, a, b, p, q, gam, xi, ti, Ti, mi, pa, sp)
+        _alive_and_spend(r, alpha, a, b, p, q, gam, xi, ti, Ti, mi, ix[i], iT[i], it[i], by_x,
+                         by_value, pa, sp)
         total = 0.0
         for s in range(S):
             total += pa[s]
@@ -217,7 +228,8 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, u_idx, margi
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy", fastmath=_FASTMATH)
-def flow_weights(r, alpha, a, b, p, q, gam, x, t_x, T, row, sums, out):
+def flow_weights(r, alpha, a, b, p, q, gam, x, t_x, T, ix, iT, it, by_x, by_value, s0, row,
+                 sums, out):
     """Per draw and table row, sums over a row's customers of P(alive) and its products
     with spend, margin and costs (see ``CustomerValue._flow_weights``), added to ``out``.
 
@@ -226,14 +238,21 @@ def flow_weights(r, alpha, a, b, p, q, gam, x, t_x, T, row, sums, out):
     the spend multiplier, M the margin) and, when costs stop at churn, of the two
     costs. P(alive) (FHL 2005a, eq. 12) runs over the groups in SIMD lanes; the expected
     spend (FHL 2005b, eq. 5) is ``c1 + c2 m`` with ``c1 = p gamma / d``, ``c2 = p x / d``,
-    ``d = p x + q - 1``.
+    ``d = p x + q - 1``. With ``ix >= 0`` the logs of P(alive) are looked up in
+    ``by_x`` and ``by_value``, here transposed to ``(S, values)``, at draw ``s0 + s``.
     """
     G = len(x)
     pa = np.empty(G)
     costs = out.shape[0] > 3
     for s in range(len(r)):
-        for g in range(G):
-            pa[g] = p_alive_one(r[s], alpha[s], a[s], b[s], x[g], t_x[g], T[g])
+        if G and ix[0] >= 0:  # by_x and by_value transposed: (S, values)
+            for g in range(G):
+                lo = by_x[s0 + s, ix[g]] + (r[s] + x[g]) * (by_value[s0 + s, iT[g]]
+                                                             - by_value[s0 + s, it[g]])
+                pa[g] = alive_given_log_odds(lo) if x[g] > 0.0 else 1.0
+        else:
+            for g in range(G):
+                pa[g] = p_alive_one(r[s], alpha[s], a[s], b[s], x[g], t_x[g], T[g])
         for g in range(G):
             den = p[s] * x[g] + q[s] - 1.0
             c1 = p[s] * gam[s] / den
@@ -248,14 +267,18 @@ def flow_weights(r, alpha, a, b, p, q, gam, x, t_x, T, row, sums, out):
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy", fastmath=_FASTMATH)
-def _alive_and_spend(r, alpha, a, b, p, q, gam, x, t_x, T, m, pa, sp):
-    """P(alive) (FHL 2005a, eq. 12) and expected spend (FHL 2005b, eq. 5) of one customer
-    at every draw, in SIMD lanes."""
-    if x > 0.0:
+def _alive_and_spend(r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, by_x, by_value,
+                     pa, sp):
+    """P(alive) (FHL 2005a, eq. 12; tabulated logs when ``ix >= 0``) and expected spend
+    (FHL 2005b, eq. 5) of one customer at every draw, in SIMD lanes."""
+    if x <= 0.0:
+        pa[:] = 1.0
+    elif ix >= 0:
+        for s in range(len(r)):
+            pa[s] = p_alive_tabulated(r[s], by_x, by_value, ix, iT, it, x, s)
+    else:
         for s in range(len(r)):
             pa[s] = p_alive_one(r[s], alpha[s], a[s], b[s], x, t_x, T)
-    else:
-        pa[:] = 1.0
     for s in range(len(r)):
         sp[s] = p[s] * (gam[s] + x * m) / (p[s] * x + q[s] - 1.0)
 
