@@ -403,7 +403,7 @@ def periods_active(drop, edges):
     return active
 
 
-@numba.njit(nogil=True, cache=True, error_model="numpy")
+@numba.njit(nogil=True, cache=True, error_model="numpy", inline="always")
 def buyer_revenue(state, w, shape, scale, a_d, b_x, p, p_d, p_c, nu_shape, nu_rate, edges,
                   per_unit, weights, counts):
     """One buyer's future: the purchases (:func:`_walk`), then the spend.
@@ -459,7 +459,7 @@ def gamma_constants(shape):
     return d, c
 
 
-@numba.njit(nogil=True, cache=True, error_model="numpy")
+@numba.njit(nogil=True, cache=True, error_model="numpy", inline="always")
 def _walk(state, w, shape, scale, a_d, b_x, edges, per_unit, counts):
     """One buyer's purchases in the horizon, added to ``counts`` (:func:`new_counts`);
     returns the time of dropping out (``inf`` if still active at the horizon).
@@ -652,7 +652,7 @@ def _normal(state):
             return z
 
 
-@numba.njit(nogil=True, cache=True, error_model="numpy")
+@numba.njit(nogil=True, cache=True, error_model="numpy", inline="always")
 def _gamma(state, shape):
     """A Gamma(shape, 1) variate (Marsaglia & Tsang 2000; below shape 1 via
     ``Gamma(shape + 1) * U^(1/shape)``)."""
