@@ -27,8 +27,6 @@ remainder is below ``1e-17`` of the sum at the largest edge.
 
 from __future__ import annotations
 
-import math
-
 import numba
 import numpy as np
 

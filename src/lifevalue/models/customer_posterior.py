@@ -510,8 +510,8 @@ def _period_of(t, edges, per_unit):
 # the block's NumPy generator, so its streams keep the block structure (and so do not
 # depend on chunking, threads or Spark partitions); normals and exponentials by the
 # ziggurat method (Marsaglia & Tsang 2000, in Doornik's 2005 form), Gamma variates by
-# Marsaglia & Tsang (2000). All are exact samplers; inlined, they cost a fraction of a call into a NumPy
-# generator.
+# Marsaglia & Tsang (2000). All are exact samplers; inlined, they cost a fraction of a
+# call into a NumPy generator.
 
 
 def _xoshiro_state(gen: np.random.Generator) -> np.ndarray:

@@ -258,16 +258,16 @@ class CustomerValue:
         """
         g, d = self.grid, self.grid.discount
         S, U, P = len(bgd["r"]), len(keys), g.horizon
-        ux, uT, uk = (keys[:, i][None, :, None] for i in range(3))
-        need_surv = self.costs_stop_at_churn or flows_weights is not None
-        tables = {"W": np.empty((S, U))}
+        ux, uT, uk = (keys[:, i][:, None] for i in range(3))
+        # (rows, draws): a customer's draws are contiguous for the scorer
+        tables = {"W": np.empty((U, S))}
         if self.costs_stop_at_churn:
-            tables["SO"], tables["SR"] = np.empty((S, U)), np.empty((S, U))
+            tables["SO"], tables["SR"] = np.empty((U, S)), np.empty((U, S))
         # no purchase in the whole horizon if alive, ((alpha+T)/(alpha+T+cH))^(r+x), for
         # the simulation (FHL 2005a, eq. 6 given the posterior of lambda)
-        r, alpha = (bgd[k][:, None] for k in ("r", "alpha"))
-        tables["Q0"] = np.exp((r + ux[..., 0]) * (np.log(alpha + uT[..., 0]) - np.log(
-            alpha + uT[..., 0] + uk[..., 0] * g.edges[-1])))
+        r, alpha = bgd["r"][None, :], bgd["alpha"][None, :]
+        tables["Q0"] = np.exp((r + ux) * (np.log(alpha + uT) - np.log(
+            alpha + uT + uk * g.edges[-1])))
         flows = {k: np.zeros(P) for k in ("p_active", "revenue", "margin", "cost_O", "cost_R")}
         block = max(1, sc.CELLS_PER_CHUNK // (U * (P + 1)))
 
@@ -284,10 +284,10 @@ class CustomerValue:
             # eq. (10) and survival at the period edges, one series per draw and row
             cum, at_edges = purchases_and_survival(
                 *(bgd[k][sl] for k in ("r", "alpha", "a", "b")), *keys.T, g.edges[1:])
-            tables["W"][sl] = cum @ telescoped(v["M"])
+            tables["W"][:, sl] = (cum @ telescoped(v["M"])).T
             if self.costs_stop_at_churn:
-                tables["SO"][sl] = v["O"][0] + at_edges[..., :-1] @ v["O"][1:]
-                tables["SR"][sl] = v["R"][0] + at_edges[..., :-1] @ v["R"][1:]
+                tables["SO"][:, sl] = (v["O"][0] + at_edges[..., :-1] @ v["O"][1:]).T
+                tables["SR"][:, sl] = (v["R"][0] + at_edges[..., :-1] @ v["R"][1:]).T
             part = {}
             if flows_weights is not None:
                 w = {k: val[sl] for k, val in flows_weights.items()}
@@ -312,14 +312,13 @@ class CustomerValue:
         tables["flows"] = {k: val / S for k, val in flows.items()}
         return tables
 
-    def _expected(self, bgd, ggd, tables, u_idx, x, t_x, T, m, factors, mults,
-                  weights: bool = True):
-        """``E[KW | theta_s]`` for each draw and customer of a chunk, ``(S, n)``.
+    def _expected(self, bgd, ggd, tables, u_idx, x, t_x, T, m, factors, mults):
+        """``E[KW | theta_s]`` for each draw and customer, ``(S, n)``, in NumPy: for the
+        point-estimate thresholds and prospects (the scorer computes it compiled, see
+        :mod:`lifevalue.value.scoring_kernel`).
 
         The return-based formula with P_t V_t = P(alive) * E[purchases_t | alive] *
-        E[spend], factorised: ``M_i * spend * P(alive) * W - costs``. Without
-        ``tables`` only the weights are computed (value None); with ``weights=False``
-        the weights hold P(alive) only.
+        E[spend], factorised: ``M_i * spend * P(alive) * W - costs``.
         """
         r, alpha, a, b = (bgd[k] for k in ("r", "alpha", "a", "b"))
         alive = p_alive_draws(r, alpha, a, b, x, t_x, T)                         # (S, n)
@@ -330,22 +329,14 @@ class CustomerValue:
         dev = factors["O"][0] * mults["development_costs"]
         ret = factors["R"][0] * mults["retention_costs"]
         d = self.grid.discount
-        value = None
-        if tables is not None:
-            value = margin * spend
-            value *= alive
-            value *= tables["W"][:, u_idx]
-            if self.costs_stop_at_churn:
-                value -= alive * (dev * tables["SO"][:, u_idx] + ret * tables["SR"][:, u_idx])
-            else:
-                value -= dev * (d @ factors["O"][1]) + ret * (d @ factors["R"][1])
-        if not weights:
-            return value, {"pa": alive}
-        out = {"pa": alive, "rev": alive * spend}
-        out["mar"] = out["rev"] * margin
+        value = margin * spend
+        value *= alive
+        value *= tables["W"][u_idx].T
         if self.costs_stop_at_churn:
-            out["cost_O"], out["cost_R"] = alive * dev, alive * ret
-        return value, out
+            value -= alive * (dev * tables["SO"][u_idx].T + ret * tables["SR"][u_idx].T)
+        else:
+            value -= dev * (d @ factors["O"][1]) + ret * (d @ factors["R"][1])
+        return value
 
     def _simulate(self, draws, x, t_x, T, m, factors, mults, start, stop, alive=None,
                   q_none=None):
@@ -411,8 +402,7 @@ class CustomerValue:
         point = tuple({k: np.array([a.mean()]) for k, a in d.items()} for d in (bgd, ggd))
         keys, u_idx = plan
         tab = self._tables(point[0], keys, factors)
-        cur, _ = self._expected(point[0], point[1], tab, u_idx, x, t_x, T, m, factors, mults)
-        return cur[0]
+        return self._expected(point[0], point[1], tab, u_idx, x, t_x, T, m, factors, mults)[0]
 
     def point_current_values(self, summary: pd.DataFrame) -> np.ndarray:
         """Current value of each customer at the posterior-mean parameters: what the
@@ -570,7 +560,7 @@ class CustomerValue:
         def stacked(key):
             if key not in rows[0]:
                 return np.zeros((1, 1))
-            return np.ascontiguousarray(np.concatenate([t[key].T for t in rows]))
+            return rows[0][key] if len(rows) == 1 else np.concatenate([t[key] for t in rows])
 
         g = self.grid
         steps = np.diff(g.edges)
@@ -727,8 +717,8 @@ class CustomerValue:
         zero = np.zeros(1)
         keys, u_idx = self._plan(prospect, zero, zero, mults)
         tables = self._tables(draws[0], keys, factors)
-        expected, _ = self._expected(draws[0], draws[1], tables, u_idx, zero, zero, zero, zero,
-                                     factors, mults)
+        expected = self._expected(draws[0], draws[1], tables, u_idx, zero, zero, zero, zero,
+                                  factors, mults)
         simulated = self._simulate(draws, zero, zero, zero, zero, factors, mults, 0, 1)
         # the value itself after the acquisition cost A (DESIGN.md section 2)
         row = _base_row(expected[:, 0] - acquisition_cost, simulated[:, 0] - acquisition_cost,
@@ -739,29 +729,9 @@ class CustomerValue:
         return out
 
 
-#: Chunks hold about ``CELLS_PER_CHUNK / _ARRAYS_PER_CHUNK`` draws x customers: a
-#: dozen such arrays are alive at once while a chunk is scored.
+#: Chunks hold about ``CELLS_PER_CHUNK / _ARRAYS_PER_CHUNK`` draws x customers (768
+#: customers at 1000 draws): many chunks to share among the threads, each small.
 _ARRAYS_PER_CHUNK = 4
-
-
-def _quantiles(values, lo_q, hi_q):
-    """``np.quantile(values, [lo_q, hi_q], axis=0)`` (linear interpolation) by a partial
-    sort of each customer's draws instead of a full quantile call: the same order
-    statistics and the same interpolation as NumPy's default method."""
-    S = values.shape[0]
-    pos = [q * (S - 1) for q in (lo_q, hi_q)]
-    below = [int(np.floor(p)) for p in pos]
-    kth = sorted({k for b in below for k in (b, min(b + 1, S - 1))})
-    cols = np.ascontiguousarray(values.T)
-    cols.partition(kth, axis=1)
-    out = []
-    for p, k in zip(pos, below, strict=True):
-        lo, hi = cols[:, k], cols[:, min(k + 1, S - 1)]
-        t = p - k
-        diff = hi - lo
-        # NumPy's _lerp: from the nearer end, so that t = 0 and t = 1 are exact
-        out.append(hi - diff * (1.0 - t) if t >= 0.5 else lo + diff * t)
-    return out[0], out[1]
 
 
 def _alive_tables(bgd, x, t_x, T):

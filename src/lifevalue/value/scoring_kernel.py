@@ -33,7 +33,6 @@ from lifevalue.models.compiled_closed_forms import (
     p_alive_one,
     p_alive_tabulated,
 )
-from lifevalue.models.kernels import _FASTMATH
 from lifevalue.models.customer_posterior import (
     RNG_BLOCK,
     _uniform,
@@ -42,6 +41,7 @@ from lifevalue.models.customer_posterior import (
     periods_active,
     seed_stream,
 )
+from lifevalue.models.kernels import _FASTMATH
 
 #: The columns :func:`score_customers` writes, in order.
 COLUMNS = tuple(
@@ -53,9 +53,9 @@ COLUMNS = tuple(
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
 def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, u_idx, margin,
-                    spend, rate, dropout, dev, ret, W, Q0, SO, SR, by_x, by_value, edges, per_unit, weights,
-                    fixed_O, fixed_R, cum_O, cum_R, stop, n_sim, lo_q, hi_q, c_thr, p_thr,
-                    out, tot_expected, tot_simulated):
+                    spend, rate, dropout, dev, ret, W, Q0, SO, SR, by_x, by_value, edges,
+                    per_unit, weights, fixed_O, fixed_R, cum_O, cum_R, stop, n_sim, lo_q, hi_q,
+                    c_thr, p_thr, out, tot_expected, tot_simulated):
     """Score the customers of one chunk into ``out`` and add their per-draw totals.
 
     Parameters
