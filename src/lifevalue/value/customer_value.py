@@ -18,7 +18,8 @@ In :func:`lifevalue.value.formulas.return_based_value`, ``P_t`` is the probabili
 being active at the start of period t and ``V_t`` the expected revenue in period t
 given active, so that ``P_t V_t`` is the expected revenue. The simulation evaluates
 that formula on the realised flows (P_t = 1, V_t the simulated revenue), summed as it
-goes (:func:`lifevalue.models.customer_posterior.simulate_discounted_revenue`). The
+goes (the walk of :func:`lifevalue.models.customer_posterior.simulate_discounted_revenue`,
+:func:`~lifevalue.models.customer_posterior.buyer_revenue`). The
 expectation is the same sum, factorised: the parts
 that depend on the customer only through (x, T) and the scenario are computed once per
 unique row and draw (:meth:`CustomerValue._tables`); a test checks it against the
@@ -29,12 +30,15 @@ formula is written (in a non-contractual setting the firm does not see who has
 churned). With ``costs_stop_at_churn=True`` they are weighted by P_t instead (in the
 simulation: spent only while the customer is active).
 
-Customers are scored in chunks; each chunk is reduced to means and quantiles before
-the next, and only per-draw totals of the base (a vector of S numbers) are kept
-across chunks, so memory does not grow with customers x draws x periods. A potential
-scenario that changes nothing reuses the current values. Chunks (and blocks of draws
-of the tables) run on ``n_threads`` threads; every chunk has its own random streams
-and its totals are added in chunk order, so the results do not depend on the threads.
+Customers are scored in chunks by one compiled pass per customer
+(:mod:`lifevalue.value.scoring_kernel`): the expectation and the simulation of every draw
+are reduced at once, while in cache, to the customer's columns; only per-draw totals of
+the base (a vector of S numbers) are kept across chunks, so memory does not grow with
+customers x draws x periods. A potential scenario that changes nothing reuses the
+current values. Chunks (and blocks of draws of the tables) run on ``n_threads`` threads;
+every customer has its own random stream (from its block's seed and its place in it)
+and the chunks' totals are added in chunk order, so the results do not depend on the
+threads or the chunking.
 """
 
 from __future__ import annotations
@@ -131,9 +135,9 @@ class CustomerValue:
         1000): a posterior with fewer draws, such as MAP, is cycled up to it.
     n_threads : int, optional
         Threads that score chunks of customers (and blocks of draws of the tables) at
-        once; default the CPU count, at most 4. NumPy and SciPy release the GIL in
-        their loops. Results do not depend on it: every chunk has its own random
-        streams and per-draw totals are added in chunk order.
+        once; default the CPU count, at most 4. The compiled kernels release the GIL.
+        Results do not depend on it: every customer has its own random stream and
+        per-draw totals are added in chunk order.
 
     Examples
     --------
