@@ -171,7 +171,7 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
                     nb += 1
                 Y[k, j] = value
             n_buyers[k] = nb
-        # means, P(value < 0), totals and cells before the order statistics reorder
+        # means, P(value < 0), totals and cells
         for k in range(K):
             total = 0.0
             for s in range(S):
