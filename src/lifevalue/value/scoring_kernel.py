@@ -253,10 +253,14 @@ def flow_weights(r, alpha, a, b, p, q, gam, x, t_x, T, ix, iT, it, by_x, by_valu
         else:
             for g in range(G):
                 pa[g] = p_alive_one(r[s], alpha[s], a[s], b[s], x[g], t_x[g], T[g])
+        last_x = -1.0
+        c1 = c2 = 0.0
         for g in range(G):
-            den = p[s] * x[g] + q[s] - 1.0
-            c1 = p[s] * gam[s] / den
-            c2 = p[s] * x[g] / den
+            if x[g] != last_x:  # groups come sorted by row, so by x: rarely
+                last_x = x[g]
+                den = p[s] * last_x + q[s] - 1.0
+                c1 = p[s] * gam[s] / den
+                c2 = p[s] * last_x / den
             u = row[g]
             out[0, s, u] += pa[g] * sums[0, g]
             out[1, s, u] += pa[g] * (c1 * sums[1, g] + c2 * sums[2, g])
