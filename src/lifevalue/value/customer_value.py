@@ -342,29 +342,19 @@ class CustomerValue:
             value -= dev * (d @ factors["O"][1]) + ret * (d @ factors["R"][1])
         return value
 
-    def _simulate(self, draws, x, t_x, T, m, factors, mults, start, stop, alive=None,
-                  q_none=None):
-        """One realised value per (cycled) draw and customer of a chunk, ``(S_sim, n)``.
-
-        ``alive`` (P(alive)) and ``q_none`` (no purchase in the horizon if alive) are
-        ``(S, n)`` arrays of the expectation's draws when the caller has them; the
-        simulation's draws cycle through them. The realised value is the return-based
-        formula with P_t = 1 and V_t the simulated revenue (see
-        :func:`lifevalue.models.customer_posterior.simulate_discounted_revenue`).
+    def _simulate(self, draws, x, t_x, T, m, factors, mults, start, stop):
+        """One realised value per (cycled) draw and customer, ``(S_sim, n)``, in the
+        draw-major walk of :func:`lifevalue.models.customer_posterior.simulate_discounted_revenue`:
+        for prospects (customers are scored by :mod:`lifevalue.value.scoring_kernel`).
+        The realised value is the return-based formula with P_t = 1 and V_t the
+        simulated revenue.
         """
         _, _, bgs, ggs = draws
         g, d = self.grid, self.grid.discount
-        S_sim = len(bgs["r"])
         r, alpha, a, b = (bgs[k][:, None] for k in ("r", "alpha", "a", "b"))
-        if alive is None:
-            alive = pr.p_alive(r, alpha, a, b, x, t_x, T)
-        elif len(alive) != S_sim:
-            alive = alive[np.arange(S_sim) % len(alive)]
-        if q_none is None:
-            q_none = np.exp((r + x) * (np.log(alpha + T) - np.log(
-                alpha + T + mults["purchase_rate"] * g.edges[-1])))
-        elif len(q_none) != S_sim:
-            q_none = q_none[np.arange(S_sim) % len(q_none)]
+        alive = pr.p_alive(r, alpha, a, b, x, t_x, T)
+        q_none = np.exp((r + x) * (np.log(alpha + T) - np.log(
+            alpha + T + mults["purchase_rate"] * g.edges[-1])))
         rng = cp.BlockRNG(self.random_seed, start, stop)
         revenue, n_active = cp.simulate_discounted_revenue(
             alive, q_none, bgs, ggs, x, T, m, g.edges, d * factors["M"][1], rng,
