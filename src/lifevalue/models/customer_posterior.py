@@ -403,7 +403,9 @@ def periods_active(drop, edges):
     return active
 
 
-@numba.njit(nogil=True, cache=True, error_model="numpy", inline="always")
+# Not inlined: called from the scorer's loop over draws, it keeps that loop small (an
+# interleaved A/B in ``score_customers`` measured about 20% less time than inlined).
+@numba.njit(nogil=True, cache=True, error_model="numpy")
 def buyer_revenue(state, w, shape, scale, a_d, b_x, p, p_d, p_c, nu_shape, nu_rate, edges,
                   per_unit, weights, counts):
     """One buyer's future: the purchases (:func:`_walk`), then the spend.
