@@ -257,6 +257,12 @@ def alive_log_tables(r, alpha, a, b, x, t_x, T):
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy", fastmath=_FASTMATH, inline="always")
-def p_alive_tabulated(r, by_x, by_value, ix, iT, it, x, s):
-    """P(alive) at draw ``s`` from :func:`alive_log_tables` (x > 0)."""
-    return alive_given_log_odds(by_x[ix, s] + (r + x) * (by_value[iT, s] - by_value[it, s]))
+def p_alive_tabulated(r, x, log_x, log_T, log_t):
+    """P(alive) at one draw (x > 0) from the logs of :func:`alive_log_tables`: the
+    customer's entries of ``by_x`` and of ``by_value`` at T and at t_x.
+
+    Callers take the three rows once (``by_x[ix]``, ...) and loop over the draws of
+    those 1-D rows: indexing the 2-D tables inside the loop kept it out of SIMD lanes
+    (about four times slower, measured).
+    """
+    return alive_given_log_odds(log_x + (r + x) * (log_T - log_t))

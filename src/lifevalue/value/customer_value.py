@@ -257,7 +257,7 @@ class CustomerValue:
         the scenario's multipliers, so they are computed once per unique row, in blocks
         of draws, and reduced at once: ``W = sum_t d^t m_t dE_t`` and, with costs that
         stop at churn, ``SO = sum_t d^t o_t S_t`` and ``SR`` likewise. With
-        ``flows_weights`` (per-draw, per-row sums over customers, see
+        ``flows_weights`` (per-row, per-draw sums over customers, see
         :meth:`_flow_weights`) it also returns the base's expected flows per period.
         """
         g, d = self.grid, self.grid.discount
@@ -269,9 +269,7 @@ class CustomerValue:
             tables["SO"], tables["SR"] = np.empty((U, S)), np.empty((U, S))
         # no purchase in the whole horizon if alive, ((alpha+T)/(alpha+T+cH))^(r+x), for
         # the simulation (FHL 2005a, eq. 6 given the posterior of lambda)
-        r, alpha = bgd["r"][None, :], bgd["alpha"][None, :]
-        tables["Q0"] = np.exp((r + ux) * (np.log(alpha + uT) - np.log(
-            alpha + uT + uk * g.edges[-1])))
+        tables["Q0"] = np.empty((U, S))
         flows = {k: np.zeros(P) for k in ("p_active", "revenue", "margin", "cost_O", "cost_R")}
         block = max(1, sc.CELLS_PER_CHUNK // (U * (P + 1)))
 
@@ -289,12 +287,15 @@ class CustomerValue:
             cum, at_edges = purchases_and_survival(
                 *(bgd[k][sl] for k in ("r", "alpha", "a", "b")), *keys.T, g.edges[1:])
             tables["W"][:, sl] = (cum @ telescoped(v["M"])).T
+            r, alpha = bgd["r"][None, sl], bgd["alpha"][None, sl]
+            tables["Q0"][:, sl] = np.exp((r + ux) * (np.log(alpha + uT) - np.log(
+                alpha + uT + uk * g.edges[-1])))
             if self.costs_stop_at_churn:
                 tables["SO"][:, sl] = (v["O"][0] + at_edges[..., :-1] @ v["O"][1:]).T
                 tables["SR"][:, sl] = (v["R"][0] + at_edges[..., :-1] @ v["R"][1:]).T
             part = {}
             if flows_weights is not None:
-                w = {k: val[sl] for k, val in flows_weights.items()}
+                w = {k: val[:, sl].T for k, val in flows_weights.items()}
 
                 def per_period(weights, of_cum):  # sum over draws and rows, per period
                     if of_cum:
@@ -601,20 +602,20 @@ class CustomerValue:
         names = ["pa", "rev", "mar"] + (["cost_O", "cost_R"] if self.costs_stop_at_churn else [])
         group_sums = np.stack([g[k] for k in ("n", "s", "sm", "sM", "smM")
                                + (("dev", "ret") if self.costs_stop_at_churn else ())])
-        acc = np.zeros((len(names), S, len(keys)))
-        block = max(1, -(-S // (4 * self.n_threads)))
-        transposed = [np.ascontiguousarray(t.T) for t in alive[:2]]  # a draw's row at once
+        acc = np.zeros((len(names), len(keys), S))
+        # ranges of groups that start at a row's first group: each row is one thread's
+        cuts = np.linspace(0, len(keys), 4 * self.n_threads + 1).round().astype(int)
+        bounds = np.unique(np.r_[0, np.searchsorted(ug, cuts[1:-1]), len(xg)])
+        draws = [np.ascontiguousarray(bgd[k]) for k in ("r", "alpha", "a", "b")]
+        draws += [np.ascontiguousarray(ggd[k]) for k in ("p", "q", "gamma")]
 
-        def one_block(s0):  # fills the draws [s0, s0 + block) of acc
-            sl = slice(s0, min(s0 + block, S))
-            sk.flow_weights(*(np.ascontiguousarray(bgd[k][sl]) for k in ("r", "alpha", "a", "b")),
-                            *(np.ascontiguousarray(ggd[k][sl]) for k in ("p", "q", "gamma")),
-                            xg, tg, Tg, *(i[first] for i in alive[2:]), *transposed, s0, ug,
-                            group_sums, acc[:, sl])
+        def one_range(j):
+            sk.flow_weights(*draws, xg, tg, Tg, *(i[first] for i in alive[2:]), *alive[:2], ug,
+                            group_sums, bounds[j], bounds[j + 1], acc)
 
-        for _ in sc.map_threads(self.n_threads, one_block, range(0, S, block)):
+        for _ in sc.map_threads(self.n_threads, one_range, range(len(bounds) - 1)):
             pass
-        return dict(zip(names, acc, strict=True))
+        return dict(zip(names, acc, strict=True))  # (rows, S) each
 
     def _flows(self, f, factors, mults) -> pd.DataFrame:
         """The base's expected flows per period, from :meth:`_tables`."""

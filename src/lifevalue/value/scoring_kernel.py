@@ -131,14 +131,17 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
             mk = margin[k, i] * spend[k, i]
             dk, rk = dev[k, i], ret[k, i]
             fixed = dk * fixed_O + rk * fixed_R
+            # 1-D rows: loops over them run in SIMD lanes, over 2-D indexing they did not
+            Wu, Qu, Ek, Yk, Bk = W[u], Q0[u], E[k], Y[k], buyers[k]
+            SOu, SRu = SO[u if stop else 0], SR[u if stop else 0]
             for s in range(S):
-                e = mk * sp[s] * pa[s] * W[u, s]
+                e = mk * sp[s] * pa[s] * Wu[s]
                 if stop:
-                    e -= pa[s] * (dk * SO[u, s] + rk * SR[u, s])
+                    e -= pa[s] * (dk * SOu[s] + rk * SRu[s])
                 else:
                     e -= fixed
-                E[k, s] = e
-                buy[s] = pa[s] * (1.0 - Q0[u, s])  # P(a purchase in the horizon)
+                Ek[s] = e
+                buy[s] = pa[s] * (1.0 - Qu[s])  # P(a purchase in the horizon)
             # the simulation: the same stream for every scenario of this customer
             state[:] = start
             # a future without a purchase: all the costs if alive, none (when they stop
@@ -155,7 +158,7 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
                     s = 0
                 w = _uniform(state)
                 if w >= buy[s]:
-                    Y[k, j] = idle if w < pa[s] else idle_dead
+                    Yk[j] = idle if w < pa[s] else idle_dead
                     continue
                 revenue, drop = buyer_revenue(
                     state, w / pa[s], r[s] + xi, (alpha[s] + Ti) / rate[k, i],
@@ -167,37 +170,40 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
                     value -= dk * cum_O[active] + rk * cum_R[active]
                 else:
                     value -= fixed
-                    buyers[k, nb] = value
+                    Bk[nb] = value
                     nb += 1
-                Y[k, j] = value
+                Yk[j] = value
             n_buyers[k] = nb
         # means, P(value < 0), totals and cells
         for k in range(K):
+            Ek, Yk, te, ts = E[k], Y[k], tot_expected[k], tot_simulated[k]
             total = 0.0
             for s in range(S):
-                total += E[k, s]
-                tot_expected[k, s] += E[k, s]
+                total += Ek[s]
+                te[s] += Ek[s]
             out[i, 5 * k] = total / S
             neg = 0
             for j in range(n_sim):
-                neg += Y[k, j] < 0.0
-                tot_simulated[k, j] += Y[k, j]
+                neg += Yk[j] < 0.0
+                ts[j] += Yk[j]
             out[i, 15 + k] = neg / n_sim
+        Y0, YK = Y[0], Y[K - 1]
         if K == 2:
+            E0, E1, te, ts = E[0], E[1], tot_expected[2], tot_simulated[2]
             total = 0.0
             for s in range(S):
-                g_e[s] = E[1, s] - E[0, s]
+                g_e[s] = E1[s] - E0[s]
                 total += g_e[s]
-                tot_expected[2, s] += g_e[s]
+                te[s] += g_e[s]
             out[i, 10] = total / S
             for j in range(n_sim):
-                g_y[j] = Y[1, j] - Y[0, j]
-                tot_simulated[2, j] += g_y[j]
+                g_y[j] = YK[j] - Y0[j]
+                ts[j] += g_y[j]
         cells = np.zeros(3)
         for j in range(n_sim):
-            if Y[0, j] >= c_thr:
+            if Y0[j] >= c_thr:
                 cells[0] += 1.0
-            elif Y[K - 1, j] >= p_thr:
+            elif YK[j] >= p_thr:
                 cells[1] += 1.0
             else:
                 cells[2] += 1.0
@@ -228,46 +234,57 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy", fastmath=_FASTMATH)
-def flow_weights(r, alpha, a, b, p, q, gam, x, t_x, T, ix, iT, it, by_x, by_value, s0, row,
-                 sums, out):
-    """Per draw and table row, sums over a row's customers of P(alive) and its products
-    with spend, margin and costs (see ``CustomerValue._flow_weights``), added to ``out``.
+def flow_weights(r, alpha, a, b, p, q, gam, x, t_x, T, ix, iT, it, by_x, by_value, row, sums,
+                 g0, g1, out):
+    """Per table row and draw, sums over a row's customers of P(alive) and its products
+    with spend, margin and costs (see ``CustomerValue._flow_weights``), added to ``out``
+    ``(names, rows, S)`` for the groups ``[g0, g1)``.
 
     ``x, t_x, T, row`` describe groups of customers sorted by row; ``sums`` holds, per
     group, the number of customers and the sums of s_i, s_i m_i, s_i M_i, s_i m_i M_i (s
     the spend multiplier, M the margin) and, when costs stop at churn, of the two
-    costs. P(alive) (FHL 2005a, eq. 12) runs over the groups in SIMD lanes; the expected
-    spend (FHL 2005b, eq. 5) is ``c1 + c2 m`` with ``c1 = p gamma / d``, ``c2 = p x / d``,
-    ``d = p x + q - 1``. With ``ix >= 0`` the logs of P(alive) are looked up in
-    ``by_x`` and ``by_value``, here transposed to ``(S, values)``, at draw ``s0 + s``.
+    costs. A group's draws run in SIMD lanes: P(alive) (FHL 2005a, eq. 12; its logs
+    looked up in ``by_x`` and ``by_value`` when ``ix >= 0``) and the expected spend (FHL
+    2005b, eq. 5) ``c1 + c2 m`` with ``c1 = p gamma / d``, ``c2 = p x / d``, ``d = p x +
+    q - 1``. A row's groups are consecutive, so ranges of groups that start and end at
+    row boundaries write disjoint parts of ``out``.
     """
-    G = len(x)
-    pa = np.empty(G)
+    S = len(r)
+    pa = np.empty(S)
+    c1 = np.empty(S)
+    c2 = np.empty(S)
     costs = out.shape[0] > 3
-    for s in range(len(r)):
-        if G and ix[0] >= 0:  # by_x and by_value transposed: (S, values)
-            for g in range(G):
-                lo = by_x[s0 + s, ix[g]] + (r[s] + x[g]) * (by_value[s0 + s, iT[g]]
-                                                             - by_value[s0 + s, it[g]])
-                pa[g] = alive_given_log_odds(lo) if x[g] > 0.0 else 1.0
+    last_x = -1.0
+    for g in range(g0, g1):
+        xg = x[g]
+        if xg != last_x:  # groups come sorted by row, so by x: rarely
+            last_x = xg
+            for s in range(S):
+                den = p[s] * xg + q[s] - 1.0
+                c1[s] = p[s] * gam[s] / den
+                c2[s] = p[s] * xg / den
+        if xg <= 0.0:
+            pa[:] = 1.0
+        elif ix[g] >= 0:
+            lx, lT, lt = by_x[ix[g]], by_value[iT[g]], by_value[it[g]]
+            for s in range(S):
+                pa[s] = p_alive_tabulated(r[s], xg, lx[s], lT[s], lt[s])
         else:
-            for g in range(G):
-                pa[g] = p_alive_one(r[s], alpha[s], a[s], b[s], x[g], t_x[g], T[g])
-        last_x = -1.0
-        c1 = c2 = 0.0
-        for g in range(G):
-            if x[g] != last_x:  # groups come sorted by row, so by x: rarely
-                last_x = x[g]
-                den = p[s] * last_x + q[s] - 1.0
-                c1 = p[s] * gam[s] / den
-                c2 = p[s] * last_x / den
-            u = row[g]
-            out[0, s, u] += pa[g] * sums[0, g]
-            out[1, s, u] += pa[g] * (c1 * sums[1, g] + c2 * sums[2, g])
-            out[2, s, u] += pa[g] * (c1 * sums[3, g] + c2 * sums[4, g])
-            if costs:
-                out[3, s, u] += pa[g] * sums[5, g]
-                out[4, s, u] += pa[g] * sums[6, g]
+            for s in range(S):
+                pa[s] = p_alive_one(r[s], alpha[s], a[s], b[s], xg, t_x[g], T[g])
+        u = row[g]
+        n, s1, s2, s3, s4 = sums[0, g], sums[1, g], sums[2, g], sums[3, g], sums[4, g]
+        o0, o1, o2 = out[0, u], out[1, u], out[2, u]
+        for s in range(S):
+            o0[s] += pa[s] * n
+            o1[s] += pa[s] * (c1[s] * s1 + c2[s] * s2)
+            o2[s] += pa[s] * (c1[s] * s3 + c2[s] * s4)
+        if costs:
+            d, e = sums[5, g], sums[6, g]
+            o3, o4 = out[3, u], out[4, u]
+            for s in range(S):
+                o3[s] += pa[s] * d
+                o4[s] += pa[s] * e
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy", fastmath=_FASTMATH)
@@ -278,8 +295,9 @@ def _alive_and_spend(r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, by_x, 
     if x <= 0.0:
         pa[:] = 1.0
     elif ix >= 0:
+        lx, lT, lt = by_x[ix], by_value[iT], by_value[it]
         for s in range(len(r)):
-            pa[s] = p_alive_tabulated(r[s], by_x, by_value, ix, iT, it, x, s)
+            pa[s] = p_alive_tabulated(r[s], x, lx[s], lT[s], lt[s])
     else:
         for s in range(len(r)):
             pa[s] = p_alive_one(r[s], alpha[s], a[s], b[s], x, t_x, T)
