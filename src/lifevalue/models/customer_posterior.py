@@ -260,9 +260,10 @@ def _count_block(state, i0, i1, r, alpha, a, b, x, t_x, T, edges, counts, active
     alive, ``((alpha+T)/(alpha+T+h))^(r+x)``, only for the draws drawn alive."""
     horizon = edges[1]
     window = np.zeros(3, dtype=np.int64)  # one period (see new_counts)
+    st = _load(state)
     for s in range(len(r)):
         for i in range(i0, i1):
-            u = _uniform(state)
+            u, st = _uniform_s(st)
             pa = p_alive_one(r[s], alpha[s], a[s], b[s], x[i], t_x[i], T[i])
             if u >= pa:
                 continue
@@ -271,13 +272,14 @@ def _count_block(state, i0, i1, r, alpha, a, b, x, t_x, T, edges, counts, active
                 (alpha[s] + T[i]) / (alpha[s] + T[i] + horizon)))
             if u >= pa * (1.0 - q_none):
                 continue
-            drop = _walk(state, u / pa, r[s] + x[i], alpha[s] + T[i], a[s], b[s] + x[i],
-                         edges, 1.0 / horizon, window)
+            drop, st = _walk(st, u / pa, r[s] + x[i], alpha[s] + T[i], a[s], b[s] + x[i],
+                             edges, 1.0 / horizon, window)
             counts[s, i] = window[0]
             window[0] = 0
             window[1] = 0
             if drop < horizon:
                 active[s, i] = False
+    _store(state, st)
 
 
 def simulate_discounted_revenue(p_alive_, q_none, bg: dict, gg: dict, x, T, m, edges,
@@ -375,21 +377,23 @@ def _simulate_block(state, i0, i1, p_alive_, q_none, r, alpha, a, b, ps, pd, pc,
     P = len(edges) - 1
     horizon = edges[P]
     counts = np.zeros(2 * P + 1, dtype=np.int64)  # see new_counts
+    st = _load(state)
     for s in range(S):
         for i in range(i0, i1):
-            u = _uniform(state)
+            u, st = _uniform_s(st)
             pa = p_alive_[s, i]
             if u >= pa:
                 continue  # dropped out before T: no purchases, never active
             n_active[s, i] = P
             if u >= pa * (1.0 - q_none[s, i]):
                 continue  # active, but the first purchase falls after the horizon
-            revenue[s, i], drop = buyer_revenue(
-                state, u / pa, r[s] + x[i], (alpha[s] + T[i]) / c_rate[i], c_drop[i] * a[s],
+            revenue[s, i], drop, st = buyer_revenue(
+                st, u / pa, r[s] + x[i], (alpha[s] + T[i]) / c_rate[i], c_drop[i] * a[s],
                 b[s] + x[i], ps[s], pd[s], pc[s], ps[s] * x[i] + qs[s], gs[s] + x[i] * m[i],
                 edges, per_unit, weights, counts)
             if drop < horizon:
                 n_active[s, i] = periods_active(drop, edges)
+    _store(state, st)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -406,31 +410,33 @@ def periods_active(drop, edges):
 # Not inlined: called from the scorer's loop over draws, it keeps that loop small (an
 # interleaved A/B in ``score_customers`` measured about 20% less time than inlined).
 @numba.njit(nogil=True, cache=True, error_model="numpy")
-def buyer_revenue(state, w, shape, scale, a_d, b_x, p, p_d, p_c, nu_shape, nu_rate, edges,
+def buyer_revenue(st, w, shape, scale, a_d, b_x, p, p_d, p_c, nu_shape, nu_rate, edges,
                   per_unit, weights, counts):
     """One buyer's future: the purchases (:func:`_walk`), then the spend.
 
     ``nu ~ Gamma(p x + q, gamma + x m)`` (``nu_shape``, ``nu_rate``) and the spend of the
     k purchases of a period is ``Gamma(k p, nu)`` (FHL 2005b); ``p_d, p_c`` are the
     Marsaglia-Tsang constants of ``Gamma(p)`` (:func:`gamma_constants`), for the periods
-    with one purchase. Returns ``(sum_t weights_t spend_t, time of dropping out)``;
-    ``counts`` (:func:`new_counts`) is left empty.
+    with one purchase. ``st`` is the random state (:func:`_load`). Returns ``(sum_t
+    weights_t spend_t, time of dropping out, st)``; ``counts`` (:func:`new_counts`) is
+    left empty.
     """
-    drop = _walk(state, w, shape, scale, a_d, b_x, edges, per_unit, counts)
-    nu = _gamma(state, nu_shape) / nu_rate
+    drop, st = _walk(st, w, shape, scale, a_d, b_x, edges, per_unit, counts)
+    g, st = _gamma_s(st, nu_shape)
+    nu = g / nu_rate
     P = len(weights)
     total = 0.0
     for n in range(counts[P]):  # the periods with purchases, in order
         j = counts[P + 1 + n]
         k = counts[j]
         if k == 1 and p_d > 0.0:
-            g = _gamma_dc(state, p_d, p_c)
+            g, st = _gamma_dc_s(st, p_d, p_c)
         else:
-            g = _gamma(state, k * p)
+            g, st = _gamma_s(st, k * p)
         total += weights[j] * g
         counts[j] = 0
     counts[P] = 0
-    return total / nu, drop
+    return total / nu, drop, st
 
 
 def new_counts(periods: int) -> np.ndarray:
@@ -462,9 +468,10 @@ def gamma_constants(shape):
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy", inline="always")
-def _walk(state, w, shape, scale, a_d, b_x, edges, per_unit, counts):
+def _walk(st, w, shape, scale, a_d, b_x, edges, per_unit, counts):
     """One buyer's purchases in the horizon, added to ``counts`` (:func:`new_counts`);
-    returns the time of dropping out (``inf`` if still active at the horizon).
+    returns the time of dropping out (``inf`` if still active at the horizon) and the
+    random state ``st``.
 
     ``w`` is uniform on [0, 1 - q_none): the first purchase falls inside the horizon.
     The first gap is Lomax with shape ``r + x`` and scale ``(alpha + T) / rate`` (lambda
@@ -479,19 +486,23 @@ def _walk(state, w, shape, scale, a_d, b_x, edges, per_unit, counts):
     t = min(scale * (math.exp(-math.log(1.0 - w) / shape) - 1.0), np.nextafter(horizon, 0.0))
     _add_purchase(counts, _period_of(t, edges, per_unit), P)
     ab = a_d + b_x
-    if _uniform(state) * ab < a_d:
-        return t
+    u, st = _uniform_s(st)
+    if u * ab < a_d:
+        return t, st
     # 1 / lambda; a Gamma draw that underflows gives inf: no further purchase
-    inverse_rate = (scale + t) / _gamma(state, shape + 1.0)
+    g, st = _gamma_s(st, shape + 1.0)
+    inverse_rate = (scale + t) / g
     k = 1
     while True:
-        t += _exponential(state) * inverse_rate
+        e, st = _exponential_s(st)
+        t += e * inverse_rate
         if t >= horizon:
-            return np.inf
+            return np.inf, st
         _add_purchase(counts, _period_of(t, edges, per_unit), P)
         k += 1
-        if _uniform(state) * (ab + (k - 1)) < a_d:
-            return t
+        u, st = _uniform_s(st)
+        if u * (ab + (k - 1)) < a_d:
+            return t, st
 
 
 @numba.njit(nogil=True, cache=True)
@@ -545,10 +556,30 @@ def _rotl(v, k):
     return (v << np.uint64(k)) | (v >> np.uint64(64 - k))
 
 
+# The samplers take the state as a value, ``st``, a tuple of the four words, and return
+# the new one with their draw: inlined, the state then lives in registers. Kept in an
+# array, it went through memory at every draw, since any store (of a count, of a value)
+# might alias it: about 3 ns per uniform instead of 1.4 (measured). The array forms
+# (``_uniform(state)`` ...) load and store it around one draw, for tests and callers
+# that hold the state in an array.
+
+
 @numba.njit(nogil=True, cache=True, inline="always")
-def _next(state):
-    """The next 64-bit output of xoshiro256** (``state`` is updated in place)."""
-    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+def _load(state):
+    """The random state held in a 4-word array, as a value."""
+    return (state[0], state[1], state[2], state[3])
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _store(state, st):
+    """Write the random state ``st`` back into its array."""
+    state[0], state[1], state[2], state[3] = st[0], st[1], st[2], st[3]
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _next_s(st):
+    """The next 64-bit output of xoshiro256** and the new state."""
+    s0, s1, s2, s3 = st
     out = _rotl(s1 * np.uint64(5), 7) * np.uint64(9)
     t = s1 << np.uint64(17)
     s2 ^= s0
@@ -557,14 +588,22 @@ def _next(state):
     s0 ^= s3
     s2 ^= t
     s3 = _rotl(s3, 45)
-    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
-    return out
+    return out, (s0, s1, s2, s3)
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _uniform_s(st):
+    """A uniform on [0, 1) from the top 53 bits of the next xoshiro256** output."""
+    bits, st = _next_s(st)
+    return float(np.int64(bits >> np.uint64(11))) * (1.0 / 9007199254740992.0), st
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
 def _uniform(state):
-    """A uniform on [0, 1) from the top 53 bits of the next xoshiro256** output."""
-    return float(np.int64(_next(state) >> np.uint64(11))) * (1.0 / 9007199254740992.0)
+    """:func:`_uniform_s` on a state held in an array (updated in place)."""
+    u, st = _uniform_s(_load(state))
+    _store(state, st)
+    return u
 
 
 def _ziggurat_tables(density, inverse, r: float, v: float, layers: int = 256):
@@ -592,92 +631,122 @@ _EXP_R = float(_EXP_X[1])
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy", inline="always")
-def _exponential(state):
+def _exponential_s(st):
     """A standard exponential by the ziggurat: the low 8 bits of one output pick the
     layer, its top 53 bits the uniform; inside the next layer's width (about 99% of
     the time) that is the draw. The tail beyond r is r plus an exponential."""
     while True:
-        bits = _next(state)
+        bits, st = _next_s(st)
         i = np.int64(bits & np.uint64(255))
         u = float(np.int64(bits >> np.uint64(11))) * (1.0 / 9007199254740992.0)
         if u < _EXP_RATIO[i]:
-            return u * _EXP_X[i]
-        z = _exponential_edge(state, i, u)
+            return u * _EXP_X[i], st
+        z, st = _exponential_edge(st, i, u)
         if z == z:
-            return z
+            return z, st
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy", inline="always")
+def _exponential(state):
+    """:func:`_exponential_s` on a state held in an array."""
+    z, st = _exponential_s(_load(state))
+    _store(state, st)
+    return z
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
-def _exponential_edge(state, i, u):
+def _exponential_edge(st, i, u):
     """The exponential ziggurat's rare cases (see :func:`_normal_edge`)."""
+    v, st = _uniform_s(st)
     if i == 0:
-        return _EXP_R - math.log(1.0 - _uniform(state))
+        return _EXP_R - math.log(1.0 - v), st
     z = u * _EXP_X[i]
     f0 = math.exp(-_EXP_X[i])
     f1 = math.exp(-_EXP_X[i + 1])
-    if f1 + _uniform(state) * (f0 - f1) < math.exp(-z):
-        return z
-    return np.nan
+    if f1 + v * (f0 - f1) < math.exp(-z):
+        return z, st
+    return np.nan, st
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
-def _normal_edge(state, i, u):
+def _normal_edge(st, i, u):
     """The ziggurat's rare cases for layer ``i`` and signed uniform ``u``: the tail beyond
     r (Marsaglia 1964) for the base layer, else the wedge test; NaN means reject."""
     if i == 0:
         while True:
-            x = math.log(1.0 - _uniform(state)) / _ZIG_R
-            y = math.log(1.0 - _uniform(state))
+            v, st = _uniform_s(st)
+            x = math.log(1.0 - v) / _ZIG_R
+            v, st = _uniform_s(st)
+            y = math.log(1.0 - v)
             if -2.0 * y >= x * x:
-                return x - _ZIG_R if u < 0.0 else _ZIG_R - x
+                return (x - _ZIG_R if u < 0.0 else _ZIG_R - x), st
     z = u * _ZIG_X[i]
     f0 = math.exp(-0.5 * (_ZIG_X[i] * _ZIG_X[i] - z * z))
     f1 = math.exp(-0.5 * (_ZIG_X[i + 1] * _ZIG_X[i + 1] - z * z))
-    if f1 + _uniform(state) * (f0 - f1) < 1.0:
-        return z
-    return np.nan
+    v, st = _uniform_s(st)
+    if f1 + v * (f0 - f1) < 1.0:
+        return z, st
+    return np.nan, st
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy", inline="always")
-def _normal(state):
+def _normal_s(st):
     """A standard normal by the ziggurat (Doornik 2005): the low 8 bits of one output
     pick the layer, its top 53 bits the signed uniform; inside the next layer's width
     (about 99% of the time) that is the draw."""
     while True:
-        bits = _next(state)
+        bits, st = _next_s(st)
         i = np.int64(bits & np.uint64(255))
         u = float(np.int64(bits >> np.uint64(11))) * (2.0 / 9007199254740992.0) - 1.0
         if abs(u) < _ZIG_RATIO[i]:
-            return u * _ZIG_X[i]
-        z = _normal_edge(state, i, u)
+            return u * _ZIG_X[i], st
+        z, st = _normal_edge(st, i, u)
         if z == z:
-            return z
+            return z, st
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy", inline="always")
-def _gamma(state, shape):
+def _normal(state):
+    """:func:`_normal_s` on a state held in an array."""
+    z, st = _normal_s(_load(state))
+    _store(state, st)
+    return z
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy", inline="always")
+def _gamma_s(st, shape):
     """A Gamma(shape, 1) variate (Marsaglia & Tsang 2000; below shape 1 via
     ``Gamma(shape + 1) * U^(1/shape)``)."""
     boost = 1.0
     if shape < 1.0:
-        boost = _uniform(state) ** (1.0 / shape)
+        v, st = _uniform_s(st)
+        boost = v ** (1.0 / shape)
         shape += 1.0
     d = shape - 1.0 / 3.0
-    return _gamma_dc(state, d, 1.0 / math.sqrt(9.0 * d)) * boost
+    g, st = _gamma_dc_s(st, d, 1.0 / math.sqrt(9.0 * d))
+    return g * boost, st
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy", inline="always")
-def _gamma_dc(state, d, c):
+def _gamma(state, shape):
+    """:func:`_gamma_s` on a state held in an array."""
+    g, st = _gamma_s(_load(state), shape)
+    _store(state, st)
+    return g
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy", inline="always")
+def _gamma_dc_s(st, d, c):
     """Marsaglia & Tsang's Gamma(d + 1/3) sampler, given ``d`` and ``c = 1/sqrt(9 d)``."""
     while True:
-        z = _normal(state)
+        z, st = _normal_s(st)
         v = 1.0 + c * z
         if v <= 0.0:
             continue
         v = v * v * v
-        u = _uniform(state)
+        u, st = _uniform_s(st)
         zz = z * z
         if u < 1.0 - 0.0331 * zz * zz:
-            return d * v
+            return d * v, st
         if math.log(u) < 0.5 * zz + d * (1.0 - v + math.log(v)):
-            return d * v
+            return d * v, st

@@ -35,7 +35,8 @@ from lifevalue.models.compiled_closed_forms import (
 )
 from lifevalue.models.customer_posterior import (
     RNG_BLOCK,
-    _uniform,
+    _load,
+    _uniform_s,
     buyer_revenue,
     gamma_constants,
     periods_active,
@@ -114,7 +115,6 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
     g_e = np.empty(S)
     g_y = np.empty(n_sim)
     start = np.empty(4, dtype=np.uint64)
-    state = np.empty(4, dtype=np.uint64)
     counts = np.zeros(2 * P + 1, dtype=np.int64)  # see customer_posterior.new_counts
     p_d, p_c = gamma_constants(p)
     for i in range(n):
@@ -143,7 +143,7 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
                 Ek[s] = e
                 buy[s] = pa[s] * (1.0 - Qu[s])  # P(a purchase in the horizon)
             # the simulation: the same stream for every scenario of this customer
-            state[:] = start
+            st = _load(start)
             # a future without a purchase: all the costs if alive, none (when they stop
             # at churn) if dead
             idle = 0.0 - fixed
@@ -156,12 +156,12 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
                 s += 1  # the draw j % S, without a division
                 if s == S:
                     s = 0
-                w = _uniform(state)
+                w, st = _uniform_s(st)
                 if w >= buy[s]:
                     Yk[j] = idle if w < pa[s] else idle_dead
                     continue
-                revenue, drop = buyer_revenue(
-                    state, w / pa[s], r[s] + xi, (alpha[s] + Ti) / rate[k, i],
+                revenue, drop, st = buyer_revenue(
+                    st, w / pa[s], r[s] + xi, (alpha[s] + Ti) / rate[k, i],
                     dropout[k, i] * a[s], b[s] + xi, p[s], p_d[s], p_c[s], p[s] * xi + q[s],
                     gam[s] + xi * mi, edges, per_unit, weights, counts)
                 value = revenue * mk
