@@ -472,7 +472,7 @@ class CustomerValue:
         names = ["current"] if same_potential else list(scenarios)
         kernel_args = self._kernel_inputs(bgd, ggd, x, t_x, T, m, factors, mults, plans,
                                           tables, names, alive)
-        out = np.empty((n, len(sk.COLUMNS)))
+        out = np.empty((len(sk.COLUMNS), n))  # a column per row: no strided stacking
         lo_q, hi_q = sc.quantile_bounds(self.ci)
 
         def one_chunk(sl):
@@ -482,11 +482,11 @@ class CustomerValue:
                                 ).stream_seeds()
             per_customer_, shared = kernel_args
             chunk = [a[..., idx] for a in per_customer_]
-            part = np.empty((len(idx), len(sk.COLUMNS)))
+            part = np.empty((len(sk.COLUMNS), len(idx)))
             tot_e, tot_s = np.zeros((3, S)), np.zeros((3, S_sim))
             sk.score_customers(seeds, *shared[:7], *chunk, *shared[7:], S_sim, lo_q, hi_q,
                                c_thr, p_thr, part, tot_e, tot_s)
-            out[idx] = part
+            out[:, idx] = part
             return tot_e, tot_s
 
         chunks = list(sc.iter_chunks(n, self.chunk_size, S_sim, _ARRAYS_PER_CHUNK))
@@ -497,17 +497,18 @@ class CustomerValue:
             for k, name in enumerate(("current", "potential", "growth")):  # in chunk order
                 totals[(name, "expected")] += tot_e[k]
                 totals[(name, "simulated")] += tot_s[k]
-        out = dict(zip(sk.COLUMNS, out.T, strict=True))
+        col = {name: j for j, name in enumerate(sk.COLUMNS)}
         if same_potential:  # potential = current, growth = 0, exactly
             for kind in ("mean", "param_lo", "param_hi", "pred_lo", "pred_hi", "p_negative"):
-                out[f"potential_{kind}"] = out[f"current_{kind}"].copy()
+                out[col[f"potential_{kind}"]] = out[col[f"current_{kind}"]]
                 if kind != "p_negative":
-                    out[f"growth_{kind}"] = np.zeros(n)
+                    out[col[f"growth_{kind}"]] = 0.0
             for kind in ("expected", "simulated"):
                 totals[("potential", kind)] = totals[("current", kind)].copy()
                 totals[("growth", kind)] = np.zeros_like(totals[("current", kind)])
-        out = {name: out[name] for name in _customer_columns()}
-        customers = pd.DataFrame(out, index=summary.index)
+        # the block as it is (a copy of 1M x 21 values took 0.6 s)
+        customers = pd.DataFrame(out.T, columns=list(sk.COLUMNS), index=summary.index,
+                                 copy=False)
         mean_cell = classify(customers["current_mean"].to_numpy()[None, :],
                              customers["potential_mean"].to_numpy()[None, :], c_thr, p_thr)[0]
         customers["cell"] = pd.Categorical.from_codes(mean_cell, CELLS)
@@ -738,16 +739,6 @@ def _alive_tables(bgd, x, t_x, T):
         none = np.full(len(x), -1, dtype=np.int64)
         return np.zeros((1, 1)), np.zeros((1, 1)), none, none, none
     return tabs
-
-
-def _customer_columns():
-    cols = ["p_alive_mean"]
-    for name in ("current", "potential", "growth"):
-        cols += [f"{name}_mean", f"{name}_param_lo", f"{name}_param_hi", f"{name}_pred_lo",
-                 f"{name}_pred_hi"]
-    cols += ["current_p_negative", "potential_p_negative"]
-    cols += [f"p_{c}" for c in CELLS]
-    return cols
 
 
 def _base_row(expected_totals, simulated_totals, ci) -> dict:

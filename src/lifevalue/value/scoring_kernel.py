@@ -44,12 +44,13 @@ from lifevalue.models.customer_posterior import (
 )
 from lifevalue.models.kernels import _FASTMATH
 
-#: The columns :func:`score_customers` writes, in order.
+#: The columns :func:`score_customers` writes, in order (the order of the customers'
+#: table of :meth:`lifevalue.value.CustomerValue.evaluate`).
 COLUMNS = tuple(
-    [f"{name}_{kind}" for name in ("current", "potential", "growth")
-     for kind in ("mean", "param_lo", "param_hi", "pred_lo", "pred_hi")]
-    + ["current_p_negative", "potential_p_negative", "p_alive_mean",
-       "p_retain", "p_develop", "p_phase_out"])
+    ["p_alive_mean"]
+    + [f"{name}_{kind}" for name in ("current", "potential", "growth")
+       for kind in ("mean", "param_lo", "param_hi", "pred_lo", "pred_hi")]
+    + ["current_p_negative", "potential_p_negative", "p_retain", "p_develop", "p_phase_out"])
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
@@ -96,7 +97,8 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
         Quantiles of the intervals.
     c_thr, p_thr : float
         Matrix thresholds on current and potential value.
-    out : array ``(n, len(COLUMNS))``
+    out : array ``(len(COLUMNS), n)``
+        The customers' columns, one row each.
     tot_expected, tot_simulated : arrays ``(3, S)`` and ``(3, n_sim)``
         Per-draw sums over the customers of current, potential and growth: added to.
     """
@@ -125,7 +127,7 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
         total = 0.0
         for s in range(S):
             total += pa[s]
-        out[i, 17] = total / S
+        out[0, i] = total / S
         for k in range(K):
             u = u_idx[k, i]
             mk = margin[k, i] * spend[k, i]
@@ -181,12 +183,12 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
             for s in range(S):
                 total += Ek[s]
                 te[s] += Ek[s]
-            out[i, 5 * k] = total / S
+            out[1 + 5 * k, i] = total / S
             neg = 0
             for j in range(n_sim):
                 neg += Yk[j] < 0.0
                 ts[j] += Yk[j]
-            out[i, 15 + k] = neg / n_sim
+            out[16 + k, i] = neg / n_sim
         Y0, YK = Y[0], Y[K - 1]
         if K == 2:
             E0, E1, te, ts = E[0], E[1], tot_expected[2], tot_simulated[2]
@@ -195,7 +197,7 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
                 g_e[s] = E1[s] - E0[s]
                 total += g_e[s]
                 te[s] += g_e[s]
-            out[i, 10] = total / S
+            out[11, i] = total / S
             for j in range(n_sim):
                 g_y[j] = YK[j] - Y0[j]
                 ts[j] += g_y[j]
@@ -208,12 +210,12 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
             else:
                 cells[2] += 1.0
         for c in range(3):
-            out[i, 18 + c] = cells[c] / n_sim
+            out[18 + c, i] = cells[c] / n_sim
         # the intervals
         for k in range(K):
             lo, hi = two_quantiles(E[k], S, 0, 0.0, lo_q, hi_q)
-            out[i, 5 * k + 1] = lo
-            out[i, 5 * k + 2] = hi
+            out[5 * k + 2, i] = lo
+            out[5 * k + 3, i] = hi
             fixed = dev[k, i] * fixed_O + ret[k, i] * fixed_R
             if not stop and margin[k, i] * spend[k, i] >= 0.0:
                 # every future without a purchase is worth exactly -fixed, the least
@@ -222,15 +224,15 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
                 lo, hi = two_quantiles(buyers[k], nb, n_sim - nb, 0.0 - fixed, lo_q, hi_q)
             else:
                 lo, hi = two_quantiles(Y[k], n_sim, 0, 0.0, lo_q, hi_q)
-            out[i, 5 * k + 3] = lo
-            out[i, 5 * k + 4] = hi
+            out[5 * k + 4, i] = lo
+            out[5 * k + 5, i] = hi
         if K == 2:
             lo, hi = two_quantiles(g_e, S, 0, 0.0, lo_q, hi_q)
-            out[i, 11] = lo
-            out[i, 12] = hi
+            out[12, i] = lo
+            out[13, i] = hi
             lo, hi = two_quantiles(g_y, n_sim, 0, 0.0, lo_q, hi_q)
-            out[i, 13] = lo
-            out[i, 14] = hi
+            out[14, i] = lo
+            out[15, i] = hi
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy", fastmath=_FASTMATH)
