@@ -132,16 +132,19 @@ def test_compiled_samplers_follow_their_laws():
 
     @numba.njit
     def draws(state, kind, shape, n):
+        st = cp._load(state)
         out = np.empty(n)
         for i in range(n):
             if kind == 0:
-                out[i] = cp._uniform(state)
+                v, st = cp._uniform_s(st)
             elif kind == 1:
-                out[i] = cp._normal(state)
+                v, st = cp._normal_s(st)
             elif kind == 3:
-                out[i] = cp._exponential(state)
+                v, st = cp._exponential_s(st)
             else:
-                out[i] = cp._gamma(state, shape)
+                v, st = cp._gamma_s(st, shape)
+            out[i] = v
+        cp._store(state, st)
         return out
 
     state = cp._xoshiro_state(np.random.default_rng(0))

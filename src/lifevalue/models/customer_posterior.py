@@ -559,9 +559,8 @@ def _rotl(v, k):
 # The samplers take the state as a value, ``st``, a tuple of the four words, and return
 # the new one with their draw: inlined, the state then lives in registers. Kept in an
 # array, it went through memory at every draw, since any store (of a count, of a value)
-# might alias it: about 3 ns per uniform instead of 1.4 (measured). The array forms
-# (``_uniform(state)`` ...) load and store it around one draw, for tests and callers
-# that hold the state in an array.
+# might alias it: about 3 ns per uniform instead of 1.4 (measured). A caller that holds
+# the state in an array loads it once (:func:`_load`) and stores it back at the end.
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
@@ -596,14 +595,6 @@ def _uniform_s(st):
     """A uniform on [0, 1) from the top 53 bits of the next xoshiro256** output."""
     bits, st = _next_s(st)
     return float(np.int64(bits >> np.uint64(11))) * (1.0 / 9007199254740992.0), st
-
-
-@numba.njit(nogil=True, cache=True, inline="always")
-def _uniform(state):
-    """:func:`_uniform_s` on a state held in an array (updated in place)."""
-    u, st = _uniform_s(_load(state))
-    _store(state, st)
-    return u
 
 
 def _ziggurat_tables(density, inverse, r: float, v: float, layers: int = 256):
@@ -644,14 +635,6 @@ def _exponential_s(st):
         z, st = _exponential_edge(st, i, u)
         if z == z:
             return z, st
-
-
-@numba.njit(nogil=True, cache=True, error_model="numpy", inline="always")
-def _exponential(state):
-    """:func:`_exponential_s` on a state held in an array."""
-    z, st = _exponential_s(_load(state))
-    _store(state, st)
-    return z
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
@@ -706,14 +689,6 @@ def _normal_s(st):
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy", inline="always")
-def _normal(state):
-    """:func:`_normal_s` on a state held in an array."""
-    z, st = _normal_s(_load(state))
-    _store(state, st)
-    return z
-
-
-@numba.njit(nogil=True, cache=True, error_model="numpy", inline="always")
 def _gamma_s(st, shape):
     """A Gamma(shape, 1) variate (Marsaglia & Tsang 2000; below shape 1 via
     ``Gamma(shape + 1) * U^(1/shape)``)."""
@@ -725,14 +700,6 @@ def _gamma_s(st, shape):
     d = shape - 1.0 / 3.0
     g, st = _gamma_dc_s(st, d, 1.0 / math.sqrt(9.0 * d))
     return g * boost, st
-
-
-@numba.njit(nogil=True, cache=True, error_model="numpy", inline="always")
-def _gamma(state, shape):
-    """:func:`_gamma_s` on a state held in an array."""
-    g, st = _gamma_s(_load(state), shape)
-    _store(state, st)
-    return g
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy", inline="always")

@@ -29,7 +29,6 @@ import numba
 import numpy as np
 
 from lifevalue.models.compiled_closed_forms import (
-    alive_given_log_odds,
     p_alive_one,
     p_alive_tabulated,
 )
