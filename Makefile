@@ -56,3 +56,4 @@ lint: $(VENV)/.dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
+	find src -name '*.nbi' -delete -o -name '*.nbc' -delete
