@@ -132,7 +132,7 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
             mk = margin[k, i] * spend[k, i]
             dk, rk = dev[k, i], ret[k, i]
             fixed = dk * fixed_O + rk * fixed_R
-            # 1-D rows: loops over them run in SIMD lanes, over 2-D indexing they did not
+            # 1-D rows, as in flow_weights (where 2-D indexing kept the loop scalar)
             Wu, Qu, Ek, Yk, Bk = W[u], Q0[u], E[k], Y[k], buyers[k]
             SOu, SRu = SO[u if stop else 0], SR[u if stop else 0]
             for s in range(S):
