@@ -13,6 +13,7 @@ from lifevalue.spark import (
     customer_scores,
     score_customers,
     sufficient_statistics,
+    value_base,
     value_customers,
 )
 
@@ -58,6 +59,25 @@ def test_values_equal_local_evaluate(spark, cdnow_cal, cdnow_bg_mcmc, cdnow_gg_m
     floats = [c for c in local.columns if c not in ("cell", "most_likely_cell")]
     pd.testing.assert_frame_equal(got[floats], local[floats], check_exact=True,
                                   check_names=False)
+
+
+def test_base_value_equals_local_evaluate(spark, cdnow_cal, cdnow_bg_mcmc, cdnow_gg_mcmc):
+    # the partitions' per-draw totals add up to the local ones: the same base value, up
+    # to the order of the additions
+    cv = CustomerValue(cdnow_bg_mcmc, cdnow_gg_mcmc, margin=0.3, retention_cost=0.5,
+                       max_draws=200, random_seed=5, horizon=6)
+    local = cv.evaluate(cdnow_cal, "realistic").base
+    got = value_base(_spark_summary(spark, cdnow_cal), cv, "realistic", n_partitions=4)
+    pd.testing.assert_frame_equal(got, local, rtol=1e-12, check_names=False)
+    assert (got.loc["growth", "mean"] != 0.0) and (got["pred_hi"] > got["pred_lo"]).all()
+    # and a different seed moves the predictive interval, not the expectation
+    other = value_base(_spark_summary(spark, cdnow_cal),
+                       CustomerValue(cdnow_bg_mcmc, cdnow_gg_mcmc, margin=0.3,
+                                     retention_cost=0.5, max_draws=200, random_seed=6,
+                                     horizon=6), "realistic", n_partitions=3)
+    assert other.loc["current", "mean"] == pytest.approx(local.loc["current", "mean"],
+                                                         rel=1e-12)
+    assert other.loc["current", "pred_hi"] != local.loc["current", "pred_hi"]
 
 
 def test_fit_on_sufficient_statistics_equals_full_fit(spark, cdnow_cal):

@@ -12,7 +12,8 @@ with the data, and each runs in Spark:
   expected spend, each with its intervals) and :func:`value_customers` (current and
   potential value with both intervals, P(value < 0), the matrix cell and its
   probabilities) run on each partition with ``mapInPandas``, through the same chunked
-  scorers as local scoring.
+  scorers as local scoring; :func:`value_base` adds up the partitions' per-draw totals
+  into the value of the whole base.
 
 **Same numbers as local scoring.** The local scorers draw random numbers per block of
 :data:`~lifevalue.models.customer_posterior.RNG_BLOCK` customers in customer-id order.
@@ -150,9 +151,8 @@ def value_customers(summary, customer_value, potential="realistic", *,
     -------
     pyspark.sql.DataFrame
         ``customer_id`` and the per-customer columns of ``evaluate(...).customers``;
-        ``cell`` and ``most_likely_cell`` as strings. The value of the whole base needs
-        the per-draw totals over all customers and is computed locally
-        (``evaluate(...).base``).
+        ``cell`` and ``most_likely_cell`` as strings. The value of the whole base is
+        :func:`value_base`.
     """
     from pyspark.sql import functions as F
 
@@ -175,6 +175,56 @@ def value_customers(summary, customer_value, potential="realistic", *,
         return out
 
     return _score_partitions(summary, customer_id, value, n_partitions)
+
+
+def value_base(summary, customer_value, potential="realistic", *,
+               customer_id: str = "customer_id", n_partitions: int | None = None
+               ) -> pd.DataFrame:
+    """The value of the whole customer base, ``evaluate(...).base``, computed in Spark.
+
+    Each partition scores its customers as :func:`value_customers` does and returns
+    only its per-draw totals (:attr:`lifevalue.value.ValueResult.draw_totals`: a few
+    thousand numbers); the driver adds them up in customer-id order and reduces them
+    with :func:`lifevalue.value.customer_value.base_table`. Equal to the local ``base``
+    up to the order of the additions (about 1e-15 relative). It scores every customer
+    again: call it besides :func:`value_customers` when both are needed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row each for current, potential and growth: ``mean``, ``param_lo``,
+        ``param_hi``, ``pred_lo``, ``pred_hi``.
+    """
+    from pyspark.sql import types as T
+
+    from lifevalue.value.customer_value import base_table
+
+    ranked = ranked_blocks(summary, customer_id, n_partitions)
+    local = _local_frames(summary, customer_id)
+    keys = [(name, kind) for name in ("current", "potential", "growth")
+            for kind in ("expected", "simulated")]
+    schema = T.StructType([T.StructField(RANK, T.LongType(), False)] + [
+        T.StructField(f"{name}_{kind}", T.ArrayType(T.DoubleType(), False), False)
+        for name, kind in keys])
+
+    def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for rows, offset in _runs(batches):
+            # the thresholds only place customers in the matrix: any will do here
+            totals = customer_value.evaluate(local(rows), potential, thresholds=(0.0, 0.0),
+                                             rng_offset=offset).draw_totals
+            yield pd.DataFrame({RANK: [offset], **{f"{name}_{kind}": [totals[(name, kind)]]
+                                                   for name, kind in keys}})
+
+    parts = ranked.mapInPandas(run, schema).toPandas().sort_values(RANK)
+    if parts.empty:
+        raise v.EmptyInputError("the summary is empty: no customers")
+    totals = {}
+    for name, kind in keys:
+        total = np.zeros(len(parts[f"{name}_{kind}"].iloc[0]))
+        for values in parts[f"{name}_{kind}"]:  # in customer-id order
+            total += np.asarray(values, dtype="float64")
+        totals[(name, kind)] = total
+    return base_table(totals, customer_value.ci)
 
 
 # ------------------------------------------------------------------- the machinery
@@ -211,14 +261,7 @@ def _score_partitions(summary, customer_id: str,
     from pyspark.sql import types as T
 
     ranked = ranked_blocks(summary, customer_id, n_partitions)
-    attrs = summary_attrs(summary)
-    columns = [c for c in summary.columns if c != customer_id]
-
-    def local(rows: pd.DataFrame) -> pd.DataFrame:
-        frame = rows.set_index(customer_id)[columns]
-        frame.attrs.update(attrs)
-        return frame
-
+    local = _local_frames(summary, customer_id)
     # the schema needs one customer, not the ranking: probe the input as it is
     sample = summary.limit(1).toPandas()
     if sample.empty:
@@ -232,18 +275,38 @@ def _score_partitions(summary, customer_id: str,
         for c in names])
 
     def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        part = pd.concat(list(batches), ignore_index=True)
-        if part.empty:
-            return
-        ranks = part[RANK].to_numpy()
-        starts = np.flatnonzero(np.r_[True, np.diff(ranks) != 1])
-        for lo, hi in zip(starts, np.r_[starts[1:], len(part)], strict=True):
-            rows = part.iloc[lo:hi]
-            out = score(local(rows), int(ranks[lo]))[names]
+        for rows, offset in _runs(batches):
+            out = score(local(rows), offset)[names]
             yield (out.astype(dict.fromkeys(numeric, "float64"))
                    .rename_axis(customer_id).reset_index())
 
     return ranked.mapInPandas(run, schema)
+
+
+def _local_frames(summary, customer_id: str) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """A function that turns rows of ``summary`` into a local summary (indexed by id,
+    the Spark summary's attrs)."""
+    attrs = summary_attrs(summary)
+    columns = [c for c in summary.columns if c != customer_id]
+
+    def local(rows: pd.DataFrame) -> pd.DataFrame:
+        frame = rows.set_index(customer_id)[columns]
+        frame.attrs.update(attrs)
+        return frame
+
+    return local
+
+
+def _runs(batches: Iterator[pd.DataFrame]) -> Iterator[tuple[pd.DataFrame, int]]:
+    """A partition's runs of consecutive ranks (of :func:`ranked_blocks`), each with the
+    rank of its first customer: the ``rng_offset`` that scores it as locally."""
+    part = pd.concat(list(batches), ignore_index=True)
+    if part.empty:
+        return
+    ranks = part[RANK].to_numpy()
+    starts = np.flatnonzero(np.r_[True, np.diff(ranks) != 1])
+    for lo, hi in zip(starts, np.r_[starts[1:], len(part)], strict=True):
+        yield part.iloc[lo:hi], int(ranks[lo])
 
 
 def _is_text(dtype) -> bool:

@@ -91,12 +91,19 @@ class ValueResult:
         ``costs`` and ``discounted_net``.
     assumptions : dict
         Margin, costs, discounting, horizon, scenarios, thresholds and interval level.
+    draw_totals : dict
+        What ``base`` is computed from (:func:`base_table`): per ``(scenario, kind)``,
+        the sums over the customers of the expectation at each population draw (kind
+        ``"expected"``) and of the simulated futures (``"simulated"``). Totals of
+        disjoint sets of customers add up to those of their union (how
+        :func:`lifevalue.spark.value_base` works).
     """
 
     customers: pd.DataFrame
     base: pd.DataFrame
     cash_flows: pd.DataFrame
     assumptions: dict = field(default_factory=dict)
+    draw_totals: dict = field(default_factory=dict)
 
 
 class CustomerValue:
@@ -515,14 +522,12 @@ class CustomerValue:
         probs = customers[[f"p_{c}" for c in CELLS]].to_numpy()
         customers["most_likely_cell"] = pd.Categorical.from_codes(probs.argmax(axis=1), CELLS)
         customers.attrs["ci"] = self.ci
-        base = pd.DataFrame(
-            {name: _base_row(totals[(name, "expected")], totals[(name, "simulated")], self.ci)
-             for name in ("current", "potential", "growth")}).T.rename_axis("value")
+        base = base_table(totals, self.ci)
         flows = pd.concat({name: self._flows(tables[name]["flows"], factors, mults[name])
                            for name in scenarios}, names=["scenario"])
         assumptions = self.assumptions(potential)
         assumptions["thresholds"] = {"current": c_thr, "potential": p_thr}
-        return ValueResult(customers, base, flows, assumptions)
+        return ValueResult(customers, base, flows, assumptions, draw_totals=totals)
 
     def _kernel_inputs(self, bgd, ggd, x, t_x, T, m, factors, mults, plans, tables, names,
                        alive):
@@ -739,6 +744,15 @@ def _alive_tables(bgd, x, t_x, T):
         none = np.full(len(x), -1, dtype=np.int64)
         return np.zeros((1, 1)), np.zeros((1, 1)), none, none, none
     return tabs
+
+
+def base_table(draw_totals: dict, ci: float) -> pd.DataFrame:
+    """The whole base's value from per-draw totals (:attr:`ValueResult.draw_totals`):
+    per scenario (current, potential, growth) the mean and the parameter interval over
+    the expected totals, and the predictive interval over the simulated ones."""
+    return pd.DataFrame(
+        {name: _base_row(draw_totals[(name, "expected")], draw_totals[(name, "simulated")], ci)
+         for name in ("current", "potential", "growth")}).T.rename_axis("value")
 
 
 def _base_row(expected_totals, simulated_totals, ci) -> dict:
