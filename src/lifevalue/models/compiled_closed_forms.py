@@ -27,6 +27,8 @@ remainder is below ``1e-17`` of the sum at the largest edge.
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 
@@ -190,6 +192,36 @@ def p_alive_draws(r, alpha, a, b, x, t_x, T) -> np.ndarray:
     out = np.empty((len(arrays[0]), len(arrays[4])))
     _p_alive(*arrays, out)
     return out
+
+
+def no_purchase_draws(r, alpha, x, T, window) -> np.ndarray:
+    """P(no purchase in (T, T + window] | alive) for draws ``(S,)`` and customers
+    ``(n,)``, shape ``(S, n)``: ``((alpha+T)/(alpha+T+window))^(r+x)`` (FHL 2005a, eq. 6
+    given the posterior of lambda). ``window`` is one length or one per customer (a
+    purchase-rate multiplier times the horizon).
+
+    Examples
+    --------
+    >>> q = no_purchase_draws(np.array([0.243]), np.array([4.414]), np.array([2.0]),
+    ...                       np.array([38.86]), 52.0)
+    >>> bool(np.isclose(q[0, 0], ((4.414 + 38.86) / (4.414 + 38.86 + 52.0)) ** 2.243))
+    True
+    """
+    arrays = [np.ascontiguousarray(v, dtype="float64") for v in (r, alpha, x, T)]
+    window = np.ascontiguousarray(np.broadcast_to(np.asarray(window, dtype="float64"),
+                                                  (len(arrays[2]),)))
+    out = np.empty((len(arrays[0]), len(arrays[2])))
+    _no_purchase(*arrays, window, out)
+    return out
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _no_purchase(r, alpha, x, T, window, out):
+    for s in range(len(r)):
+        row = out[s]
+        for i in range(len(x)):
+            row[i] = math.exp((r[s] + x[i]) * math.log(
+                (alpha[s] + T[i]) / (alpha[s] + T[i] + window[i])))
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy", fastmath=_FASTMATH)

@@ -30,7 +30,7 @@ import math
 import numba
 import numpy as np
 
-from lifevalue.models.compiled_closed_forms import p_alive_draws
+from lifevalue.models.compiled_closed_forms import no_purchase_draws, p_alive_draws
 from lifevalue.models.predictions import p_alive
 
 #: Customers per random-number block. Chunks are whole numbers of blocks.
@@ -246,8 +246,7 @@ def simulate_purchase_counts(params: dict, x, t_x, T, horizon: float, rng: Block
     # P(alive) and P(no purchase | alive) of every draw and customer, in SIMD lanes
     # before the walk: computed inside it, one draw at a time, they took a third of it
     alive = p_alive_draws(r, alpha, a, b, x, t_x, T)
-    q_none = np.empty_like(alive)
-    _no_purchase(r, alpha, x, T, float(horizon), q_none)
+    q_none = no_purchase_draws(r, alpha, x, T, float(horizon))
 
     def draw(gen, sl):
         _count_block(_xoshiro_state(gen), sl.start, sl.stop, alive, q_none, r, alpha, a, b,
@@ -255,17 +254,6 @@ def simulate_purchase_counts(params: dict, x, t_x, T, horizon: float, rng: Block
 
     rng.per_block(len(x), draw)
     return counts, active
-
-
-@numba.njit(nogil=True, cache=True, error_model="numpy")
-def _no_purchase(r, alpha, x, T, horizon, out):
-    """``((alpha+T)/(alpha+T+h))^(r+x)``: no purchase in (T, T+h] if alive (FHL 2005a,
-    eq. 6 given the posterior of lambda), per draw (rows) and customer."""
-    for s in range(len(r)):
-        row = out[s]
-        for i in range(len(x)):
-            row[i] = math.exp((r[s] + x[i]) * math.log(
-                (alpha[s] + T[i]) / (alpha[s] + T[i] + horizon)))
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")

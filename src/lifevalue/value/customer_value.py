@@ -54,6 +54,7 @@ from lifevalue.models import predictions as pr
 from lifevalue.models import scoring as sc
 from lifevalue.models.compiled_closed_forms import (
     alive_log_tables,
+    no_purchase_draws,
     p_alive_draws,
     purchases_and_survival,
 )
@@ -269,7 +270,6 @@ class CustomerValue:
         """
         g, d = self.grid, self.grid.discount
         S, U, P = len(bgd["r"]), len(keys), g.horizon
-        ux, uT, uk = (keys[:, i][:, None] for i in range(3))
         # (rows, draws): a customer's draws are contiguous for the scorer
         tables = {"W": np.empty((U, S))}
         if self.costs_stop_at_churn:
@@ -294,9 +294,8 @@ class CustomerValue:
             cum, at_edges = purchases_and_survival(
                 *(bgd[k][sl] for k in ("r", "alpha", "a", "b")), *keys.T, g.edges[1:])
             tables["W"][:, sl] = (cum @ telescoped(v["M"])).T
-            r, alpha = bgd["r"][None, sl], bgd["alpha"][None, sl]
-            tables["Q0"][:, sl] = np.exp((r + ux) * (np.log(alpha + uT) - np.log(
-                alpha + uT + uk * g.edges[-1])))
+            tables["Q0"][:, sl] = no_purchase_draws(bgd["r"][sl], bgd["alpha"][sl], keys[:, 0],
+                                                    keys[:, 1], keys[:, 2] * g.edges[-1]).T
             if self.costs_stop_at_churn:
                 tables["SO"][:, sl] = (v["O"][0] + at_edges[..., :-1] @ v["O"][1:]).T
                 tables["SR"][:, sl] = (v["R"][0] + at_edges[..., :-1] @ v["R"][1:]).T
@@ -361,8 +360,8 @@ class CustomerValue:
         g, d = self.grid, self.grid.discount
         r, alpha, a, b = (bgs[k][:, None] for k in ("r", "alpha", "a", "b"))
         alive = pr.p_alive(r, alpha, a, b, x, t_x, T)
-        q_none = np.exp((r + x) * (np.log(alpha + T) - np.log(
-            alpha + T + mults["purchase_rate"] * g.edges[-1])))
+        q_none = no_purchase_draws(bgs["r"], bgs["alpha"], x, T,
+                                   mults["purchase_rate"] * g.edges[-1])
         rng = cp.BlockRNG(self.random_seed, start, stop)
         revenue, n_active = cp.simulate_discounted_revenue(
             alive, q_none, bgs, ggs, x, T, m, g.edges, d * factors["M"][1], rng,
