@@ -1,5 +1,8 @@
 # Two commands on a fresh machine: `make demo` and `make test`.
-PYTHON ?= python3
+# lifevalue needs Python >= 3.12: scripts/find_python.sh looks for one already on the
+# machine (python3.13 / python3.12 / python3 on PATH, then pyenv's interpreters);
+# `make PYTHON=/path/to/python3.12 demo` names one.
+PYTHON ?= $(shell sh scripts/find_python.sh)
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
@@ -9,19 +12,32 @@ PIP := $(PY) -m pip
 # root installs system packages directly; anyone else through sudo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
+# a .venv made by an older Python (lifevalue < 0.2 ran on 3.11) is made again
+ifneq ($(wildcard $(PY)),)
+ifneq ($(shell $(PY) -c 'import sys; print(sys.version_info >= (3, 12))' 2>/dev/null),True)
+$(shell rm -rf $(VENV))
+endif
+endif
+
 $(VENV)/bin/python:
-	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "lifevalue needs Python >= 3.11"'
+	@[ -n "$(PYTHON)" ] || { echo "lifevalue needs Python >= 3.12 and found none on PATH" \
+	  "(python3.13, python3.12, python3) or installed by pyenv. Install one, or name it:" \
+	  "make PYTHON=/path/to/python3.12 demo" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(not sys.version_info >= (3, 12))' || { \
+	  echo "lifevalue needs Python >= 3.12; $(PYTHON) is $$($(PYTHON) -V 2>&1)." \
+	  "Name another: make PYTHON=/path/to/python3.12 demo" >&2; exit 1; }
+	@echo "Creating $(VENV) with $(PYTHON) ($$($(PYTHON) -V 2>&1))"
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
 # The runtime install: what `make demo` needs.
-$(VENV)/.runtime: pyproject.toml | $(VENV)/bin/python
-	$(PIP) install -q -e .
+$(VENV)/.runtime: pyproject.toml constraints.txt | $(VENV)/bin/python
+	$(PIP) install -q -c constraints.txt -e .
 	touch $@
 
 # The dev install: runtime plus the test tools and the reference implementation.
-$(VENV)/.dev: pyproject.toml | $(VENV)/bin/python
-	$(PIP) install -q -e '.[dev]'
+$(VENV)/.dev: pyproject.toml constraints.txt | $(VENV)/bin/python
+	$(PIP) install -q -c constraints.txt -e '.[dev]'
 	touch $@ $(VENV)/.runtime
 
 demo: $(VENV)/.runtime
@@ -46,8 +62,11 @@ test: $(VENV)/.dev chromium java
 # pymc-marketing, each case in a fresh, time-capped process, printed as one table with
 # ratios and the scale targets marked met / not met; then the simulation-based
 # calibration of the BG/NBD posterior (about 15 CPU minutes).
+# pymc-marketing 1.3.0 and lifetimes 0.11.3 go into the same environment as lifevalue
+# (which proves that they coexist: pip check must stay clean).
 bench: $(VENV)/.dev
-	$(PIP) install -q -e '.[dev,bench]'
+	$(PIP) install -q -c constraints.txt -e '.[dev,bench]'
+	$(PIP) check
 	$(PY) bench/run.py --sizes 10000 100000 1000000
 	$(PY) bench/sbc.py --reps 200 --out reports/sbc.csv
 

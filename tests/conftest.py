@@ -24,10 +24,11 @@ def cdnow_cal() -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def cdnow_bg_mcmc(cdnow_cal):
-    """A real NUTS fit of BG/NBD on the CDNOW calibration period (shared, ~10 s)."""
+    """A real NUTS fit of BG/NBD on the CDNOW calibration period with the library's
+    defaults (4 chains x 500 draws; shared, a few seconds)."""
     from lifevalue.models import BetaGeo
 
-    return BetaGeo().fit(cdnow_cal, draws=1000, tune=1000, chains=2, random_seed=7)
+    return BetaGeo().fit(cdnow_cal, random_seed=7)
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +36,7 @@ def cdnow_gg_mcmc(cdnow_cal):
     """A real NUTS fit of Gamma-Gamma on the CDNOW calibration period (shared)."""
     from lifevalue.models import GammaGamma
 
-    return GammaGamma().fit(cdnow_cal, tune=1000, chains=2, random_seed=7)
+    return GammaGamma().fit(cdnow_cal, random_seed=7)
 
 
 @pytest.fixture(scope="session")

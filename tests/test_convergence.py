@@ -36,7 +36,7 @@ def _troubled_fit(cdnow_cal, *, divergences=0, shift=0.0, draws=500, seed=0):
     diverging = np.zeros((2, draws), dtype=bool)
     diverging.flat[rng.choice(2 * draws, divergences, replace=False)] = True
     model = BetaGeo.from_params(est, time_unit="W")
-    model.idata_ = az.from_dict(posterior=post, sample_stats={"diverging": diverging})
+    model.idata_ = az.from_dict({"posterior": post, "sample_stats": {"diverging": diverging}})
     model.metadata_ = dict(model.metadata_, method="mcmc", sampler="pymc")
     model.diagnostics_ = model._diagnostics()
     return model

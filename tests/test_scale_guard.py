@@ -87,8 +87,8 @@ SCRIPT = textwrap.dedent("""
     s.attrs["time_unit"] = "W"
     def model(cls, params, unit):
         m = cls.from_params(params, time_unit=unit)
-        m.idata_ = az.from_dict(posterior={k: (v * np.exp(rng.normal(0, 0.05, 100))).reshape(2, 50)
-                                           for k, v in params.items()})
+        m.idata_ = az.from_dict({"posterior": {
+            k: (v * np.exp(rng.normal(0, 0.05, 100))).reshape(2, 50) for k, v in params.items()}})
         return m
     bg = model(BetaGeo, dict(r=0.243, alpha=4.414, a=0.793, b=2.426), "W")
     gg = model(GammaGamma, dict(p=6.25, q=3.74, gamma=15.44), None)

@@ -14,7 +14,7 @@ from lifevalue.models import BetaGeo, ConvergenceWarning, GammaGamma
 from lifevalue.validation import InputError
 from lifevalue.value import CustomerValue, PeriodGrid, Scenario
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["BetaGeo", "ConvergenceWarning", "CustomerValue", "GammaGamma", "InputError",
            "PeriodGrid", "Scenario", "__version__", "datasets", "summarize", "validation"]

@@ -199,9 +199,11 @@ def _fit_models(summary, method, draws, tune, chains, sampler, seed, progress):
               show_default=True, help="NUTS, posterior mode, or Laplace + PSIS (falls back to "
               "NUTS when Pareto k-hat > 0.7).")
 @click.option("--draws", type=int, default=None,
-              help="Draws per chain [default: 1000 for BG/NBD, 2000 for Gamma-Gamma].")
-@click.option("--tune", type=int, default=1000, show_default=True)
-@click.option("--chains", type=int, default=2, show_default=True)
+              help="Draws per chain [default: the library's, 500].")
+@click.option("--tune", type=int, default=None,
+              help="Tuning steps per chain [default: the library's, 500].")
+@click.option("--chains", type=int, default=None,
+              help="MCMC chains [default: the library's, 4].")
 @click.option("--sampler", type=click.Choice(["compiled", "pymc", "nutpie", "numpyro"]),
               default=None, help="NUTS implementation for --method mcmc (default: the "
               "library's, 'compiled').")
@@ -375,9 +377,11 @@ def report(model_dir, transactions, customer_id, date_col, amount, date_format,
 @click.option("--out-dir", default="reports", show_default=True, type=click.Path(),
               help="Where the demo writes its model, scores and report.")
 @click.option("--draws", type=int, default=None,
-              help="Draws per chain [default: 1000 for BG/NBD, 2000 for Gamma-Gamma].")
-@click.option("--tune", type=int, default=1000, show_default=True)
-@click.option("--progress/--no-progress", default=False, show_default=True)
+              help="Draws per chain [default: the library's, 500].")
+@click.option("--tune", type=int, default=None,
+              help="Tuning steps per chain [default: the library's, 500].")
+@click.option("--progress/--no-progress", default=False, show_default=True,
+              help="Show the sampler's progress.")
 def demo(out_dir, draws, tune, progress):
     """Run the whole pipeline on the bundled CDNOW sample and write the report."""
     from lifevalue import datasets
@@ -392,10 +396,11 @@ def demo(out_dir, draws, tune, progress):
     click.echo(f"customers: {len(summary):,}; repeat customers in the 39-week calibration: "
                f"{int(repeaters.sum()):,}; repeat purchases: {n_repeat:,}; mean repeat spend: "
                f"${summary.loc[repeaters, 'monetary_value_cal'].mean():.2f}")
-    bg, gg = _fit_models(summary, "mcmc", draws, tune, 2, "pymc", 1, progress)
+    bg, gg = _fit_models(summary, "mcmc", draws, tune, None, None, 1, progress)
     for model in (bg, gg):
-        click.echo(f"\n{type(model).__name__} posterior (90% HDI):")
-        click.echo(model.summary()[["mean", "sd", "hdi_5%", "hdi_95%", "r_hat", "ess_bulk"]]
+        click.echo(f"\n{type(model).__name__} posterior (mean, sd, 90% interval, "
+                   "convergence):")
+        click.echo(model.summary()[["mean", "sd", "lo", "hi", "r_hat", "ess_bulk", "ess_tail"]]
                    .round(3).to_string())
     _write_bundle(out_dir / "cdnow_model", bg, gg, {"dataset": "CDNOW sample",
                                                     "time_unit": "W"})

@@ -83,8 +83,9 @@ def _diagnostics_block(model) -> str:
                   " Its intervals cannot be trusted; refit with more tuning and draws.</p>")
     elif d.get("method") == "mcmc":
         status = (f'<p class="ok">{name}: converged (max r-hat {d["rhat_max"]:.3f}, min bulk ESS '
-                  f'{d["ess_bulk_min"]:.0f}, {d["divergences"]} divergences, {d["chains"]} '
-                  f'chains, {d["draws"]} draws).</p>')
+                  f'{d["ess_bulk_min"]:.0f}, min tail ESS {d["ess_tail_min"]:.0f}, '
+                  f'{d["divergences"]} divergences, {d["chains"]} chains, {d["draws"]} '
+                  'draws).</p>')
     elif d.get("method") == "laplace":
         status = (f'<p class="ok">{name}: Laplace approximation corrected by Pareto-smoothed '
                   f'importance sampling (Pareto k-hat {d.get("pareto_k", float("nan")):.2f} '

@@ -31,7 +31,7 @@ def test_priors_are_overridable_and_recorded(cdnow_cal):
     tight = {"r": {"dist": "Gamma", "alpha": 100.0, "beta": 100.0}}  # r near 1
     model = BetaGeo(priors=tight).fit(cdnow_cal, method="map")
     assert model.metadata_["priors"]["r"] == tight["r"]
-    assert model.metadata_["priors"]["a"] == {"dist": "HalfNormal", "sigma": base.SHAPE_SIGMA}
+    assert model.metadata_["priors"]["a"] == {"dist": "HalfNormal", "sigma": base.DROPOUT_SIGMA}
     assert model.point_estimate()["r"] > 0.28  # the prior pulled it up from 0.243
 
 
@@ -58,6 +58,24 @@ def test_short_chains_warn_loudly(cdnow_cal):
         model = BetaGeo().fit(cdnow_cal, draws=30, tune=30, chains=2, random_seed=1)
     assert not model.converged
     assert any("ESS" in p for p in model.convergence_problems())
+
+
+def test_a_short_run_warns_on_tail_ess(cdnow_cal):
+    """Enough draws for the centre but not for the 5% and 95% quantiles: the tail ESS
+    alone fails, and the warning says so."""
+    with pytest.warns(ConvergenceWarning, match=r"BetaGeo MCMC did not converge: .*tail ESS \d+ "
+                      r"< 400"):
+        model = BetaGeo().fit(cdnow_cal, draws=150, tune=300, random_seed=3)
+    d = model.diagnostics_
+    assert d["ess_tail_min"] < 400 <= d["ess_bulk_min"] and d["chains"] == 4
+    assert model.convergence_problems() == [f"tail ESS {d['ess_tail_min']:.0f} < 400"]
+
+
+def test_fit_checks_its_sampler_settings(cdnow_cal):
+    for name, bad in (("draws", 0), ("chains", 1.5), ("tune", -1)):
+        with pytest.raises(v.InvalidOptionError, match=rf"^{name} must be a "
+                           rf"whole number of at least \d, got {bad!r}"):
+            BetaGeo().fit(cdnow_cal, **{name: bad})
 
 
 def test_save_load_round_trip_reproduces_predictions(tmp_path, cdnow_bg_mcmc, cdnow_gg_mcmc,
@@ -92,11 +110,28 @@ def test_load_refuses_bad_files(tmp_path, cdnow_cal):
     # a file from an incompatible version
     old = model.idata_.copy()
     meta = dict(model.metadata_, format_version=0, lifevalue_version="0.0.1")
-    old.posterior.attrs["lifevalue_metadata"] = json.dumps(meta)
+    old.attrs["lifevalue_metadata"] = json.dumps(meta)
     old.to_netcdf(tmp_path / "old.nc")
     with pytest.raises(v.InputError, match=r"saved by lifevalue 0.0.1 in format 0; this "
-                       r"lifevalue \(.*\) reads format 1. Refit the model."):
+                       r"lifevalue \(.*\) reads format 2 \(ArviZ 1 DataTree\). Refit the "
+                       r"model on its summary and save it again"):
         BetaGeo.load(tmp_path / "old.nc")
+
+
+def test_load_names_the_version_of_an_arviz_0_file(tmp_path):
+    """lifevalue 0.1 saved ArviZ 0.x InferenceData: netCDF groups, its metadata in the
+    posterior's attributes, format 1. The file in tests/fixtures was written by it
+    (a MAP fit of the CDNOW sample, saved by lifevalue 0.1.0 with ArviZ 0.23)."""
+    import shutil
+    from pathlib import Path
+
+    path = tmp_path / "bg_v0.1.nc"
+    shutil.copy(Path(__file__).parent.parent / "fixtures" / "bg_lifevalue_0.1.nc", path)
+    with pytest.raises(v.InputError, match=r"was saved by lifevalue 0.1.0 in format 1 \(ArviZ "
+                       r"0.x InferenceData\); this lifevalue \(0.2.0\) reads format 2 \(ArviZ 1 "
+                       r"DataTree\). Refit the model on its summary and save it again: "
+                       r"`lifevalue fit ...`, or `model.fit\(summary\).save\(path\)`."):
+        BetaGeo.load(path)
 
 
 def test_failed_save_leaves_existing_file_untouched(tmp_path, cdnow_cal):
@@ -119,7 +154,7 @@ def test_draws_thinning(cdnow_bg_mcmc):
     d = cdnow_bg_mcmc.draws(max_draws=100)
     assert all(len(a) == 100 for a in d.values())
     full = cdnow_bg_mcmc.draws()
-    assert len(full["r"]) == 2000 and d["r"][0] == full["r"][0] and d["r"][-1] == full["r"][-1]
+    assert len(full["r"]) == 4 * 500 and d["r"][0] == full["r"][0] and d["r"][-1] == full["r"][-1]
     assert np.isfinite(list(cdnow_bg_mcmc.point_estimate().values())).all()
 
 
@@ -163,6 +198,10 @@ def test_map_from_a_subsample_start_finds_the_same_mode(cdnow_cal, monkeypatch):
     monkeypatch.setattr(base, "THIN_TO", 500)
     for cls, ref in direct.items():
         model = cls().fit(cdnow_cal, method="map")
+        # the same log density to rounding; along BG/NBD's a-b ridge that leaves the
+        # parameters equal to a few parts in a million
+        assert model.idata_.attrs["map_logp"] == pytest.approx(ref.idata_.attrs["map_logp"],
+                                                               rel=1e-13)
         for name, value in ref.point_estimate().items():
-            assert model.point_estimate()[name] == pytest.approx(value, rel=1e-6)
+            assert model.point_estimate()[name] == pytest.approx(value, rel=1e-5)
         assert model.idata_.attrs["map_iterations"] < ref.idata_.attrs["map_iterations"]

@@ -14,7 +14,8 @@ PUBLISHED = dict(r=0.243, alpha=4.414, a=0.793, b=2.426)
 
 @pytest.fixture(scope="module")
 def bg_map(cdnow_cal):
-    return BetaGeo().fit(cdnow_cal, method="map")
+    """The maximum-likelihood estimate: MAP under flat priors."""
+    return BetaGeo(priors=BetaGeo.flat_priors()).fit(cdnow_cal, method="map")
 
 
 def test_map_reproduces_published_cdnow(bg_map, cdnow_cal):
@@ -24,15 +25,26 @@ def test_map_reproduces_published_cdnow(bg_map, cdnow_cal):
     assert bg_map.metadata_["method"] == "map" and bg_map.metadata_["time_unit"] == "W"
 
 
+def test_default_priors_do_not_bind_on_cdnow(cdnow_cal, bg_map):
+    """The default MAP stays within a hundredth of the MLE's sd-scale on CDNOW."""
+    default = BetaGeo().fit(cdnow_cal, method="map").point_estimate()
+    for name, value in bg_map.point_estimate().items():
+        assert default[name] == pytest.approx(value, rel=0.01), name
+
+
 def test_mcmc_posterior_means_within_one_sd(cdnow_bg_mcmc):
     summ = cdnow_bg_mcmc.summary()
-    assert list(summ.columns[:4]) == ["mean", "sd", "hdi_5%", "hdi_95%"]
-    assert {"r_hat", "ess_bulk"} <= set(summ.columns)
+    assert list(summ.columns[:4]) == ["mean", "sd", "lo", "hi"]
+    assert {"r_hat", "ess_bulk", "ess_tail", "prior_sensitivity"} <= set(summ.columns)
     for name, value in PUBLISHED.items():
         assert abs(summ.loc[name, "mean"] - value) < summ.loc[name, "sd"], name
     d = cdnow_bg_mcmc.diagnostics_
     assert d["divergences"] == 0 and d["rhat_max"] <= 1.01 and d["ess_bulk_min"] >= 400
+    assert d["ess_tail_min"] >= 400 and d["chains"] == 4
     assert cdnow_bg_mcmc.converged
+    # the default priors do not bind on CDNOW (power-scaling sensitivity < 0.05)
+    assert (summ["prior_sensitivity"] < 0.05).all()
+    assert cdnow_bg_mcmc.prior_sensitivity_problems() == []
 
 
 def test_p_alive_frame_carries_parameter_interval(cdnow_bg_mcmc, cdnow_cal):

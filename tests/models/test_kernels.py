@@ -178,14 +178,14 @@ def test_compiled_nuts_reproduces_published_cdnow(bg_compiled, gg_compiled):
             assert abs(summ.loc[name, "mean"] - published[name]) < summ.loc[name, "sd"], name
         d = model.diagnostics_
         assert d["divergences"] == 0 and d["rhat_max"] <= 1.01 and d["ess_bulk_min"] >= 400
-        assert d["draws"] == 1000 and d["chains"] == 2 and model.converged
+        assert d["draws"] == 2000 and d["chains"] == 4 and model.converged
         assert model.metadata_["sampler"] == "compiled"
         assert model.metadata_["draws_from"] == "nuts"
         post = model.idata_.posterior
         assert set(model.param_names) <= set(post.data_vars)
-        assert dict(post[model.param_names[0]].sizes) == {"chain": 2, "draw": 500}
+        assert dict(post[model.param_names[0]].sizes) == {"chain": 4, "draw": 500}
         assert model.idata_.sample_stats["diverging"].dtype == bool
-        assert "warmup_posterior" not in model.idata_.groups()
+        assert "warmup_posterior" not in model.idata_.children
 
 
 def test_compiled_nuts_is_deterministic_and_saves(bg_compiled, cdnow_cal, tmp_path):

@@ -81,7 +81,7 @@ def test_cdnow_laplace_reproduces_published_values_and_nuts(bg_laplace, gg_lapla
         assert d["pareto_k"] < lp.KHAT_MAX and d["importance_ess"] > 600
         assert d["proposals"] == 1000
         post = model.idata_.posterior
-        assert dict(post.sizes) == {"chain": 2, "draw": 1000}
+        assert dict(post.sizes) == {"chain": 4, "draw": 500}
         summ, ref = model.summary(), nuts.summary()
         assert summ.attrs["pareto_k"] == d["pareto_k"]
         for name, value in published.items():
@@ -167,4 +167,4 @@ def test_high_khat_falls_back_to_nuts():
     assert model.metadata_["sampler"] == DEFAULT_SAMPLER == "compiled"
     assert d["method"] == "mcmc" and "rhat_max" in d
     assert "sample_stats" in model.idata_
-    assert dict(model.idata_.posterior.sizes) == {"chain": 2, "draw": 200}
+    assert dict(model.idata_["posterior"].sizes) == {"chain": 4, "draw": 200}

@@ -3,10 +3,13 @@ summaries and persistence. :class:`~lifevalue.models.beta_geo.BetaGeo` and
 :class:`~lifevalue.models.gamma_gamma.GammaGamma` are thin subclasses that supply
 their data, likelihood and default priors.
 
-Every fit, whatever the route, leaves an ``arviz.InferenceData`` in ``idata_`` with
-a ``posterior`` group of dims ``(chain, draw)``; MAP and point estimates are one
-chain of one draw. Downstream code reads draws through :meth:`BaseModel.draws` and
-does not care how they were made.
+Every fit, whatever the route, leaves an ``xarray.DataTree`` (ArviZ 1's result type)
+in ``idata_`` with a ``posterior`` group of dims ``(chain, draw)``; MAP and point
+estimates are one chain of one draw. A fit also stores the groups ArviZ expects:
+``observed_data`` (the unique rows of the sufficient statistics and their ``count`` of
+customers), ``log_prior``, ``log_likelihood`` (per unique row, see :meth:`BaseModel.loo`)
+and, from NUTS, ``sample_stats``. Downstream code reads draws through
+:meth:`BaseModel.draws` and does not care how they were made.
 """
 
 from __future__ import annotations
@@ -21,15 +24,22 @@ import warnings
 from pathlib import Path
 from typing import Any, ClassVar
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from lifevalue import validation as v
+from lifevalue.models import diagnostics as dg
+from lifevalue.models.diagnostics import ESS_MIN, RHAT_MAX  # noqa: F401 - public names
 
 #: Bumped when the saved file layout changes; :meth:`BaseModel.load` refuses others.
-FORMAT_VERSION = 1
+#: 1: ArviZ 0.x ``InferenceData`` (lifevalue 0.1); 2: ``xarray.DataTree`` (ArviZ 1).
+FORMAT_VERSION = 2
+
+#: The pointwise log-likelihood (one value per unique row and draw) is stored in
+#: ``idata_`` up to this many values (160 MB); :meth:`BaseModel.loo` computes it in
+#: chunks beyond.
+LOGLIK_MAX_VALUES = 20_000_000
 
 #: Positive-support PyMC distributions a prior may use.
 POSITIVE_PRIORS = (
@@ -51,25 +61,28 @@ METHODS = ("mcmc", "map", "laplace")
 
 log = logging.getLogger("lifevalue")
 
-#: Scale of the HalfNormal default prior on shape parameters (r, a, b, p, q). Vague on
-#: purpose: the data dominate, and on CDNOW the MAP equals the published MLE to printed
-#: precision (Gamma-Gamma's likelihood has a long flat ridge in p, q and gamma that a
-#: tighter prior, e.g. sigma=10, visibly pulls along).
+#: Scale of the HalfNormal default prior on the shape parameters r, p and q. Vague on
+#: purpose: the data dominate (Gamma-Gamma's likelihood has a long flat ridge in p, q
+#: and gamma that a tighter prior, e.g. sigma=10, visibly pulls along).
 SHAPE_SIGMA = 300.0
+
+#: Scale of the HalfNormal default prior on BG/NBD's a and b. With few repeat purchases
+#: the data cannot tell a homogeneous dropout probability (a and b both large) from a
+#: moderately varied one, and under sigma=300 the posterior drifted to the prior's
+#: scale (b near 300 on 300 CDNOW customers); sigma=10 keeps them at the scale of
+#: published fits. On all of CDNOW its power-scaling sensitivity is 0.02 (< 0.05: it
+#: does not bind) and the posterior means move by under 0.1 sd.
+DROPOUT_SIGMA = 10.0
 
 #: Above this many unique rows the posterior mode search starts from the mode of a
 #: subsample of about ``THIN_TO`` customers.
 THIN_ABOVE = 50_000
 THIN_TO = 50_000
 
-#: Convergence thresholds; a fit beyond them raises :class:`ConvergenceWarning`.
-RHAT_MAX = 1.01
-ESS_MIN = 400
-
 
 class ConvergenceWarning(UserWarning):
-    """An MCMC fit shows divergences, r-hat > 1.01 or ESS < 400 (or a Laplace fit an
-    importance-sampling ESS < 400)."""
+    """An MCMC fit shows divergences, rank-normalised r-hat > 1.01, or bulk or tail ESS
+    < 400 (or a Laplace fit an importance-sampling ESS < 400)."""
 
 
 class LaplaceFallbackWarning(UserWarning):
@@ -85,8 +98,16 @@ class BaseModel:
 
     param_names: ClassVar[tuple[str, ...]] = ()
     summary_names: ClassVar[tuple[str, ...]] = ()
-    #: Draws per chain when ``fit`` is not told: enough for a bulk ESS of 400 on CDNOW.
-    default_draws: ClassVar[int] = 1000
+    #: Name of the observed variable in ``observed_data`` and ``log_likelihood``.
+    observed_name: ClassVar[str] = "y"
+    #: Chains when ``fit`` is not told: four, as ArviZ and Stan advise for R-hat.
+    default_chains: ClassVar[int] = 4
+    #: Draws per chain when ``fit`` is not told: 4 x 500 draws give a bulk and a tail
+    #: ESS over 1000 on CDNOW with the default (whitened, compiled) sampler.
+    default_draws: ClassVar[int] = 500
+    #: Tuning steps per chain when ``fit`` is not told: the compiled sampler starts at
+    #: the mode in whitened coordinates, so 500 steps tune its step size amply.
+    default_tune: ClassVar[int] = 500
 
     def __init__(self, priors: dict[str, dict] | None = None):
         priors = dict(priors or {})
@@ -128,6 +149,16 @@ class BaseModel:
     def _map_start(self, stats) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _observed(self, stats) -> dict[str, np.ndarray]:  # pragma: no cover - abstract
+        """The unique rows of the sufficient statistics, one array per column."""
+        raise NotImplementedError
+
+    def _pointwise_loglik(self, values: np.ndarray, stats, start: int,
+                          stop: int) -> np.ndarray:  # pragma: no cover - abstract
+        """Log-likelihood of unique rows ``start:stop`` at each row of ``values``
+        (draws x parameters), shape ``(draws, stop - start)``."""
+        raise NotImplementedError
+
     def _kernel(self, stats):  # pragma: no cover - abstract
         """``(fn, data)``: ``fn(*values, *data)`` is the compiled total log-likelihood
         and its gradient at ``values`` (see :mod:`lifevalue.models.kernels`)."""
@@ -145,6 +176,19 @@ class BaseModel:
         if counts is not None:  # rows that stand for several customers each
             columns[v.COUNT_COLUMN] = counts
         return self._stats(columns)
+
+    @classmethod
+    def flat_priors(cls) -> dict[str, dict]:
+        """Flat priors on every parameter: ``fit(method="map", priors=...)`` with them is
+        the maximum-likelihood estimate (what the papers and ``lifetimes`` report).
+
+        Examples
+        --------
+        >>> from lifevalue import BetaGeo
+        >>> BetaGeo.flat_priors()["r"]
+        {'dist': 'HalfFlat'}
+        """
+        return {n: {"dist": "HalfFlat"} for n in cls.param_names}
 
     def resolved_priors(self, stats) -> dict[str, dict]:
         """The default priors for these data, overridden by the user's."""
@@ -175,8 +219,8 @@ class BaseModel:
         *,
         method: str = "mcmc",
         draws: int | None = None,
-        tune: int = 1000,
-        chains: int = 2,
+        tune: int | None = None,
+        chains: int | None = None,
         sampler: str | None = None,
         random_seed: int | None = None,
         progressbar: bool = False,
@@ -196,13 +240,14 @@ class BaseModel:
             steps in log parameters with the analytic gradient and Hessian;
             ``'laplace'`` draws from a Student-t Laplace approximation of the posterior
             of the log parameters, corrected by Pareto-smoothed importance sampling
-            (:mod:`lifevalue.models.laplace`, DESIGN.md section 6), and falls back to
+            (:mod:`lifevalue.models.laplace`), and falls back to
             NUTS with a :class:`LaplaceFallbackWarning` when Pareto k-hat > 0.7.
             ``metadata_["draws_from"]`` says which produced the draws, and
             ``diagnostics_`` holds k-hat and the importance-sampling ESS.
-        draws, tune, chains : int
-            NUTS settings, per chain; ``draws`` defaults to the model's
-            ``default_draws`` (1000 for ``'laplace'``, whose draws are independent).
+        draws, tune, chains : int, optional
+            NUTS settings, per chain; default the model's ``default_draws``,
+            ``default_tune`` and ``default_chains``: 4 chains of 500 draws after 500
+            tuning steps (four chains, as ArviZ and Stan advise for R-hat).
             ``'laplace'`` returns ``chains x draws`` resampled draws; ``tune`` only
             matters after a fallback to NUTS.
         sampler : {'compiled', 'pymc', 'nutpie', 'numpyro'}, optional
@@ -249,8 +294,14 @@ class BaseModel:
                 column="proposals")
         stats = self._prepare(summary)
         priors = self.resolved_priors(stats)
-        if draws is None:
-            draws = BaseModel.default_draws if method == "laplace" else self.default_draws
+        draws = self.default_draws if draws is None else draws
+        tune = self.default_tune if tune is None else tune
+        chains = self.default_chains if chains is None else chains
+        for name, val, low in (("draws", draws, 1), ("tune", tune, 0), ("chains", chains, 1)):
+            if not isinstance(val, int | np.integer) or isinstance(val, bool) or val < low:
+                raise v.InvalidOptionError(
+                    f"{name} must be a whole number of at least {low}, got {val!r}",
+                    column=name)
         start = time.perf_counter()
         laplace_diag: dict[str, Any] = {}
         draws_from = {"mcmc": "nuts", "map": "mode", "laplace": "laplace+psis"}[method]
@@ -272,13 +323,13 @@ class BaseModel:
             if sampler != "compiled":
                 # chains start (jittered) at the posterior mode, found cheaply on the
                 # compressed statistics, instead of at the vague priors' centres
-                mode = self._fit_map(stats, priors).posterior
+                mode = self._fit_map(stats, priors)["posterior"]
                 initvals = {n: float(mode[n].values.ravel()[0]) for n in self.param_names}
                 sampler_kwargs.setdefault("initvals", initvals)
             idata = self._fit_nuts(stats, priors, draws=draws, tune=tune, chains=chains,
                                    sampler=sampler, random_seed=random_seed,
                                    progressbar=progressbar, **sampler_kwargs)
-        self.idata_ = idata
+        self.idata_ = self._complete(idata, stats, priors)
         self.metadata_ = {
             "model": type(self).__name__,
             "format_version": FORMAT_VERSION,
@@ -296,8 +347,112 @@ class BaseModel:
         if laplace_diag:
             self.diagnostics_.update(laplace_diag)
         if draws_from in ("nuts", "laplace+psis"):
+            self.diagnostics_["prior_sensitivity"] = dg.prior_sensitivity(
+                dg.posterior_dataset(self.idata_), self.idata_["log_prior"].to_dataset(),
+                self._total_loglik_draws(stats))
             self._warn_if_not_converged()
         return self
+
+    # ------------------------------------------------------- the DataTree of a fit
+
+    def _values(self) -> np.ndarray:
+        """Posterior draws as (draws, parameters), chains pooled, ``param_names`` order."""
+        post = self.idata_["posterior"]
+        return np.column_stack([np.asarray(post[n].values, dtype="float64").reshape(-1)
+                                for n in self.param_names])
+
+    def _total_loglik_draws(self, stats) -> np.ndarray:
+        """Total log-likelihood of all customers at each draw, shape (chain, draw)."""
+        post = self.idata_["posterior"]
+        shape = (post.sizes["chain"], post.sizes["draw"])
+        return self._loglik_draws(self._values(), stats).reshape(shape)
+
+    def _complete(self, idata, stats, priors) -> xr.DataTree:
+        """Add the groups ArviZ expects to the posterior of a fit: ``observed_data``
+        (unique rows of the sufficient statistics with their ``count``), ``log_prior``
+        and, up to :data:`LOGLIK_MAX_VALUES` values, ``log_likelihood`` per unique row."""
+        from lifevalue.models.priors import logp_and_grad
+
+        post = idata["posterior"].to_dataset()
+        coords = {d: post[d].values for d in dg.SAMPLE_DIMS}
+        groups = {k: idata[k].to_dataset() for k in idata.children}
+        observed = self._observed(stats)
+        groups["observed_data"] = xr.Dataset(
+            {k: ("row", np.asarray(a, dtype="float64")) for k, a in observed.items()},
+            coords={"row": np.arange(stats.n_unique)})
+        groups["log_prior"] = xr.Dataset(
+            {n: (dg.SAMPLE_DIMS, np.asarray(logp_and_grad(priors[n], post[n].values)[0],
+                                            dtype="float64")
+                 * np.ones(post[n].shape))
+             for n in self.param_names}, coords=coords)
+        n_draws = post.sizes["chain"] * post.sizes["draw"]
+        if stats.n_unique * n_draws <= LOGLIK_MAX_VALUES and n_draws > 1:
+            values = np.column_stack([post[n].values.reshape(-1) for n in self.param_names])
+            ll = self._pointwise_loglik(values, stats, 0, stats.n_unique)
+            groups["log_likelihood"] = xr.Dataset(
+                {self.observed_name: ((*dg.SAMPLE_DIMS, "row"),
+                                      ll.reshape(*post[self.param_names[0]].shape, -1))},
+                coords={**coords, "row": np.arange(stats.n_unique)})
+        tree = xr.DataTree.from_dict(groups)
+        tree.attrs.update(idata.attrs)
+        return tree
+
+    def loo(self):
+        """PSIS leave-one-out cross-validation of every customer.
+
+        Equal to ``arviz.loo`` on a log-likelihood with one row per customer, computed
+        on the unique rows of the sufficient statistics (customers with the same history
+        have the same leave-one-out term) and weighted by their counts, in chunks of
+        rows: memory does not grow with the number of customers. Pass results of several
+        models fitted on the same summary to ``arviz.compare`` to rank them.
+
+        ``arviz.loo(model.idata_)`` also works, but treats each unique row as one
+        observation (the weights are in ``idata_.observed_data["count"]``).
+
+        Returns
+        -------
+        arviz.ELPDDataLOO
+            ``elpd``, its ``se``, ``p`` (effective number of parameters), pointwise
+            ``elpd_i`` and ``pareto_k`` over dim ``customer`` (customers in the order
+            of their unique rows).
+
+        Examples
+        --------
+        >>> from lifevalue import BetaGeo, datasets
+        >>> bg = BetaGeo().fit(datasets.load_cdnow_summary(), draws=200, tune=200,
+        ...                    random_seed=1)  # doctest: +SKIP
+        >>> bg.loo().elpd  # doctest: +SKIP
+        -9583.9...
+        """
+        self._check_fitted()
+        post = self.idata_["posterior"]
+        if post.sizes["chain"] * post.sizes["draw"] < 2:
+            raise v.InvalidOptionError(
+                "loo() needs posterior draws; this model is a point estimate "
+                f"({self.metadata_['method']}): fit it with method='mcmc' or 'laplace'",
+                column="method")
+        obs = self.idata_["observed_data"]
+        counts = obs["count"].values
+        if "log_likelihood" in self.idata_.children:
+            ll = self.idata_["log_likelihood"][self.observed_name].values
+
+            def rows(start, stop):
+                return ll[..., start:stop]
+        else:
+            stats = self._stats_from_observed(obs.to_dataset())
+            values = self._values()
+            shape = (post.sizes["chain"], post.sizes["draw"])
+
+            def rows(start, stop):
+                return self._pointwise_loglik(values, stats, start, stop).reshape(*shape, -1)
+        return dg.weighted_loo(dg.posterior_dataset(self.idata_), rows, counts,
+                               var_name=self.observed_name)
+
+    def _stats_from_observed(self, observed: xr.Dataset):
+        """Sufficient statistics rebuilt from the ``observed_data`` group."""
+        columns = {k: observed[k].values for k in observed.data_vars if k != "count"}
+        columns[v.COUNT_COLUMN] = observed["count"].values
+        return self._stats(columns)
 
     def _log_posterior(self, theta: np.ndarray, stats, specs, *, jacobian: bool):
         """Log posterior of ``theta = log(params)`` with its gradient and Hessian in theta.
@@ -407,7 +562,7 @@ class BaseModel:
         f, _, h = derivs(res.x)
         return res.x, f, h, newton_steps + int(res.nit)
 
-    def _fit_nuts(self, stats, priors, *, sampler, **kwargs) -> az.InferenceData:
+    def _fit_nuts(self, stats, priors, *, sampler, **kwargs) -> xr.DataTree:
         """NUTS draws of the posterior with the named sampler (see :meth:`fit`)."""
         if sampler == "compiled":
             return self._fit_compiled(stats, priors, **kwargs)
@@ -481,7 +636,7 @@ class BaseModel:
         return logp, to_params, z_start
 
     def _fit_compiled(self, stats, priors, *, draws, tune, chains, random_seed, progressbar,
-                      initvals=None, **kwargs) -> az.InferenceData:
+                      initvals=None, **kwargs) -> xr.DataTree:
         """NUTS by nutpie on :meth:`_compiled_log_density` (``sampler="compiled"``).
 
         The chains run in threads; the kernels release the GIL, so two chains use two
@@ -522,7 +677,7 @@ class BaseModel:
                               progress_bar=progressbar, save_warmup=False, **kwargs)
         return idata
 
-    def _fit_map(self, stats, priors) -> az.InferenceData:
+    def _fit_map(self, stats, priors) -> xr.DataTree:
         """Posterior mode by Newton steps in log parameters, on the NumPy likelihood with
         its analytic gradient and Hessian plus the priors' log densities (no Jacobian: the
         mode is that of the density of the parameters themselves). Nothing is compiled."""
@@ -533,8 +688,9 @@ class BaseModel:
             {n: (("chain", "draw"), np.array([[val]]))
              for n, val in zip(self.param_names, values, strict=True)},
             coords={"chain": [0], "draw": [0]})
-        return az.InferenceData(posterior=posterior,
-                                attrs={"map_logp": float(logp), "map_iterations": nit})
+        tree = xr.DataTree.from_dict({"posterior": posterior})
+        tree.attrs.update({"map_logp": float(logp), "map_iterations": nit})
+        return tree
 
     def _fit_laplace(self, stats, priors, *, draws, chains, proposals, random_seed):
         """Laplace approximation at the mode of the log parameters' posterior, corrected
@@ -580,11 +736,9 @@ class BaseModel:
             warnings.warn(msg, LaplaceFallbackWarning, stacklevel=3)
             return None, diag
         values = np.exp(res.theta).reshape(chains, draws, -1)
-        idata = az.from_dict(
-            posterior={n: values[..., i] for i, n in enumerate(self.param_names)},
-            attrs={"method": "laplace+psis", "pareto_k": res.khat,
-                   "importance_ess": res.ess, "proposals": res.n_proposals},
-        )
+        idata = _posterior_tree({n: values[..., i] for i, n in enumerate(self.param_names)})
+        idata.attrs.update({"method": "laplace+psis", "pareto_k": res.khat,
+                            "importance_ess": res.ess, "proposals": res.n_proposals})
         return idata, diag
 
     # ------------------------------------------------------------ fitted results
@@ -606,7 +760,7 @@ class BaseModel:
         ``max_draws`` thins evenly to at most that many draws.
         """
         self._check_fitted()
-        post = self.idata_.posterior
+        post = self.idata_["posterior"]
         out = {n: np.asarray(post[n].values, dtype="float64").reshape(-1)
                for n in self.param_names}
         n = len(out[self.param_names[0]])
@@ -626,21 +780,49 @@ class BaseModel:
         params = self.point_estimate() if params is None else params
         return float(self._loglik(params, self._prepare(summary), NUMPY))
 
-    def summary(self, hdi_prob: float = 0.9) -> pd.DataFrame:
-        """Posterior summary: mean, sd, HDI, r-hat and ESS of each parameter.
+    def summary(self, ci: float = 0.9) -> pd.DataFrame:
+        """Posterior summary of each population parameter.
 
-        After ``fit(method="laplace")`` its ``attrs`` hold ``pareto_k`` and
-        ``importance_ess``."""
+        Parameters
+        ----------
+        ci : float
+            Width of the equal-tailed credible interval (the kind every lifevalue
+            interval is).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per parameter: ``mean``, ``sd``, the interval ``lo``/``hi``, the
+            Monte-Carlo standard error of the mean ``mcse_mean``, ``ess_bulk`` and
+            ``ess_tail`` (effective sample sizes of the centre and of the 5% and 95%
+            quantiles), rank-normalised ``r_hat`` and the power-scaling sensitivity of
+            the posterior to the prior and to the likelihood (``prior_sensitivity``
+            above 0.05: the prior shapes the posterior). After MAP or ``from_params``
+            only ``mean``, the estimate. ``attrs["ci"]`` holds the interval width;
+            after ``fit(method="laplace")`` ``attrs`` also hold ``pareto_k`` and
+            ``importance_ess``.
+        """
+        import arviz as az
+
         self._check_fitted()
-        v.check_probability(hdi_prob, "hdi_prob")
-        if self.idata_.posterior.sizes["draw"] * self.idata_.posterior.sizes["chain"] < 2:
+        v.check_probability(ci, "ci")
+        post = self.idata_["posterior"]
+        if post.sizes["draw"] * post.sizes["chain"] < 2:
             est = self.point_estimate()
             return pd.DataFrame({"mean": est}).rename_axis("parameter")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # r-hat of a single chain
-            out = az.summary(self.idata_, var_names=list(self.param_names), hdi_prob=hdi_prob,
-                             round_to="none")
+            raw = az.summary(dg.posterior_dataset(self.idata_)[list(self.param_names)],
+                             ci_prob=ci, ci_kind="eti", round_to="none")
+        lo, hi = (c for c in raw.columns if c.startswith("eti"))
+        out = raw.rename(columns={lo: "lo", hi: "hi"})[
+            ["mean", "sd", "lo", "hi", "mcse_mean", "ess_bulk", "ess_tail", "r_hat"]]
+        sens = self.diagnostics_.get("prior_sensitivity")
+        if sens:
+            out["prior_sensitivity"] = [sens[n]["prior"] for n in out.index]
+            out["likelihood_sensitivity"] = [sens[n]["likelihood"] for n in out.index]
         out = out.rename_axis("parameter")
+        out.attrs["ci"] = ci
         if self.diagnostics_.get("method") == "laplace":
             # resampled importance draws: their r-hat and ESS describe the resampling;
             # the fit's own checks are k-hat and the ESS of the importance weights
@@ -648,7 +830,7 @@ class BaseModel:
         return out
 
     def _diagnostics(self) -> dict[str, Any]:
-        post = self.idata_.posterior
+        post = self.idata_["posterior"]
         route = self.metadata_.get("draws_from")
         method = {"nuts": "mcmc", "laplace+psis": "laplace"}.get(route, self.metadata_["method"])
         diag: dict[str, Any] = {"method": method}
@@ -656,18 +838,10 @@ class BaseModel:
             diag["draws"] = int(post.sizes["chain"] * post.sizes["draw"])
             diag["chains"] = int(post.sizes["chain"])
             return diag
-        if post.sizes["chain"] * post.sizes["draw"] < 2 or "sample_stats" not in self.idata_:
+        if post.sizes["chain"] * post.sizes["draw"] < 2 or "sample_stats" not in \
+                self.idata_.children:
             return diag
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            rhat = az.rhat(self.idata_, var_names=list(self.param_names))
-            ess = az.ess(self.idata_, var_names=list(self.param_names))
-        diag["rhat_max"] = float(max(float(rhat[n]) for n in self.param_names))
-        diag["ess_bulk_min"] = float(min(float(ess[n]) for n in self.param_names))
-        div = self.idata_.sample_stats.get("diverging")
-        diag["divergences"] = int(div.values.sum()) if div is not None else 0
-        diag["draws"] = int(post.sizes["chain"] * post.sizes["draw"])
-        diag["chains"] = int(post.sizes["chain"])
+        diag.update(dg.convergence(self.idata_, self.param_names))
         return diag
 
     @property
@@ -676,18 +850,16 @@ class BaseModel:
         return not self.convergence_problems()
 
     def convergence_problems(self) -> list[str]:
+        """The convergence checks this fit fails, in words (empty when it passes):
+        divergences, rank-normalised r-hat > 1.01, bulk or tail ESS < 400."""
         self._check_fitted()
-        d = self.diagnostics_
-        problems = []
-        if d.get("divergences", 0) > 0:
-            problems.append(f"{d['divergences']} divergent transitions")
-        if d.get("rhat_max", 1.0) > RHAT_MAX:
-            problems.append(f"r-hat {d['rhat_max']:.3f} > {RHAT_MAX}")
-        if d.get("ess_bulk_min", np.inf) < ESS_MIN:
-            problems.append(f"bulk ESS {d['ess_bulk_min']:.0f} < {ESS_MIN}")
-        if d.get("method") == "laplace" and d.get("importance_ess", np.inf) < ESS_MIN:
-            problems.append(f"importance-sampling ESS {d['importance_ess']:.0f} < {ESS_MIN}")
-        return problems
+        return dg.convergence_problems(self.diagnostics_)
+
+    def prior_sensitivity_problems(self) -> list[str]:
+        """Parameters whose posterior the prior shapes (power-scaling sensitivity > 0.05),
+        in words; empty when no prior binds (or for MAP and point estimates)."""
+        self._check_fitted()
+        return dg.sensitivity_problems(self.diagnostics_.get("prior_sensitivity") or {})
 
     def _warn_if_not_converged(self):
         problems = self.convergence_problems()
@@ -709,9 +881,8 @@ class BaseModel:
         if missing:
             raise v.InvalidOptionError(f"params lack {missing[0]!r}", column="params")
         model = cls()
-        model.idata_ = az.from_dict(
-            posterior={n: np.array([[float(params[n])]]) for n in cls.param_names}
-        )
+        model.idata_ = _posterior_tree({n: np.array([[float(params[n])]])
+                                        for n in cls.param_names})
         model.metadata_ = {
             "model": cls.__name__, "format_version": FORMAT_VERSION,
             "lifevalue_version": _version(), "method": "point", "sampler": None,
@@ -721,13 +892,16 @@ class BaseModel:
         return model
 
     def save(self, path) -> Path:
-        """Save to netCDF (the InferenceData plus lifevalue metadata), atomically."""
+        """Save to one netCDF file, atomically: the ``DataTree`` of :attr:`idata_` (its
+        groups as netCDF groups, readable by ``xarray.open_datatree`` and
+        ``arviz.from_netcdf``) with lifevalue's metadata and diagnostics as JSON in the
+        root attributes ``lifevalue_metadata`` and ``lifevalue_diagnostics``."""
         self._check_fitted()
         path = Path(path)
-        idata = self.idata_.copy()
-        idata.posterior.attrs["lifevalue_metadata"] = json.dumps(self.metadata_)
-        idata.posterior.attrs["lifevalue_diagnostics"] = json.dumps(self.diagnostics_)
-        atomic_write(path, idata.to_netcdf)
+        tree = self.idata_.copy()
+        tree.attrs["lifevalue_metadata"] = json.dumps(self.metadata_)
+        tree.attrs["lifevalue_diagnostics"] = json.dumps(self.diagnostics_)
+        atomic_write(path, tree.to_netcdf)
         return path
 
     @classmethod
@@ -737,11 +911,13 @@ class BaseModel:
         if not path.exists():
             raise v.InputError(f"model file {str(path)!r} does not exist", column="model")
         try:
-            idata = az.from_netcdf(path)
-            for group in idata.groups():
-                idata[group].load()
-            meta = json.loads(idata.posterior.attrs["lifevalue_metadata"])
-            diag = json.loads(idata.posterior.attrs.get("lifevalue_diagnostics", "{}"))
+            with xr.open_datatree(path) as opened:
+                tree = opened.load()
+            # lifevalue 0.1 (format 1) kept its metadata in the posterior's attributes
+            attrs = tree.attrs if "lifevalue_metadata" in tree.attrs \
+                else tree["posterior"].attrs
+            meta = json.loads(attrs["lifevalue_metadata"])
+            diag = json.loads(attrs.get("lifevalue_diagnostics", "{}"))
         except Exception as err:  # noqa: BLE001 - any failure means the same to the user
             raise v.InputError(
                 f"model file {str(path)!r} is truncated, corrupt or not a lifevalue model "
@@ -749,10 +925,14 @@ class BaseModel:
                 column="model",
             ) from err
         if meta.get("format_version") != FORMAT_VERSION:
+            old = meta.get("format_version")
             raise v.InputError(
                 f"model file {str(path)!r} was saved by lifevalue "
-                f"{meta.get('lifevalue_version')} in format {meta.get('format_version')}; this "
-                f"lifevalue ({_version()}) reads format {FORMAT_VERSION}. Refit the model.",
+                f"{meta.get('lifevalue_version')} in format {old}"
+                f"{' (ArviZ 0.x InferenceData)' if old == 1 else ''}; this lifevalue "
+                f"({_version()}) reads format {FORMAT_VERSION} (ArviZ 1 DataTree). Refit "
+                "the model on its summary and save it again: `lifevalue fit ...`, or "
+                "`model.fit(summary).save(path)`.",
                 column="model",
             )
         if meta.get("model") != cls.__name__:
@@ -761,9 +941,9 @@ class BaseModel:
                 column="model",
             )
         for key in ("lifevalue_metadata", "lifevalue_diagnostics"):
-            idata.posterior.attrs.pop(key, None)
+            tree.attrs.pop(key, None)
         model = cls(priors=None)
-        model.idata_ = idata
+        model.idata_ = tree
         model.metadata_ = meta
         model.diagnostics_ = diag
         return model
@@ -822,8 +1002,17 @@ def atomic_write(path: Path, write) -> None:
         raise
 
 
+def _posterior_tree(values: dict[str, np.ndarray]) -> xr.DataTree:
+    """A DataTree whose ``posterior`` holds ``values``, each of shape (chain, draw)."""
+    shape = next(iter(values.values())).shape
+    posterior = xr.Dataset({n: (("chain", "draw"), np.asarray(a, dtype="float64"))
+                            for n, a in values.items()},
+                           coords={"chain": np.arange(shape[0]), "draw": np.arange(shape[1])})
+    return xr.DataTree.from_dict({"posterior": posterior})
+
+
 def _fit_mcmc(model, *, draws, tune, chains, sampler, random_seed, progressbar,
-              **kwargs) -> az.InferenceData:
+              **kwargs) -> xr.DataTree:
     import pymc as pm
 
     with model, warnings.catch_warnings():

@@ -23,6 +23,7 @@ from lifevalue.models.base import SHAPE_SIGMA, BaseModel
 from lifevalue.models.likelihoods import (
     GammaGammaStats,
     compress_gamma_gamma,
+    gamma_gamma_loglik,
     gamma_gamma_total_loglik,
     gamma_gamma_total_loglik_derivs,
     gamma_gamma_total_loglik_draws,
@@ -66,10 +67,7 @@ class GammaGamma(BaseModel):
 
     param_names: ClassVar[tuple[str, ...]] = ("p", "q", "gamma")
     summary_names: ClassVar[tuple[str, ...]] = ("frequency", "monetary_value")
-    #: The posterior of p is skewed along a ridge with gamma: 2 x 1000 draws give a
-    #: bulk ESS of about 400 on CDNOW, too close to the warning threshold; 2 x 2000 give
-    #: about 850.
-    default_draws: ClassVar[int] = 2000
+    observed_name: ClassVar[str] = "spend"
 
     def default_priors(self, stats: GammaGammaStats) -> dict[str, dict]:
         mean_m = float(np.sum(stats.count * stats.m) / np.sum(stats.count))
@@ -107,6 +105,13 @@ class GammaGamma(BaseModel):
 
     def _thin(self, stats, fraction, rng):
         return thin_gamma_gamma(stats, fraction, rng)
+
+    def _observed(self, stats):
+        return {"frequency": stats.x, "monetary_value": stats.m, "count": stats.count}
+
+    def _pointwise_loglik(self, values, stats, start, stop):
+        p, q, gamma = (values[:, i:i + 1] for i in range(3))
+        return gamma_gamma_loglik(p, q, gamma, stats.x[start:stop], stats.m[start:stop])
 
     def _map_start(self, stats):
         mean_m = float(np.sum(stats.count * stats.m) / np.sum(stats.count))

@@ -1,6 +1,6 @@
 """Laplace approximation corrected by Pareto-smoothed importance sampling (PSIS).
 
-DESIGN.md section 6: at large n the posterior of the few population parameters is
+at large n the posterior of the few population parameters is
 close to Gaussian in log-parameter space. A proposal centred at the mode with the
 inverse negative Hessian as scale, corrected by importance sampling, gives posterior
 draws for about as many likelihood evaluations as draws, instead of tens of thousands
@@ -121,7 +121,8 @@ def proposal_logpdf(proposal: Proposal, theta: np.ndarray) -> np.ndarray:
 def psis(log_ratios: np.ndarray) -> tuple[np.ndarray, float]:
     """Pareto-smoothed, normalised log importance weights and the k-hat diagnostic.
 
-    arviz's :func:`arviz.psislw` (Vehtari et al. 2024, algorithm 1): the largest
+    ArviZ's PSIS (``arviz_stats.base.array_stats.psislw``; Vehtari et al. 2024, "Pareto
+    smoothed importance sampling", JMLR 25(72), algorithm 1): the largest
     ``min(n/5, 3 sqrt(n))`` ratios are replaced by the expected order statistics of a
     generalised Pareto distribution fitted to them, whose shape is k-hat. Non-finite
     ratios (a draw where the target density is zero or overflows) count as
@@ -133,7 +134,7 @@ def psis(log_ratios: np.ndarray) -> tuple[np.ndarray, float]:
         Normalised: ``logsumexp(log_weights) == 0``.
     khat : float
     """
-    import arviz as az
+    from arviz_stats.base import array_stats
 
     lr = np.asarray(log_ratios, dtype="float64").copy()
     lr[np.isnan(lr)] = -np.inf
@@ -144,7 +145,9 @@ def psis(log_ratios: np.ndarray) -> tuple[np.ndarray, float]:
     lr[~np.isfinite(lr)] = finite_min - 1e3
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # arviz's own k-hat warning: the caller decides
-        lw, khat = az.psislw(lr, reff=1.0)
+        # array_stats.psislw takes what LOO has, log-likelihoods, whose negatives are
+        # the log importance ratios
+        lw, khat = array_stats.psislw(-lr, r_eff=1.0)
     return np.asarray(lw, dtype="float64"), float(khat)
 
 
