@@ -13,6 +13,7 @@ from matplotlib.collections import LineCollection, PolyCollection  # noqa: E402
 from lifevalue import plots  # noqa: E402
 from lifevalue.models import BetaGeo  # noqa: E402
 from lifevalue.segments import customer_pyramid  # noqa: E402
+from lifevalue.validation import InvalidOptionError, MissingColumnError  # noqa: E402
 from lifevalue.value import CustomerValue  # noqa: E402
 
 
@@ -79,7 +80,9 @@ def test_posterior_and_trace(cdnow_bg_mcmc):
     assert axes.size == 4 and {a.get_title() for a in axes.ravel()} == {"r", "alpha", "a", "b"}
     axes = plots.plot_trace(cdnow_bg_mcmc)
     assert axes.shape == (4, 2)
-    assert len(axes[0, 1].get_lines()) == 2  # one trace per chain
+    post = cdnow_bg_mcmc.idata_["posterior"]
+    assert len(axes[0, 1].get_lines()) == post.sizes["chain"] == 4  # one trace per chain
+    assert len(axes[0, 1].get_lines()[0].get_ydata()) == post.sizes["draw"] == 500
 
 
 def test_customer_values_draw_both_intervals(value):
@@ -146,3 +149,133 @@ def test_pit_histogram_bars_band_and_p_value():
     skewed = rng.random(2000) ** 2  # piles up near 0
     heights = [b.get_height() for b in plots.plot_pit_histogram(skewed).patches[-10:]]
     assert heights[0] > 2.5 and heights[-1] < 0.6
+
+
+# ------------------------------------------------------- posterior, trace (arviz-plots)
+
+
+@pytest.fixture(scope="module")
+def drawn_bg():
+    """A BetaGeo holding known draws: 2 chains x 300, as a fit would."""
+    import arviz_base as azb
+
+    rng = np.random.default_rng(9)
+    model = BetaGeo.from_params(dict(r=0.243, alpha=4.414, a=0.793, b=2.426), time_unit="W")
+    model.idata_ = azb.from_dict({"posterior": {
+        k: val * np.exp(rng.normal(0, 0.1, (2, 300)))
+        for k, val in dict(r=0.243, alpha=4.414, a=0.793, b=2.426).items()}})
+    return model
+
+
+def _interval_line(ax):
+    """The credible-interval line of plot_dist: the two-point line at the base."""
+    lines = [line for line in ax.get_lines() if len(line.get_xdata()) == 2]
+    assert len(lines) == 1
+    return np.sort(np.asarray(lines[0].get_xdata(), dtype=float))
+
+
+def test_posterior_draws_equal_tailed_intervals(drawn_bg):
+    draws = drawn_bg.draws()
+    for ci in (0.9, 0.5):
+        plt.close("all")
+        axes = plots.plot_posterior(drawn_bg, ci=ci)
+        assert axes.shape == (4,)
+        assert [a.get_title() for a in axes] == ["r", "alpha", "a", "b"]
+        for a, name in zip(axes, drawn_bg.param_names, strict=True):
+            lo, hi = np.quantile(draws[name], [(1 - ci) / 2, (1 + ci) / 2])
+            np.testing.assert_allclose(_interval_line(a), [lo, hi], rtol=1e-3)
+            kde = max(a.get_lines(), key=lambda line: len(line.get_xdata()))
+            assert len(kde.get_xdata()) > 100
+            # the point estimate is the posterior mean, marked and labelled
+            assert a.texts[0].get_text().endswith(" mean")
+            assert float(a.texts[0].get_text().split()[0]) == pytest.approx(
+                draws[name].mean(), rel=0.05)
+    assert len(plt.get_fignums()) == 1
+
+
+def test_posterior_and_trace_draw_on_given_axes(drawn_bg):
+    fig, row = plt.subplots(1, 4)
+    out = plots.plot_posterior(drawn_bg, ax=row)
+    assert list(out) == list(row) and len(plt.get_fignums()) == 1
+    assert [a.get_title() for a in row] == ["r", "alpha", "a", "b"]
+    fig, grid = plt.subplots(4, 2)
+    out = plots.plot_trace(drawn_bg, ax=grid)
+    assert out.shape == (4, 2)
+    assert all(o is g for o, g in zip(out.ravel(), grid.ravel(), strict=True))
+    assert len(plt.get_fignums()) == 2
+    for i, name in enumerate(drawn_bg.param_names):
+        traces = grid[i, 1].get_lines()
+        assert len(traces) == 2 and grid[i, 1].get_ylabel() == name
+        # the trace shows the draws of each chain, in order
+        posterior = drawn_bg.idata_.posterior[name].to_numpy()
+        for chain, line in enumerate(traces):
+            np.testing.assert_array_equal(line.get_ydata(), posterior[chain])
+        assert len(grid[i, 0].get_lines()) == 2  # a density per chain
+    with pytest.raises(InvalidOptionError) as err:
+        plots.plot_posterior(drawn_bg, ax=grid)
+    assert str(err.value) == ("ax must hold 4 Axes (one Axes per parameter: r, alpha, a, b), "
+                              "got shape (4, 2)")
+    with pytest.raises(InvalidOptionError) as err:
+        plots.plot_trace(drawn_bg, ax=row)
+    assert str(err.value) == ("ax must hold 4x2 Axes (one row per parameter: r, alpha, a, b), "
+                              "got shape (4,)")
+
+
+def test_posterior_and_trace_need_draws():
+    point = BetaGeo.from_params(dict(r=0.243, alpha=4.414, a=0.793, b=2.426))
+    for plot in (plots.plot_posterior, plots.plot_trace):
+        with pytest.raises(InvalidOptionError) as err:
+            plot(point)
+        assert str(err.value) == (
+            f"{plot.__name__} needs posterior draws, but this BetaGeo holds a point estimate "
+            "(method 'point'): fit it with MCMC or method='laplace'")
+    with pytest.raises(InvalidOptionError, match="^ci must be a number strictly between"):
+        plots.plot_posterior(point, ci=90)
+
+
+# ------------------------------------------------------------------ repeat purchases
+
+
+@pytest.fixture(scope="module")
+def ppc(cdnow_cal):
+    from lifevalue.models.checks import repeat_purchase_ppc
+
+    model = BetaGeo.from_params(dict(r=0.243, alpha=4.414, a=0.793, b=2.426), time_unit="W")
+    return repeat_purchase_ppc(model, cdnow_cal, random_seed=1)
+
+
+def test_repeat_purchases_bars_intervals_and_labels(ppc):
+    ax = plots.plot_repeat_purchases(ppc)
+    bars = ax.patches
+    assert len(bars) == 16
+    observed, expected = bars[:8], bars[8:]
+    assert [b.get_height() for b in observed] == ppc["observed"].tolist()
+    np.testing.assert_allclose([b.get_height() for b in expected], ppc["expected"])
+    # observed left of model, both centred on their count's tick
+    centres = [b.get_x() + b.get_width() / 2 for b in observed]
+    np.testing.assert_allclose(centres, np.arange(8) - 0.2)
+    assert [t.get_text() for t in ax.get_xticklabels()] == list(ppc.index)
+    # error bars span the predictive interval of each count
+    bars_lc = [c for c in ax.collections if isinstance(c, LineCollection)]
+    assert len(bars_lc) == 1
+    segments = bars_lc[0].get_segments()
+    assert len(segments) == 8
+    np.testing.assert_allclose([s[:, 1].min() for s in segments], ppc["pred_lo"])
+    np.testing.assert_allclose([s[:, 1].max() for s in segments], ppc["pred_hi"])
+    np.testing.assert_allclose([s[0, 0] for s in segments], np.arange(8) + 0.2)
+    assert ax.get_xlabel() == "repeat purchases in the calibration period"
+    assert ax.get_ylabel() == "customers"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["observed", "model (expected)", "90% predictive interval"]
+
+
+def test_repeat_purchases_on_given_axes_and_bad_input(ppc):
+    fig, ax = plt.subplots()
+    wide = ppc.copy()
+    wide.attrs = dict(ppc.attrs, ci=0.5)
+    assert plots.plot_repeat_purchases(wide, ax=ax) is ax
+    assert ax.get_legend().get_texts()[-1].get_text() == "50% predictive interval"
+    with pytest.raises(MissingColumnError) as err:
+        plots.plot_repeat_purchases(ppc.drop(columns="pred_hi"))
+    assert str(err.value) == ("missing column 'pred_hi': plot_repeat_purchases takes the table "
+                              "of lifevalue.models.checks.repeat_purchase_ppc")

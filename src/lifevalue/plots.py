@@ -2,13 +2,10 @@
 
 Each draws on ``ax`` (a new figure's axes when None) and returns it, so plots compose
 in notebooks and reports. Intervals are drawn wherever a figure has one, and the
-legend says which kind it is (parameter or predictive, DESIGN.md section 4).
+legend says which kind it is (parameter or predictive).
 """
 
 from __future__ import annotations
-
-import contextlib
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -183,36 +180,178 @@ def plot_tracking(model, transactions: pd.DataFrame, *, cumulative: bool = True,
     return ax
 
 
-def plot_posterior(model, axes=None):
-    """Posterior densities of the population parameters, with 90% HDI (via arviz).
+def _posterior_draws(model, what: str):
+    """The posterior group of a fit with draws; a point estimate has nothing to plot."""
+    model._check_fitted()
+    post = model.idata_.posterior
+    if post.sizes["chain"] * post.sizes["draw"] < 2:
+        raise v.InvalidOptionError(
+            f"{what} needs posterior draws, but this {type(model).__name__} holds a point "
+            f"estimate (method {model.metadata_.get('method')!r}): fit it with MCMC or "
+            "method='laplace'", column="model")
+    return post.to_dataset()[list(model.param_names)]
 
-    Returns the array of Axes, one per parameter.
+
+def _collection_on(data, axes, dims=(), aes=None):
+    """An arviz-plots ``PlotCollection`` that draws ``data``'s variables on given Axes.
+
+    ``axes[i]`` holds variable i's plot (an array along ``dims`` when there are
+    any); this is the layout ``PlotCollection.wrap``/``grid`` would create, with the
+    caller's Axes in place of a new figure's.
     """
-    import arviz as az
+    import xarray as xr
+    from arviz_plots import PlotCollection
 
-    model._check_fitted()
-    with _quiet_arviz():
-        return az.plot_posterior(model.idata_, var_names=list(model.param_names),
-                                 hdi_prob=0.9, ax=axes)
+    axes = np.asarray(axes, dtype=object)
+    names = list(data.data_vars)
+    shape = tuple(data.sizes[d] for d in dims)
+    if axes.shape != (len(names), *shape):
+        raise v.InvalidOptionError(
+            f"ax must hold {'x'.join(str(n) for n in (len(names), *shape))} Axes (one "
+            f"{'row' if dims else 'Axes'} per parameter: {', '.join(names)}), got shape "
+            f"{axes.shape}", column="ax")
+    coords = {d: data[d].to_numpy() for d in dims}
+    plot, row, col = {}, {}, {}
+    for i, name in enumerate(names):
+        cell = np.empty(shape, dtype=object)
+        cell[...] = axes[i]
+        plot[name] = xr.DataArray(cell, dims=dims)
+        row[name] = xr.DataArray(np.full(shape, i), dims=dims)
+        col[name] = xr.DataArray(np.arange(shape[0]) if dims else np.array(0), dims=dims)
+    viz = xr.DataTree.from_dict({
+        "/": xr.Dataset({"figure": np.array(axes.flat[0].figure, dtype=object)}),
+        "plot": xr.Dataset(plot, coords=coords),
+        "row_index": xr.Dataset(row, coords=coords),
+        "col_index": xr.Dataset(col, coords=coords),
+    })
+    return PlotCollection(data, viz, aes=aes or {}, backend="matplotlib")
 
 
-def plot_trace(model, axes=None):
-    """Trace plots of the population parameters (via arviz); an array of Axes."""
-    import arviz as az
+def _axes_of(collection, names, dims=()) -> np.ndarray:
+    plot = collection.viz["plot"]
+    first = plot[names[0]].transpose(*dims)
+    out = np.empty((len(names), *first.shape), dtype=object)
+    for i, name in enumerate(names):
+        out[i, ...] = plot[name].transpose(*dims).to_numpy()
+    return out
 
-    model._check_fitted()
-    with _quiet_arviz():
-        return az.plot_trace(model.idata_, var_names=list(model.param_names), axes=axes)
+
+def plot_posterior(model, ax=None, *, ci: float = 0.9):
+    """Posterior density of each population parameter with its equal-tailed interval.
+
+    Drawn by ArviZ 1 (``arviz_plots.plot_dist``): a KDE of the pooled draws, the
+    central ``ci`` **equal-tailed** credible interval (the ``(1-ci)/2`` and
+    ``(1+ci)/2`` quantiles: a parameter interval) as a thick
+    line at the base, and the posterior mean, with the parameter's name as title.
+
+    Parameters
+    ----------
+    model : BetaGeo or GammaGamma
+        Fitted with posterior draws (MCMC or Laplace); a point estimate (MAP,
+        ``from_params``) raises :class:`~lifevalue.validation.InvalidOptionError`.
+    ax : sequence of matplotlib Axes, optional
+        One Axes per parameter, in ``model.param_names`` order. Default: a new figure
+        with the parameters side by side.
+    ci : float
+        Width of the equal-tailed interval.
+
+    Returns
+    -------
+    numpy.ndarray of matplotlib Axes
+        One per parameter, in ``model.param_names`` order.
+    """
+    import arviz_plots as azp
+
+    ci = v.check_probability(ci, "ci")
+    data = _posterior_draws(model, "plot_posterior")
+    names = list(model.param_names)
+    collection = None if ax is None else _collection_on(data, ax)
+    collection = azp.plot_dist(model.idata_, var_names=names, ci_kind="eti", ci_prob=ci,
+                               point_estimate="mean", backend="matplotlib",
+                               plot_collection=collection)
+    return _axes_of(collection, names)
 
 
-@contextlib.contextmanager
-def _quiet_arviz():
-    """arviz 0.2x calls matplotlib APIs that matplotlib 3.11 deprecates; not ours to fix."""
-    from matplotlib import MatplotlibDeprecationWarning
+#: Aesthetics of ``arviz_plots.plot_trace_dist`` (compact): a colour per parameter, a
+#: line style per chain.
+_TRACE_AES = {"color": ["__variable__"], "overlay": ["__variable__", "chain"],
+              "linestyle": ["chain"]}
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", MatplotlibDeprecationWarning)
-        yield
+
+def plot_trace(model, ax=None):
+    """Trace plots of the population parameters: density and draws, per chain.
+
+    Drawn by ArviZ 1 (``arviz_plots.plot_trace_dist``): for each parameter one row,
+    the KDE of each chain on the left and its draws against the draw number on the
+    right, one line (style) per chain.
+
+    Parameters
+    ----------
+    model : BetaGeo or GammaGamma
+        Fitted with posterior draws; a point estimate raises
+        :class:`~lifevalue.validation.InvalidOptionError`.
+    ax : array of matplotlib Axes, optional
+        Shape ``(n_parameters, 2)``: per parameter (``model.param_names`` order) the
+        density Axes and the trace Axes. Default: a new figure.
+
+    Returns
+    -------
+    numpy.ndarray of matplotlib Axes
+        Shape ``(n_parameters, 2)``, as ``ax``.
+    """
+    import arviz_plots as azp
+
+    data = _posterior_draws(model, "plot_trace")
+    names = list(model.param_names)
+    dims = ("column",)
+    collection = None
+    if ax is not None:
+        columns = data.expand_dims(column=2).assign_coords(column=["dist", "trace"])
+        collection = _collection_on(columns, ax, dims, aes=_TRACE_AES)
+    collection = azp.plot_trace_dist(model.idata_, var_names=names, backend="matplotlib",
+                                     plot_collection=collection)
+    return _axes_of(collection, names, dims)
+
+
+def plot_repeat_purchases(ppc: pd.DataFrame, ax=None):
+    """Customers by number of repeat purchases: observed vs model (FHL 2005a, Figure 2).
+
+    Parameters
+    ----------
+    ppc : pandas.DataFrame
+        The table of :func:`lifevalue.models.checks.repeat_purchase_ppc`.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+        Two bars per count, observed (first) and the model's expected number of
+        customers, the latter with the predictive interval as an error bar.
+    """
+    for col in ("observed", "expected", "pred_lo", "pred_hi"):
+        if col not in getattr(ppc, "columns", ()):
+            raise v.MissingColumnError(
+                f"missing column {col!r}: plot_repeat_purchases takes the table of "
+                "lifevalue.models.checks.repeat_purchase_ppc", column=col)
+    ax = _axes(ax)
+    pos = np.arange(len(ppc))
+    width = 0.4
+    expected = ppc["expected"].to_numpy(dtype="float64")
+    ax.bar(pos - width / 2, ppc["observed"], width, color="black", label="observed")
+    ax.bar(pos + width / 2, expected, width, color="tab:blue", label="model (expected)")
+    ci = ppc.attrs.get("ci")
+    ax.errorbar(pos + width / 2, expected,
+                yerr=np.clip([expected - ppc["pred_lo"].to_numpy(dtype="float64"),
+                              ppc["pred_hi"].to_numpy(dtype="float64") - expected], 0, None),
+                fmt="none", ecolor="grey", capsize=3,
+                label=(f"{ci:.0%} " if ci is not None else "")
+                + f"{ppc.attrs.get('interval', 'predictive')} interval")
+    ax.set_xticks(pos, [str(i) for i in ppc.index])
+    ax.set_xlabel("repeat purchases in the calibration period")
+    ax.set_ylabel(ppc.attrs.get("unit", "customers"))
+    ax.set_title("Repeat purchases: observed vs model")
+    ax.legend()
+    return ax
 
 
 def plot_customer_values(customers: pd.DataFrame, ids=None, *, quantity: str = "current",
