@@ -5,32 +5,48 @@ The same simulated customers, per size, are fitted by:
 ``lifevalue-map``
     ``BetaGeo().fit(summary, method="map")`` and ``GammaGamma().fit(summary, method="map")``;
 ``lifevalue-laplace``
-    ``fit(summary, method="laplace", draws=1000, chains=2, random_seed=1)``: Laplace
-    proposal at the mode corrected by Pareto-smoothed importance sampling: 1000 proposals
-    (likelihood evaluations) resampled to 2000 draws (falls back to NUTS when k-hat > 0.7;
-    the table's k-hat column says which);
+    ``fit(summary, method="laplace", random_seed=1)`` with lifevalue's default draws and
+    chains: Laplace proposal at the mode corrected by Pareto-smoothed importance
+    sampling, the proposals (likelihood evaluations) resampled to ``chains x draws``
+    draws (falls back to NUTS when k-hat > 0.7; the table's k-hat column says which);
 ``lifevalue-mcmc-pymc``, ``lifevalue-mcmc-nutpie``, ``lifevalue-mcmc-compiled``
-    ``fit(summary, method="mcmc", draws=1000, tune=1000, chains=2, sampler=S,
-    random_seed=1)`` with ``S`` = ``"pymc"``, ``"nutpie"`` (both on the PyMC model) or
-    ``"compiled"`` (nutpie's NUTS on lifevalue's numba kernels, whitened at the mode);
-    the row also records the mean number of leapfrog steps (gradient evaluations) per
-    draw after tuning, ``n_steps_mean``;
+    ``fit(summary, method="mcmc", sampler=S, random_seed=1)`` with lifevalue's default
+    ``chains``, ``tune`` and ``draws`` (see "MCMC settings" below) and ``S`` =
+    ``"pymc"``, ``"nutpie"`` (both on the PyMC model) or ``"compiled"`` (nutpie's NUTS
+    on lifevalue's numba kernels, whitened at the mode); the row also records the mean
+    number of leapfrog steps (gradient evaluations) per draw after tuning,
+    ``n_steps_mean``;
 ``lifetimes``
     lifetimes 0.11.3: ``BetaGeoFitter().fit(frequency, recency, T)`` on all customers and
     ``GammaGammaFitter().fit(frequency, monetary_value)`` on the repeat customers;
 ``pymc-marketing-map``
-    ``pymc_marketing.clv.BetaGeoModel().fit(data=df, method="map")`` (``df`` with columns
-    ``customer_id, frequency, recency, T``; ``pymc.find_MAP``) and
-    ``GammaGammaModel().fit(data=df, method="map")`` (repeat customers, columns
-    ``customer_id, frequency, monetary_value``), with pymc-marketing's default priors;
+    pymc-marketing 1.3.0: ``pymc_marketing.clv.BetaGeoModel().fit(df, method="map",
+    progressbar=False)`` (``df`` with columns ``customer_id, frequency, recency, T``;
+    ``pymc.find_MAP``) and ``GammaGammaModel().fit(df, method="map", ...)`` (repeat
+    customers, columns ``customer_id, frequency, monetary_value``), with
+    pymc-marketing's default priors (BG/NBD: ``a`` and ``b`` are deterministics of
+    ``phi_dropout`` and ``kappa_dropout``);
 ``pymc-marketing-mcmc-pymc``, ``pymc-marketing-mcmc-nutpie``
-    the same models with ``method="mcmc", chains=2, draws=1000, tune=1000,
-    random_seed=1``, PyMC's default NUTS or ``nuts_sampler="nutpie"``, and
-    ``cores=min(chains, os.cpu_count())`` as lifevalue passes (PyMC's own default,
-    half the CPU count, would run the two chains one after the other on two CPUs).
+    the same models with ``fit(df, method="mcmc", chains=C, draws=D, tune=T,
+    random_seed=1, progressbar=False, nuts_sampler=S, cores=min(C, os.cpu_count()))``:
+    the same ``C, T, D`` as lifevalue's fit of that model, ``S = "pymc"`` (PyMC's own
+    NUTS) or ``"nutpie"``, and ``cores`` as lifevalue passes (PyMC's own default, half
+    the CPU count, would run chains one after the other on two CPUs). ``nuts_sampler``
+    is always passed: PyMC 6 runs nutpie when it is installed and ``nuts_sampler`` is
+    left out, so "PyMC's default" would be nutpie, not PyMC's NUTS.
 
-(``BetaGeoModel(data=df)`` still works in pymc-marketing 0.19 but is deprecated in
-favour of ``fit(data=df)``, which is what is timed; ``fit`` builds the model.)
+In pymc-marketing 1.x the constructor takes no data: ``fit(data)`` builds the model
+(``build_model(data)``) and samples, and returns the ``xarray.DataTree`` it also keeps
+as ``model.idata``; the ``fit`` call is what is timed, model building included.
+
+MCMC settings: without ``--chains``, ``--tune`` or ``--draws`` every MCMC fit (lifevalue's
+and the peers') runs lifevalue's defaults for that model, read when the run starts from
+``fit``'s signature and, where a default there is None, from the model class's
+``default_chains``, ``default_tune`` and ``default_draws`` (``BaseModel`` in
+``src/lifevalue/models/base.py``: 4 chains of 500 tuning steps and 500 draws when this
+was written), so that the benchmark follows the library when they change; lifevalue's own
+cases leave the unset ones out of the ``fit`` call. Each row records the chains and
+draws per chain its posterior has.
 
 Each fit of each model is a case that runs in a fresh Python process: the worker loads
 the summary from a Parquet file and imports its library (neither is timed), then times
@@ -39,11 +55,14 @@ included, and for lifevalue's MCMC the MAP that initialises the chains. Peak mem
 measured as described in ``bench/_common.py``: the worker's ``VmHWM`` after a reset just
 before the call, or the sampled resident-set sum of the worker and its child processes
 (PyMC runs chains in child processes) where that is larger. The table also shows each
-library's MCMC diagnostics over its population parameters: the largest r-hat, the
-smallest bulk ESS and the number of divergent transitions after tuning; lifevalue's come
-from ``model.diagnostics_``. For ``lifevalue-laplace`` the ESS column holds the effective
-sample size of the importance weights and the k-hat column their Pareto k-hat (above
-0.7 the fit fell back to NUTS, whose r-hat and bulk ESS are then shown). A peer's time is
+library's MCMC diagnostics over its population parameters: the largest rank-normalised
+r-hat, the smallest bulk ESS, the smallest tail ESS (5% and 95% quantiles) and the number
+of divergent transitions after tuning; lifevalue's come from ``model.diagnostics_`` (tail
+ESS computed here where it has none), the peers' from ArviZ 1 (``arviz-stats``:
+``az.rhat``, ``az.ess(method="bulk")``, ``az.ess(method="tail")``) on the posterior.
+For ``lifevalue-laplace`` the bulk ESS column holds the effective sample size of the
+importance weights and the k-hat column their Pareto k-hat (above 0.7 the fit fell back
+to NUTS, whose r-hat and bulk and tail ESS are then shown). A peer's time is
 divided by each of its lifevalue references in the run (pymc-marketing's MCMC by
 lifevalue's MCMC with the same sampler and by lifevalue's Laplace fit). Each lifevalue
 case records a hash of the lifevalue source it imported, and the report says so when they
@@ -56,7 +75,8 @@ over the cap; a case that fails (nutpie not installed, say) is reported with its
 Nothing is skipped silently.
 
 Before the timed runs every selected case is run once on a small simulation
-(``--warmup-customers``, 2000 by default, 0 to skip; 100 draws) and its result thrown
+(``--warmup-customers``, 2000 by default, 0 to skip; the timed run's chains of 100
+tuning steps and 100 draws) and its result thrown
 away, so that PyTensor's on-disk compilation cache is warm as it is on a machine that
 has fitted once before: the timings are not those of a first-ever run.
 
@@ -85,7 +105,8 @@ bench`` installs ``.[dev,bench]``)::
 Options: ``--sizes`` (numbers of customers; default 100000 1000000), ``--cap-seconds``
 (per case, default 900), ``--peer-cap-seconds`` (per lifetimes or pymc-marketing case;
 default: ``--cap-seconds``), ``--cases`` (a subset of the names above), ``--models``
-(``bgnbd``, ``gg``), ``--draws``/``--tune``/``--chains``, ``--seed`` (simulation),
+(``bgnbd``, ``gg``), ``--draws``/``--tune``/``--chains`` (per chain; default: lifevalue's
+defaults, see above), ``--seed`` (simulation),
 ``--warmup-customers``, ``--tmpdir``, ``--json PATH`` (save the rows) and ``--render
 PATH...`` (print the tables of saved rows, e.g. of runs with different caps, and run
 nothing).
@@ -160,30 +181,77 @@ def simulate(n: int, seed: int):
 
 
 def _mcmc_diagnostics(idata, names) -> dict:
+    """r-hat, bulk and tail ESS, divergences, chains and draws of a fit's ``DataTree``."""
     import arviz as az
 
-    rhat = az.rhat(idata, var_names=list(names))
-    ess = az.ess(idata, var_names=list(names))
-    div = idata.sample_stats.get("diverging") if "sample_stats" in idata else None
+    post = idata["posterior"].to_dataset()[list(names)]
+    rhat = az.rhat(post, method="rank")
+    bulk = az.ess(post, method="bulk")
+    tail = az.ess(post, method="tail")
+    stats = idata["sample_stats"] if "sample_stats" in idata.children else None
+    div = stats["diverging"] if stats is not None and "diverging" in stats.data_vars else None
     return {
         "rhat_max": max(float(rhat[n]) for n in names),
-        "ess_bulk_min": min(float(ess[n]) for n in names),
+        "ess_bulk_min": min(float(bulk[n]) for n in names),
+        "ess_tail_min": min(float(tail[n]) for n in names),
         "divergences": int(div.values.sum()) if div is not None else None,
+        **_shape(idata),
     }
+
+
+def _shape(idata) -> dict:
+    """Chains and draws per chain of a fit's posterior."""
+    post = idata["posterior"]
+    return {"chains": int(post.sizes["chain"]), "draws": int(post.sizes["draw"])}
+
+
+def _model_class(model: str):
+    from lifevalue.models import BetaGeo, GammaGamma
+
+    return BetaGeo if model == "bgnbd" else GammaGamma
+
+
+def mcmc_settings(model: str, *, draws: int | None = None, tune: int | None = None,
+                  chains: int | None = None) -> dict:
+    """``{"chains", "tune", "draws"}`` of an MCMC fit of ``model``: as given, else lifevalue's.
+
+    lifevalue's defaults are read from its ``fit`` signature and, for a default of None,
+    from the class's ``default_<name>`` (``default_chains``, ``default_tune``,
+    ``default_draws``), so that this follows the library. Also ``"default_chains"``:
+    lifevalue's own default number of chains.
+    """
+    import inspect
+
+    cls = _model_class(model)
+    params = inspect.signature(cls.fit).parameters
+
+    def default(name):
+        value = params[name].default if name in params else None
+        if value is None or value is inspect.Parameter.empty:
+            value = getattr(cls, f"default_{name}", None)
+        if not isinstance(value, int):
+            raise RuntimeError(f"cannot read lifevalue's default {name} for "
+                               f"{cls.__name__}.fit; pass --{name}")
+        return value
+
+    given = {"chains": chains, "tune": tune, "draws": draws}
+    out = {k: int(v) if v is not None else default(k) for k, v in given.items()}
+    out["default_chains"] = default("chains")
+    return out
 
 
 def _lifevalue(spec, summary):
     from lifevalue.models import BetaGeo, GammaGamma
 
     model = (BetaGeo if spec["model"] == "bgnbd" else GammaGamma)()
+    # only the settings given: lifevalue's own defaults for the others
+    given = {k: spec[k] for k in ("draws", "tune", "chains") if spec.get(k) is not None}
     if spec["case"] == "lifevalue-map":
         kwargs = {"method": "map"}
     elif spec["case"] == "lifevalue-laplace":
-        kwargs = {"method": "laplace", "draws": spec["draws"], "chains": spec["chains"],
-                  "tune": spec["tune"], "random_seed": MCMC_SEED}
+        kwargs = {"method": "laplace", **given, "random_seed": MCMC_SEED}
     else:
-        kwargs = {"method": "mcmc", "draws": spec["draws"], "tune": spec["tune"],
-                  "chains": spec["chains"], "sampler": spec["case"].rsplit("-", 1)[1],
+        kwargs = {"method": "mcmc", **given, "sampler": spec["case"].rsplit("-", 1)[1],
                   "random_seed": MCMC_SEED}
 
     def call():
@@ -194,8 +262,16 @@ def _lifevalue(spec, summary):
         out = {k: d.get(k) for k in ("rhat_max", "ess_bulk_min", "divergences", "pareto_k",
                                      "importance_ess")}
         out["draws_from"] = model.metadata_.get("draws_from")
-        stats = model.idata_.get("sample_stats")
-        if stats is not None and "n_steps" in stats:
+        idata = model.idata_
+        if out["draws_from"] == "nuts":
+            out["ess_tail_min"] = d.get("ess_tail_min")
+            if out["ess_tail_min"] is None:  # a lifevalue without tail ESS in diagnostics_
+                out["ess_tail_min"] = _mcmc_diagnostics(idata, model.param_names)[
+                    "ess_tail_min"]
+        if out["draws_from"] != "mode":
+            out.update(_shape(idata))
+        stats = idata["sample_stats"] if "sample_stats" in idata.children else None
+        if stats is not None and "n_steps" in stats.data_vars:
             out["n_steps_mean"] = float(stats["n_steps"].mean())
         return {**out, "params": model.point_estimate(),
                 "n_unique": model.metadata_["n_unique"]}
@@ -241,19 +317,26 @@ def _pymc_marketing(spec, summary):
     if spec["case"] == "pymc-marketing-map":
         kwargs = {"method": "map", "progressbar": False}
     else:
-        kwargs = {"method": "mcmc", "draws": spec["draws"], "tune": spec["tune"],
-                  "chains": spec["chains"], "random_seed": MCMC_SEED, "progressbar": False,
+        # the parent resolves the settings (lifevalue's defaults unless given); a spec
+        # without them is resolved here, at the cost of importing lifevalue (untimed,
+        # but resident: it would count in the peak RSS)
+        mcmc = {k: spec.get(k) for k in ("draws", "tune", "chains")}
+        if any(v is None for v in mcmc.values()):
+            mcmc = mcmc_settings(spec["model"], **mcmc)
+        kwargs = {"method": "mcmc", "draws": mcmc["draws"], "tune": mcmc["tune"],
+                  "chains": mcmc["chains"], "random_seed": MCMC_SEED, "progressbar": False,
+                  # always named: PyMC 6 picks nutpie by itself when it is installed
+                  "nuts_sampler": "nutpie" if spec["case"].endswith("nutpie") else "pymc",
                   # as lifevalue does; PyMC's default, cpu_count() // 2, samples
                   # sequentially on a two-CPU machine
-                  "cores": min(spec["chains"], os.cpu_count() or 1)}
-        if spec["case"].endswith("nutpie"):
-            kwargs["nuts_sampler"] = "nutpie"
+                  "cores": min(mcmc["chains"], os.cpu_count() or 1)}
 
     def call():
-        return model.fit(data=data, **kwargs)
+        # pymc-marketing 1.x: data go to fit(), which builds the model; a DataTree back
+        return model.fit(data, **kwargs)
 
     def results(idata):
-        post = idata.posterior
+        post = idata["posterior"]
         params = {("gamma" if n == "v" else n): float(post[n].mean()) for n in names}
         out = {"params": params}
         if kwargs["method"] == "mcmc":
@@ -300,6 +383,27 @@ def run_case(spec: dict, cap: float) -> dict:
     return run_worker(__file__, spec, cap)
 
 
+def fit_spec(case: str, given: dict, settings: dict, warmup: bool) -> dict:
+    """The MCMC part of a case's spec.
+
+    lifevalue's cases get only the settings given on the command line (``None`` for the
+    others: its ``fit`` then uses its own defaults); the peers get the resolved
+    ``settings`` (the same numbers). The untimed warm-up runs 100 tune + 100 draws with
+    the chains of the timed run.
+    """
+    if warmup:
+        return {"draws": 100, "tune": 100, "chains": settings["chains"]}
+    if case.startswith("lifevalue"):
+        return dict(given)
+    return {k: settings[k] for k in ("draws", "tune", "chains")}
+
+
+def describe_mcmc(settings: dict) -> str:
+    """``"4 chains x (500 tune + 500 draws)"``."""
+    return (f"{settings['chains']} chains x ({settings['tune']} tune + "
+            f"{settings['draws']} draws)")
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -322,6 +426,11 @@ def _totals(rows: list[dict]) -> list[dict]:
             if len(group) < 2:
                 continue
             total = {"size": size, "case": case, "model": "total", "cap": group[0]["cap"]}
+            # the MCMC settings the models were run with, where they agree
+            for key in ("chains", "mcmc_chains", "default_chains"):
+                values = {r.get(key) for r in group}
+                if len(values) == 1:
+                    total[key] = values.pop()
             statuses = [r["status"] for r in group]
             if all(s == "ok" for s in statuses):
                 total.update(
@@ -334,6 +443,8 @@ def _totals(rows: list[dict]) -> list[dict]:
                                  default=None),
                     ess_bulk_min=min((r["ess_bulk_min"] for r in group
                                       if r.get("ess_bulk_min") is not None), default=None),
+                    ess_tail_min=min((r["ess_tail_min"] for r in group
+                                      if r.get("ess_tail_min") is not None), default=None),
                     divergences=(sum(r["divergences"] for r in group)
                                  if all(r.get("divergences") is not None for r in group)
                                  else None),
@@ -351,14 +462,22 @@ def _totals(rows: list[dict]) -> list[dict]:
     return out
 
 
+def _draws(r: dict) -> str:
+    """``"4 x 500"``: the chains and draws per chain of a fit's posterior, if it has one."""
+    if r.get("chains") is None or r.get("draws") is None:
+        return ""
+    return f"{r['chains']} x {r['draws']}"
+
+
 def _vs(ref: dict | None) -> str:
     return f" (vs {CASES[ref['case']]})" if ref else ""
 
 
 def table(rows: list[dict]) -> str:
     head = ("| size | case | model | seconds | CPU s | load | peak RSS MB | r-hat max "
-            "| ESS bulk min | divergences | k-hat | peer / lifevalue time |\n"
-            "|---:|:---|:---|---:|---:|---:|---:|---:|---:|---:|---:|:---|")
+            "| ESS bulk min | ESS tail min | divergences | k-hat | chains x draws "
+            "| peer / lifevalue time |\n"
+            "|---:|:---|:---|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---|:---|")
     out = [head]
     rows = _totals(rows)
     for r in rows:
@@ -378,8 +497,9 @@ def table(rows: list[dict]) -> str:
             f"| {r['size']:,} | {CASES[r['case']]} | {MODELS.get(r['model'], r['model'])} "
             f"| {seconds} | {_fmt(r.get('cpu_seconds'), '.1f')} | {_fmt(r.get('load1'), '.1f')} "
             f"| {peak} | {_fmt(r.get('rhat_max'), '.3f')} "
-            f"| {_fmt(ess, '.0f')} | {_fmt(r.get('divergences'), 'd')} "
-            f"| {_fmt(r.get('pareto_k'), '.2f')} | {ratios} |")
+            f"| {_fmt(ess, '.0f')} | {_fmt(r.get('ess_tail_min'), '.0f')} "
+            f"| {_fmt(r.get('divergences'), 'd')} "
+            f"| {_fmt(r.get('pareto_k'), '.2f')} | {_draws(r)} | {ratios} |")
     return "\n".join(out)
 
 
@@ -400,7 +520,7 @@ def estimates_table(rows: list[dict]) -> str:
 
 def _versions() -> str:
     names = ["lifevalue", "pymc", "pytensor", "nutpie", "pymc-marketing", "lifetimes",
-             "numpy", "scipy", "arviz"]
+             "numpy", "scipy", "arviz", "arviz-stats"]
     found = []
     for name in names:
         try:
@@ -420,9 +540,12 @@ def main(argv=None) -> int:
                         help="cap per lifetimes or pymc-marketing case (default: --cap-seconds)")
     parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
     parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
-    parser.add_argument("--draws", type=int, default=1000)
-    parser.add_argument("--tune", type=int, default=1000)
-    parser.add_argument("--chains", type=int, default=2)
+    parser.add_argument("--draws", type=int, default=None,
+                        help="MCMC draws per chain (default: lifevalue's, per model)")
+    parser.add_argument("--tune", type=int, default=None,
+                        help="MCMC tuning steps per chain (default: lifevalue's)")
+    parser.add_argument("--chains", type=int, default=None,
+                        help="MCMC chains (default: lifevalue's)")
     parser.add_argument("--seed", type=int, default=2005, help="simulation seed")
     parser.add_argument("--warmup-customers", type=int, default=2000,
                         help="customers in the untimed warm-up run (0: no warm-up)")
@@ -444,7 +567,11 @@ def main(argv=None) -> int:
     peer_cap = args.peer_cap_seconds or args.cap_seconds
     print(f"{platform.platform()}, Python {platform.python_version()}, "
           f"{os.cpu_count()} CPUs\n{_versions()}\n{git_state()}", flush=True)
-    mcmc = {"draws": args.draws, "tune": args.tune, "chains": args.chains}
+    given = {"draws": args.draws, "tune": args.tune, "chains": args.chains}
+    settings = {m: mcmc_settings(m, **given) for m in args.models}
+    print("MCMC: " + "; ".join(f"{MODELS[m]} {describe_mcmc(s)}" for m, s in settings.items())
+          + (" (lifevalue's defaults)" if all(v is None for v in given.values()) else ""),
+          flush=True)
     rows = []
     with tempfile.TemporaryDirectory(prefix="lifevalue-bench-", dir=args.tmpdir) as tmp:
         runs = [(n, False) for n in args.sizes]
@@ -464,14 +591,16 @@ def main(argv=None) -> int:
                 cap = args.cap_seconds if case.startswith("lifevalue") else peer_cap
                 for model in args.models:
                     spec = {"case": case, "model": model, "data": str(data),
-                            **({"draws": 100, "tune": 100, "chains": args.chains} if warmup
-                               else mcmc)}
+                            **(fit_spec(case, given, settings[model], warmup))}
                     result = {"size": size, "case": case, "model": model, "cap": cap,
+                              "mcmc_chains": settings[model]["chains"],
+                              "default_chains": settings[model]["default_chains"],
                               **run_case(spec, cap)}
                     if result["status"] == "ok":
                         shown = (f"{result['seconds']:.2f} s, peak {result['peak_mb']:.0f} MB"
-                                 + (f", r-hat {result['rhat_max']:.3f}, ESS "
-                                    f"{result['ess_bulk_min']:.0f}"
+                                 + (f", r-hat {result['rhat_max']:.3f}, ESS bulk "
+                                    f"{_fmt(result.get('ess_bulk_min'), '.0f')}, tail "
+                                    f"{_fmt(result.get('ess_tail_min'), '.0f')}"
                                     if result.get("rhat_max") is not None else ""))
                     else:
                         shown = result["status"]

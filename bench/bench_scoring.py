@@ -16,10 +16,12 @@ nothing fitted). Each case scores P(alive) now and the purchases over the next y
     ``conditional_expected_number_of_purchases_up_to_time``. No intervals: it has none,
     so it does less work;
 ``pymc-marketing``
-    ``BetaGeoModel.expected_probability_alive(data)`` and
+    pymc-marketing 1.3.0's ``BetaGeoModel.expected_probability_alive(data)`` and
     ``expected_purchases(data, future_t=t)`` over the same draws, each reduced to the
     mean and the 5% / 95% quantiles over the draws: its parameter interval
-    (pymc-marketing has no predictive interval of the count).
+    (pymc-marketing has no predictive interval of the count). The model is built with
+    ``build_model(data)`` (untimed) and given the draws as ``idata``, an
+    ``xarray.DataTree`` with a ``posterior`` group (ArviZ 1's ``from_dict``).
 
 Each case runs in a fresh process (``bench/_common.py``): the inputs are loaded and the
 library imported untimed, then the scoring call is timed alone with its peak RSS. A case
@@ -58,7 +60,8 @@ def _lifevalue(cols, post):
                            index=pd.Index(cols["customer_id"], name="customer_id"))
     summary.attrs["time_unit"] = "W"
     bg = BetaGeo.from_params(TRUE_BG, time_unit="W")
-    bg.idata_ = az.from_dict(posterior={k: post[k] for k in TRUE_BG})
+    # ArviZ 1: a DataTree with a posterior group
+    bg.idata_ = az.from_dict({"posterior": {k: post[k] for k in TRUE_BG}})
     # compile the kernels (cached on disk after the first run in an environment) on a
     # few customers, untimed: the timing is that of a scoring run, not of the compiler
     bg.p_alive(summary.iloc[:256], ci=CI)
@@ -104,7 +107,7 @@ def _pymc_marketing(cols, post):
     data = pd.DataFrame({k: cols[k] for k in ("customer_id", "frequency", "recency", "T")})
     bg = BetaGeoModel()
     bg.build_model(data)
-    bg.idata = az.from_dict(posterior={k: post[k] for k in ("alpha", "r", "a", "b")})
+    bg.idata = az.from_dict({"posterior": {k: post[k] for k in ("alpha", "r", "a", "b")}})
     lo, hi = (1.0 - CI) / 2.0, (1.0 + CI) / 2.0
 
     def call():

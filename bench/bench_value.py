@@ -11,13 +11,14 @@ monthly periods at a 10% annual discount rate:
     base totals. With the ``"neutral"`` potential scenario, current and potential are
     the same computation done twice.
 ``pymc-marketing``
+    pymc-marketing 1.3.0's
     ``GammaGammaModel.expected_customer_lifetime_value(bg, data, future_t=12,
     discount_rate=1.1 ** (1 / 12) - 1, time_unit="W")`` (the method that wraps
     ``pymc_marketing.clv.utils.customer_lifetime_value`` after computing the
     posterior-mean spend), followed by the mean and the 5% / 95% quantiles over the
     draws of each customer's value: pymc-marketing's parameter interval. pymc-marketing
     has no predictive interval of CLV, so this case does less work than lifevalue's.
-    Its monthly steps are 4.345 weeks (lifevalue's: 365.25 / 12 / 7 = 4.348).
+    Its monthly steps are 30.4375 / 7 = 4.348 weeks, as lifevalue's (365.25 / 12 / 7).
 
 The simulated customers, with the CDNOW estimates of Fader, Hardie & Lee (2005) in
 weeks at daily resolution:
@@ -33,7 +34,8 @@ Nothing is fitted. The posterior is ``--draws`` draws (2 chains of ``draws / 2``
 those true values: each parameter times a lognormal jitter with sd 0.05 (seeded), drawn
 once and saved, so both libraries score the very same draws. lifevalue's models are
 ``BetaGeo.from_params(TRUE, time_unit="W")`` and ``GammaGamma.from_params(...)`` with
-``idata_`` replaced by an ``arviz.InferenceData`` holding the draws; pymc-marketing's
+``idata_`` replaced by an ``xarray.DataTree`` holding the draws in its ``posterior``
+group (ArviZ 1's ``az.from_dict({"posterior": ...})``); pymc-marketing's
 ``BetaGeoModel`` (``alpha, r, a, b``) and ``GammaGammaModel`` (``p, q, v``, ``v`` being
 lifevalue's ``gamma``) are built with ``build_model(data)`` (not timed; the
 Gamma-Gamma one on the repeat customers) and get the same draws as ``idata``.
@@ -156,7 +158,8 @@ def _lifevalue(cols, post, draws):
     models = []
     for cls, names in ((BetaGeo, TRUE_BG), (GammaGamma, TRUE_GG)):
         model = cls.from_params(names, time_unit="W")
-        model.idata_ = az.from_dict(posterior={k: post[k] for k in names})
+        # ArviZ 1: a DataTree with a posterior group
+        model.idata_ = az.from_dict({"posterior": {k: post[k] for k in names}})
         models.append(model)
     cv = CustomerValue(*models, period="M", horizon=HORIZON,
                        annual_discount_rate=ANNUAL_RATE, margin=1.0, ci=CI, max_draws=draws)
@@ -182,12 +185,13 @@ def _pymc_marketing(cols, post, draws):
     data = pd.DataFrame(cols)
     bg = BetaGeoModel()
     bg.build_model(data[["customer_id", "frequency", "recency", "T"]])
-    bg.idata = az.from_dict(posterior={k: post[k] for k in ("alpha", "r", "a", "b")})
+    bg.idata = az.from_dict({"posterior": {k: post[k] for k in ("alpha", "r", "a", "b")}})
     gg = GammaGammaModel()
     gg.build_model(data.loc[data["frequency"] > 0,
                             ["customer_id", "frequency", "monetary_value"]]
                    .reset_index(drop=True))
-    gg.idata = az.from_dict(posterior={"p": post["p"], "q": post["q"], "v": post["gamma"]})
+    gg.idata = az.from_dict({"posterior": {"p": post["p"], "q": post["q"],
+                                           "v": post["gamma"]}})
     monthly_rate = (1.0 + ANNUAL_RATE) ** (1.0 / 12.0) - 1.0
     lo, hi = (1.0 - CI) / 2.0, (1.0 + CI) / 2.0
 

@@ -98,7 +98,8 @@ def one_replication(seed: int, n_customers: int, draws: int, tune: int, n_ranks:
     row = {"seed": seed, "seconds": time.perf_counter() - start,
            "repeaters": int((summary["frequency"] > 0).sum()),
            "divergences": model.diagnostics_.get("divergences", 0),
-           "ess_bulk_min": model.diagnostics_.get("ess_bulk_min", np.nan)}
+           "ess_bulk_min": model.diagnostics_.get("ess_bulk_min", np.nan),
+           "ess_tail_min": model.diagnostics_.get("ess_tail_min", np.nan)}
     for k in PARAMS:
         row[f"true_{k}"] = theta[k]
         row[f"rank_{k}"] = int((post[k][keep] < theta[k]).sum())  # 0..n_ranks
@@ -147,8 +148,9 @@ def main(argv=None) -> pd.DataFrame:
     print(f"\nSBC of BetaGeo: {len(table)} replications of {args.customers} customers, "
           f"NUTS 1 chain x ({args.tune} tune + {args.draws} draws), ranks among "
           f"{args.ranks} thinned draws; {table['seconds'].sum():.0f} s of fitting")
+    tail = table["ess_tail_min"].median() if "ess_tail_min" in table else np.nan
     print(f"fits with divergences: {(table['divergences'] > 0).mean():.1%}; median bulk ESS "
-          f"{table['ess_bulk_min'].median():.0f}")
+          f"{table['ess_bulk_min'].median():.0f}, median tail ESS {tail:.0f}")
     for k in PARAMS:
         res = uniformity(table[f"rank_{k}"].to_numpy(), args.ranks)
         print(f"{k:>5}: chi-square p = {res['p_value']:.3f}  rank histogram {res['counts']}")
