@@ -1,6 +1,6 @@
 """lifevalue on Spark: score a Spark DataFrame of customers where it lives.
 
-For a customer base that outgrows one machine (DESIGN.md section 6). Three steps grow
+For a customer base that outgrows one machine. Three steps grow
 with the data, and each runs in Spark:
 
 * the RFM summary of a transaction log: :func:`lifevalue.summarize` accepts a Spark

@@ -1,7 +1,7 @@
 """Per-customer posterior draws and simulation of future purchases and spend.
 
 Given population draws, each customer's latent state has a closed-form posterior
-(DESIGN.md section 3; FHL 2005a, section 3):
+(FHL 2005a, section 3):
 
 * with probability P(alive) the customer is active, and then
   ``lambda ~ Gamma(r+x, alpha+T)`` and ``p ~ Beta(a, b+x)``;
@@ -15,7 +15,7 @@ customer makes purchases as a Poisson(lambda) process and drops out after each
 purchase with probability p, so the number of purchases before dropping out is
 ``K ~ Geometric(p)`` and the purchases in the first ``j`` periods are
 ``min(N_1 + ... + N_j, K)`` with ``N_j ~ Poisson(lambda * length_j)``. The spread of
-these simulations is the **predictive interval** of DESIGN.md section 4.
+these simulations is the **predictive interval**.
 
 Randomness is drawn per block of :data:`RNG_BLOCK` customers (in the scorer's
 canonical order) from ``numpy.random.default_rng([seed, block])`` (the compiled value
@@ -118,7 +118,7 @@ def draw_bgnbd_states(params: dict, x, t_x, T, rng: BlockRNG, dropout_multiplier
     -------
     alive : bool array ``(S, n)``
     lam, p : float arrays ``(S, n)``; for customers drawn dead they are the draws of
-        the dropped-out posterior (DESIGN.md section 3) and matter no further.
+        the dropped-out posterior and matter no further.
     """
     r, alpha, a, b = (np.asarray(params[k], dtype="float64")[:, None]
                       for k in ("r", "alpha", "a", "b"))
@@ -292,8 +292,8 @@ def simulate_discounted_revenue(p_alive_, q_none, bg: dict, gg: dict, x, T, m, e
     the customer's own rate and dropout probability.
 
     Given a population draw, an active customer's purchase rate is ``lambda ~ Gamma(r+x,
-    alpha+T)`` and dropout ``p ~ Beta(a, b+x)`` (FHL 2005a, section 3; DESIGN.md
-    section 3). Integrating them out gives the same law of the future purchase path,
+    alpha+T)`` and dropout ``p ~ Beta(a, b+x)`` (FHL 2005a, section 3).
+    Integrating them out gives the same law of the future purchase path,
     drawn one purchase at a time (a Polya process):
 
     * alive with probability P(alive) (FHL 2005a, eq. 12);

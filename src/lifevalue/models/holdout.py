@@ -16,7 +16,7 @@ actually did:
   with ``V ~ U(0, 1)``, which is exactly uniform when the predictive distribution F is
   the true one; a chi-square test of its histogram.
 * :func:`aggregate_forecast` - total holdout purchases of the whole base, forecast vs
-  actual, with the parameter and the predictive interval (DESIGN.md section 4). Each
+  actual, with the parameter and the predictive interval. Each
   draw's total sums all customers under the same population draw, so the interval
   respects that customers share their parameters.
 
@@ -280,8 +280,8 @@ def simulate_holdout_counts(model, summary: pd.DataFrame, t: float | None = None
                             min_simulations: int = sc.MIN_SIMULATIONS) -> np.ndarray:
     """Simulated purchases in (T, T+t] of each customer, ``(S, n)``.
 
-    The same simulation as ``BetaGeo.simulate_purchases`` (per-customer posterior of
-    DESIGN.md section 3, one future per population draw, random streams per block of
+    The same simulation as ``BetaGeo.simulate_purchases`` (the per-customer posterior
+    of FHL 2005a, section 3, one future per population draw, random streams per block of
     customers in id order), kept draw by draw instead of reduced to an interval, so its
     quantiles are exactly the ``purchases_pred_lo``/``_hi`` the model reports.
 

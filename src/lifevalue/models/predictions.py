@@ -4,7 +4,7 @@ Every function takes the population parameters either as scalars (a point estima
 or as arrays of posterior draws, and the customer data as arrays; everything
 broadcasts. With draws of shape ``(S, 1)`` and customers of shape ``(n,)``, results
 have shape ``(S, n)``: one expectation per draw, from which a **parameter interval**
-follows (see DESIGN.md section 4).
+follows.
 
 References
 ----------
@@ -119,7 +119,7 @@ def prob_no_purchase(r, alpha, a, b, x, t_x, T, t):
 
     A customer who dropped out buys nothing; an active one buys nothing with
     probability ``exp(-lambda t)``, and lambda | active ~ Gamma(r+x, alpha+T)
-    (FHL 2005a, eq. 6 with the posterior of section 3; DESIGN.md section 3), so
+    (FHL 2005a, eq. 6 with the posterior of section 3), so
 
     ``P(no purchase) = 1 - P(alive) + P(alive) ((alpha+T)/(alpha+T+t))^(r+x)``.
 

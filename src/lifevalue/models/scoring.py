@@ -2,9 +2,9 @@
 
 A posterior over customers x draws (x periods) is never held at once: customers are
 processed in chunks, each chunk is reduced to means and quantiles, and only those
-leave the chunk (DESIGN.md section 6).
+leave the chunk.
 
-Column names say what an interval is (DESIGN.md section 4):
+Column names say what an interval is:
 
 * ``<quantity>_mean`` - the posterior mean;
 * ``<quantity>_param_lo`` / ``_param_hi`` - the **parameter interval**: quantiles,

@@ -1,4 +1,4 @@
-"""The customer relationship matrix (DESIGN.md section 2): current value on one axis,
+"""The customer relationship matrix: current value on one axis,
 potential value on the other.
 
 * current value at or above its threshold: **retain**;

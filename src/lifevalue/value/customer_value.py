@@ -1,5 +1,5 @@
 """Customer value under the return-based formula: current and potential, per customer
-and for the whole base, with both kinds of interval (DESIGN.md sections 2, 4 and 6).
+and for the whole base, with both kinds of interval.
 
 For each population draw s (BG/NBD and Gamma-Gamma draws paired, draw by draw):
 
@@ -720,7 +720,7 @@ class CustomerValue:
         expected = self._expected(draws[0], draws[1], tables, u_idx, zero, zero, zero, zero,
                                   factors, mults)
         simulated = self._simulate(draws, zero, zero, zero, zero, factors, mults, 0, 1)
-        # the value itself after the acquisition cost A (DESIGN.md section 2)
+        # the value itself after the acquisition cost A
         row = _base_row(expected[:, 0] - acquisition_cost, simulated[:, 0] - acquisition_cost,
                         self.ci)
         out = pd.DataFrame({f"value_{k}": [val] for k, val in row.items()},

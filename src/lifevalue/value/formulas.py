@@ -1,4 +1,4 @@
-"""The three customer-value formulas of the source (DESIGN.md section 2), as pure
+"""The three customer-value formulas of the source, as pure
 functions of per-period arrays. The last axis of every array runs over periods
 t = 1..n; other axes broadcast (customers, draws).
 """

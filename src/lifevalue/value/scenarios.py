@@ -17,7 +17,7 @@ Each multiplier is a number, a pandas Series indexed by customer id (per custome
 or the name of a summary column. :meth:`Scenario.by_segment` builds per-customer
 multipliers from a scenario per segment.
 
-Presets (documented defaults, DESIGN.md section 2):
+Presets (documented defaults):
 
 ============  ============  =======  =====  ======  =====================
 preset        purchase rate  dropout  spend  margin  target share of wallet

@@ -1,4 +1,4 @@
-"""The compiled per-customer value scorer (DESIGN.md sections 4 and 6).
+"""The compiled per-customer value scorer.
 
 For one chunk of customers, :func:`score_customers` takes each customer in turn and,
 for every population draw, computes the expectation of the return-based value and
