@@ -169,7 +169,8 @@ def test_bad_per_customer_settings(maps):
 
 @pytest.mark.parametrize("spec,match,column", [
     ({"purchase_rate": 1.1, "loyalty": 2}, r"^scenario names unknown field 'loyalty'; fields "
-     r"are \['development_costs', 'dropout', ", "loyalty"),
+     r"are \['benchmark_rate', 'benchmark_retention', 'benchmark_spend', 'development_costs', ",
+     "loyalty"),
     ({"name": "x", "spend": "lots"}, None, None),  # a column name: checked at evaluation
     ({"name": "x", "margin": -0.5}, r"^scenario 'x': margin must be a number >= 0, a Series "
      r"or a column name, got -0.5$", "margin"),
@@ -203,7 +204,10 @@ def bundle(tmp_path_factory, maps):
 
 
 def _cli(*args):
-    result = CliRunner().invoke(cli.main, [str(a) for a in args])
+    args = [str(a) for a in args]
+    if args[0] in ("score", "report") and "--margin" not in args:
+        args += ["--margin", "0.3"]  # required: lifevalue does not assume value = revenue
+    result = CliRunner().invoke(cli.main, args)
     return result.exit_code, result.stderr
 
 

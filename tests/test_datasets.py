@@ -7,12 +7,12 @@ from lifevalue import datasets
 
 def test_cdnow_sample_facts(cdnow_cal):
     assert len(cdnow_cal) == 2357
-    repeaters = cdnow_cal["frequency_cal"] > 0
+    repeaters = cdnow_cal["frequency"] > 0
     assert int(repeaters.sum()) == 946
-    assert int(cdnow_cal["frequency_cal"].sum()) == 2457
-    assert cdnow_cal.loc[repeaters, "monetary_value_cal"].mean() == pytest.approx(35.078, abs=5e-4)
+    assert int(cdnow_cal["frequency"].sum()) == 2457
+    assert cdnow_cal.loc[repeaters, "monetary_value"].mean() == pytest.approx(35.078, abs=5e-4)
     # customer 1 of the papers: x=2, t_x=30.43, T=38.86
-    assert cdnow_cal.loc[1, ["frequency_cal", "recency_cal", "T_cal"]].round(2).tolist() == [
+    assert cdnow_cal.loc[1, ["frequency", "recency", "T"]].round(2).tolist() == [
         2, 30.43, 38.86]
     assert (cdnow_cal["duration_holdout"] == 39.0).all()
 

@@ -73,18 +73,22 @@ def _pipeline(log, engine, calibrate):
     kw = dict(amount="amount", observation_end=START + pd.Timedelta(days=420), engine=engine)
     if calibrate:
         kw["calibration_end"] = START + pd.Timedelta(days=250)
-    summary = lv.summarize(log, **kw)
+    try:
+        summary = lv.summarize(log, **kw)
+    except v.EmptyInputError as err:  # nobody bought before calibration_end: said clearly
+        assert calibrate and str(err).startswith("no customer bought on or before")
+        return
     ids = set(log["customer_id"])
     new = set(summary.attrs.get("new_in_holdout", []))
     # nobody lost, nobody duplicated: the summary and the new-in-holdout list partition ids
     assert summary.index.is_unique and not (set(summary.index) & new)
     assert set(summary.index) | new == ids
-    if len(summary) == 0:
-        return
+    if calibrate:  # the explicit choice of the calibration columns
+        summary = lv.calibration_part(summary)
     bg = lv.BetaGeo().fit(summary, method="map")
     outputs = [bg.p_alive(summary), bg.expected_purchases(summary, 10.0),
                bg.prob_no_purchase(summary, 10.0)]
-    freq = summary["frequency_cal" if calibrate else "frequency"]
+    freq = summary["frequency"]
     if not (freq > 0).any():
         with pytest.raises(v.InputError, match="Gamma-Gamma needs repeat customers"):
             lv.GammaGamma().fit(summary, method="map")
@@ -157,3 +161,29 @@ def test_tiny_population_of_single_repeaters_fits():
                    25178.81],
     })
     _pipeline(log, "pandas", False)
+
+
+@SETTINGS
+@given(log=valid_logs(), kind=st.sampled_from(list(CORRUPTIONS)),
+       engine=st.sampled_from(["pandas", "duckdb"]), data=st.data())
+def test_rejected_and_kept_rows_make_the_input(log, kind, engine, data):
+    col, value = CORRUPTIONS[kind]
+    rows = data.draw(st.lists(st.integers(0, len(log) - 1), min_size=1, max_size=3,
+                              unique=True))
+    log[col] = log[col].astype(object)
+    for r in rows:
+        log.loc[r, col] = value
+    kw = dict(amount="amount", observation_end=START + pd.Timedelta(days=420), engine=engine,
+              on_bad_rows="reject")
+    try:
+        summary = lv.summarize(log, **kw)
+    except v.EmptyInputError as err:  # every row was corrupted
+        assert str(err).startswith("every row of the transactions was rejected")
+        assert len(rows) == len(log)
+        return
+    rejected = summary.attrs["rejected_rows"]
+    assert sorted(rejected.index) == sorted(rows)
+    assert sum(summary.attrs["row_rules"].values()) == len(rejected)
+    kept = log.drop(index=rejected.index)
+    assert set(summary.index) == set(kept["customer_id"])
+    assert summary["frequency"].sum() + len(summary) <= len(kept)

@@ -140,3 +140,136 @@ def test_not_a_frame():
 
 def test_bad_observation_end_option():
     _raises(_log(), r"^observation_end 'soon' is not a date$", "pandas", observation_end="soon")
+
+
+# ------------------------------------------------ observation end, readers, bad rows
+
+HINT = "observation_end was not given and would be inferred from the last date"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_future_date_refuses_an_inferred_observation_end(engine):
+    log = _log(date=([5], "2099-03-15"))
+    err = _raises(log, r"^column 'date': 1 row with a date after today \d{4}-\d\d-\d\d; "
+                  r"offending rows", engine, v.InvalidValueError)
+    assert err.column == "date" and list(err.rows.index) == [5]
+    assert str(err).endswith(v.INFERRED_END_HINT) and HINT in str(err)
+    summarize(log, amount="amount", engine=engine, observation_end="2099-03-15")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_isolated_last_date_refuses_an_inferred_observation_end(engine):
+    days = pd.Timestamp("2020-01-01") + pd.to_timedelta(np.arange(2000) % 300, unit="D")
+    log = pd.DataFrame({"customer_id": np.arange(2000) % 50, "date": days, "amount": 1.0})
+    log.loc[1999, "date"] = pd.Timestamp("2024-06-01")
+    err = _raises(log, r"^column 'date': 1 row with a date isolated far after the rest of the "
+                  r"log \(99\.9% of the rows are dated 2020-10-2\d or earlier\)", engine,
+                  v.InvalidValueError)
+    assert list(err.rows.index) == [1999]
+    out = summarize(log, amount="amount", engine=engine, observation_end="2024-06-01")
+    assert out.attrs["observation_end_inferred"] is False
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_inferred_observation_end_is_said(engine, caplog):
+    with caplog.at_level("WARNING", logger="lifevalue.data.summary"):
+        out = summarize(_log(), amount="amount", engine=engine)
+    assert "observation_end not given: inferred as 2024-02-01" in caplog.text
+    assert out.attrs["observation_end_inferred"] is True
+    assert (out["observation_end"] == "2024-02-01").all() and (out["time_unit"] == "W").all()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_reader_errors_are_lifevalues(engine, tmp_path):
+    path = tmp_path / "log.csv"
+    path.write_text("customer_id,date\n1,2024-01-01\n")
+    _raises(path, r"^missing column 'amount': the transactions have columns "
+            r"\['customer_id', 'date'\]$", engine, v.MissingColumnError)
+    path.write_text("")
+    _raises(path, r"^transactions file '.*log.csv' is empty: no header and no rows$", engine,
+            v.EmptyInputError)
+    path.write_text("customer_id,date,amount\n1,2024-01-01,3\n2,2024-01-02,4,5\n")
+    _raises(path, r"^transactions file '.*log.csv', line 3 \(data row 1\): 4 fields where the "
+            r"header has 3 \(\['customer_id', 'date', 'amount'\]\); fix or remove the line$",
+            engine, v.InvalidValueError)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_reject_bad_rows(engine, caplog):
+    log = _log(amount=([1], -2.0), customer_id=([2], None))
+    log["note"] = list("abcdef")
+    with caplog.at_level("WARNING", logger="lifevalue.data.summary"):
+        out = summarize(log, amount="amount", engine=engine, on_bad_rows="reject",
+                        observation_end="2024-01-20")
+    rej = out.attrs["rejected_rows"]
+    assert list(rej.index) == [1, 2, 5]
+    assert list(rej["reason"]) == ["negative amount", "missing customer id",
+                                   "date after observation_end 2024-01-20"]
+    assert list(rej["note"]) == ["b", "c", "f"]
+    assert out.attrs["row_rules"] == {"missing customer id": 1, "negative amount": 1,
+                                      "date after observation_end 2024-01-20": 1}
+    assert "3 rows rejected" in caplog.text
+    assert list(out.index) == [1, 3] and list(out["frequency"]) == [0, 1]
+
+
+def test_every_row_rejected():
+    _raises(_log(amount=([0, 1, 2, 3, 4, 5], -1.0)), r"^every row of the transactions was "
+            r"rejected \(6 negative amount\): no rows to summarise$", "pandas",
+            v.EmptyInputError, on_bad_rows="reject")
+
+
+def test_refunds():
+    log = pd.DataFrame({"customer_id": [1, 1, 1, 2, 2], "amount": [10.0, -4.0, 8.0, 5.0, -5.0],
+                        "date": ["2024-01-01", "2024-01-03", "2024-01-08", "2024-01-02",
+                                 "2024-01-04"]})
+    netted = summarize(log, amount="amount", refunds="net", observation_end="2024-01-15",
+                       time_unit="D")
+    # customer 1: the refund nets into 01-01; customer 2's only purchase is refunded in full
+    assert list(netted.index) == [1] and netted.loc[1, "frequency"] == 1
+    assert netted.attrs["row_rules"] == {}
+    rejected = summarize(log, amount="amount", refunds="reject", observation_end="2024-01-15")
+    assert rejected.attrs["row_rules"] == {"refund (negative amount)": 2}
+    with pytest.raises(v.InvalidValueError, match="a refund before any purchase"):
+        summarize(log.iloc[[1, 2]], amount="amount", refunds="net",
+                  observation_end="2024-01-15")
+    _raises(log, r"^refunds 'net' needs engine 'pandas' \(or 'auto'\)$", "duckdb",
+            v.InvalidOptionError, refunds="net")
+    _raises(log, r"^on_bad_rows 'drop' is not one of 'error', 'reject'$", "pandas",
+            v.InvalidOptionError, on_bad_rows="drop")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_empty_calibration_summary(engine):
+    _raises(_log(), r"^no customer bought on or before calibration_end 2023-12-01: all 3 "
+            r"customers first bought after it, so the calibration summary would be empty; "
+            r"choose a later calibration_end$", engine, v.EmptyInputError,
+            calibration_end="2023-12-01", observation_end="2024-02-01")
+
+
+def test_split_summary_needs_a_choice_and_the_unit_survives_csv(tmp_path):
+    import lifevalue as lv
+
+    split = summarize(_log(), amount="amount", calibration_end="2024-01-10",
+                      observation_end="2024-02-01")
+    with pytest.raises(v.MissingColumnError, match=r"^the summary is a calibration/holdout "
+                       r"split .*as of calibration_end 2024-01-10\. Choose: "
+                       r"lifevalue\.calibration_part\(summary\)"):
+        v.check_summary(split, ("frequency", "recency", "T"))
+    cal = lv.calibration_part(split)
+    assert cal.attrs["calibration_end"] == "2024-01-10" and "frequency" in cal
+    path = tmp_path / "s.csv"
+    cal.to_csv(path)
+    back = pd.read_csv(path, index_col=0)
+    assert v.require_time_unit(back) == "W"
+    back.attrs["time_unit"] = "D"
+    with pytest.raises(v.InvalidOptionError, match=r"^the summary's attrs\['time_unit'\] is 'D' "
+                       r"but its 'time_unit' column says 'W'"):
+        v.summary_time_unit(back)
+    bare = back.drop(columns=["time_unit"])
+    bare.attrs = {}
+    with pytest.raises(v.InvalidOptionError, match=r"^the summary does not say its time unit"):
+        v.require_time_unit(bare)
+    with pytest.raises(v.InvalidOptionError, match=r"^the summary does not say its time unit"):
+        v.check_time_unit_matches(bare, "W")
+    with pytest.raises(v.InvalidOptionError, match=r"^this BetaGeo has no time unit"):
+        v.model_time_unit(lv.BetaGeo.from_params(dict(r=1, alpha=1, a=1, b=1)))

@@ -9,7 +9,7 @@ The flow is transactions -> summary -> models -> value -> segments -> report/CLI
 """
 
 from lifevalue import datasets, validation
-from lifevalue.data import summarize
+from lifevalue.data import calibration_part, summarize
 from lifevalue.models import BetaGeo, ConvergenceWarning, GammaGamma
 from lifevalue.validation import InputError
 from lifevalue.value import CustomerValue, PeriodGrid, Scenario
@@ -17,4 +17,5 @@ from lifevalue.value import CustomerValue, PeriodGrid, Scenario
 __version__ = "0.2.0"
 
 __all__ = ["BetaGeo", "ConvergenceWarning", "CustomerValue", "GammaGamma", "InputError",
-           "PeriodGrid", "Scenario", "__version__", "datasets", "summarize", "validation"]
+           "PeriodGrid", "Scenario", "__version__", "calibration_part", "datasets", "summarize",
+           "validation"]

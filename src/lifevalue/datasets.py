@@ -1,7 +1,10 @@
 """Bundled data: the CDNOW sample (2,357 customers) and master (23,570 customers).
 
 CDNOW is the public log of first-quarter 1997 cohort buyers at an online music
-retailer, followed to the end of June 1998, as used by Fader, Hardie & Lee (2005).
+retailer, followed to the end of June 1998, as used by Fader, Hardie & Lee (2005a)
+and distributed by Bruce Hardie with that paper: the master file holds the whole cohort
+(customers who first bought in January to March 1997), the sample 1/10th of its
+customers with all their purchases.
 Each line is ``customer_id, date (YYYYMMDD), number of CDs, dollar amount``. The
 sample file puts the master file's customer id first (``master_id``) and its own id
 (1..2357, the ids the papers use) second.
@@ -17,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lifevalue.data.summary import summarize
+from lifevalue.data.summary import calibration_part, summarize
 
 CDNOW_CALIBRATION_END = "1997-09-30"
 CDNOW_OBSERVATION_END = "1998-06-30"
@@ -72,16 +75,19 @@ def load_cdnow_transactions(which: str = "sample") -> pd.DataFrame:
 def load_cdnow_summary(which: str = "sample", *, holdout: bool = True) -> pd.DataFrame:
     """The standard CDNOW RFM summary, in weeks at day resolution.
 
-    With ``holdout=True`` (default) it is the 39-week calibration / 39-week holdout
-    summary; otherwise the summary over the whole 78 weeks.
+    With ``holdout=True`` (default) it is the calibration part of the 39-week
+    calibration / 39-week holdout split (:func:`lifevalue.calibration_part`): the RFM
+    columns as of the calibration end 1997-09-30, ready to fit, and the holdout columns
+    ``frequency_holdout``, ``monetary_value_holdout``, ``duration_holdout``. Otherwise
+    it is the summary over the whole 78 weeks, as of 1998-06-30.
 
     Examples
     --------
     >>> cal = load_cdnow_summary()
-    >>> int((cal["frequency_cal"] > 0).sum())
-    946
+    >>> int((cal["frequency"] > 0).sum()), cal.attrs["calibration_end"]
+    (946, '1997-09-30')
     """
-    return summarize(
+    summary = summarize(
         _read_cdnow(which),
         customer_id="customer_id",
         date="date",
@@ -92,3 +98,4 @@ def load_cdnow_summary(which: str = "sample", *, holdout: bool = True) -> pd.Dat
         occasion="D",
         engine="pandas",
     )
+    return calibration_part(summary) if holdout else summary

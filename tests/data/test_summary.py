@@ -55,7 +55,7 @@ def test_cdnow_calibration_holdout_equals_lifetimes(cdnow_log, cdnow_cal):
         )
     assert len(cdnow_cal) == len(ref) == 2357
     _assert_matches_lifetimes(
-        cdnow_cal, ref,
+        cdnow_cal.rename(columns=lambda c: c if c.endswith("holdout") else f"{c}_cal"), ref,
         ["frequency_cal", "recency_cal", "T_cal", "monetary_value_cal", "frequency_holdout",
          "duration_holdout"],
     )
@@ -84,7 +84,7 @@ def test_same_day_transactions_are_one_occasion_and_add_up():
         "amount": [1.0, 2.0, 3.0, 10.0],
     })
     out = summarize(log, amount="amount", observation_end="2024-03-15", time_unit="D")
-    assert out.loc[7].tolist() == [2, 11.0, 14.0, (5.0 + 10.0) / 2]
+    assert out.loc[7].iloc[:-2].tolist() == [2, 11.0, 14.0, (5.0 + 10.0) / 2]
 
 
 def test_monthly_occasions_count_calendar_months():
@@ -95,8 +95,8 @@ def test_monthly_occasions_count_calendar_months():
     })
     out = summarize(log, amount="amount", observation_end="2023-06-01",
                     occasion="M", time_unit="M")
-    assert out.loc["x"].tolist() == [1, 1.0, 5.0, 5.0]
-    assert out.loc["y"].tolist() == [0, 0.0, 3.0, 0.0]
+    assert out.loc["x"].iloc[:-2].tolist() == [1, 1.0, 5.0, 5.0]
+    assert out.loc["y"].iloc[:-2].tolist() == [0, 0.0, 3.0, 0.0]
     days = summarize(log, amount="amount", observation_end="2023-06-01",
                      occasion="D", time_unit="M")
     assert days.loc["x", "T"] == pytest.approx(121 / 30.4375)
@@ -107,7 +107,7 @@ def test_weekly_occasions_start_on_monday():
     log = pd.DataFrame({"customer_id": [1, 1, 1],
                         "date": ["2024-01-01", "2024-01-07", "2024-01-08"]})
     out = summarize(log, occasion="W", time_unit="W", observation_end="2024-01-21")
-    assert out.loc[1].tolist() == [1, 1.0, 2.0]
+    assert out.loc[1].iloc[:-2].tolist() == [1, 1.0, 2.0]
     assert "monetary_value" not in out
 
 

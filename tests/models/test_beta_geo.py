@@ -52,7 +52,7 @@ def test_p_alive_frame_carries_parameter_interval(cdnow_bg_mcmc, cdnow_cal):
     assert list(out.columns) == ["p_alive_mean", "p_alive_param_lo", "p_alive_param_hi"]
     assert out.attrs["ci"] == 0.8 and out.index.equals(cdnow_cal.index)
     d = cdnow_bg_mcmc.draws()
-    x, t, T = (cdnow_cal[c].to_numpy() for c in ("frequency_cal", "recency_cal", "T_cal"))
+    x, t, T = (cdnow_cal[c].to_numpy() for c in ("frequency", "recency", "T"))
     per_draw = pr.p_alive(d["r"][:, None], d["alpha"][:, None], d["a"][:, None],
                           d["b"][:, None], x, t, T)
     np.testing.assert_allclose(out["p_alive_mean"], per_draw.mean(axis=0), rtol=1e-12)
@@ -110,12 +110,12 @@ def test_new_customer(bg_map):
 
 
 def test_from_lifetimes_matches_lifetimes(cdnow_cal):
-    bgf = BetaGeoFitter().fit(cdnow_cal["frequency_cal"], cdnow_cal["recency_cal"],
-                              cdnow_cal["T_cal"])
+    bgf = BetaGeoFitter().fit(cdnow_cal["frequency"], cdnow_cal["recency"],
+                              cdnow_cal["T"])
     model = BetaGeo.from_lifetimes(bgf, time_unit="W")
     ours = model.expected_purchases(cdnow_cal, 10.0, predictive=False)
     ref = bgf.conditional_expected_number_of_purchases_up_to_time(
-        10.0, cdnow_cal["frequency_cal"], cdnow_cal["recency_cal"], cdnow_cal["T_cal"])
+        10.0, cdnow_cal["frequency"], cdnow_cal["recency"], cdnow_cal["T"])
     np.testing.assert_allclose(ours["purchases_mean"], ref, rtol=1e-9)
     assert model.metadata_["method"] == "point"
     with pytest.raises(v.NotFittedError, match="not fitted"):

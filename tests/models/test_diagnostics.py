@@ -47,8 +47,8 @@ def test_fit_stores_the_groups_arviz_expects(cdnow_bg_mcmc, cdnow_cal):
 def test_weighted_loo_equals_arviz_loo_per_customer(cdnow_bg_mcmc, cdnow_cal):
     d = cdnow_bg_mcmc.draws()
     loglik = bgnbd_loglik(d["r"][:, None], d["alpha"][:, None], d["a"][:, None],
-                          d["b"][:, None], cdnow_cal["frequency_cal"].to_numpy(),
-                          cdnow_cal["recency_cal"].to_numpy(), cdnow_cal["T_cal"].to_numpy())
+                          d["b"][:, None], cdnow_cal["frequency"].to_numpy(),
+                          cdnow_cal["recency"].to_numpy(), cdnow_cal["T"].to_numpy())
     ref = az.loo(_per_customer_tree(cdnow_bg_mcmc, loglik), pointwise=True)
     ours = cdnow_bg_mcmc.loo()
     assert ours.n_data_points == ref.n_data_points == len(cdnow_cal)
@@ -65,11 +65,11 @@ def test_weighted_loo_equals_arviz_loo_per_customer(cdnow_bg_mcmc, cdnow_cal):
 
 
 def test_weighted_loo_of_gamma_gamma(cdnow_gg_mcmc, cdnow_cal):
-    rep = cdnow_cal[cdnow_cal["frequency_cal"] > 0]
+    rep = cdnow_cal[cdnow_cal["frequency"] > 0]
     d = cdnow_gg_mcmc.draws()
     loglik = gamma_gamma_loglik(d["p"][:, None], d["q"][:, None], d["gamma"][:, None],
-                                rep["frequency_cal"].to_numpy(),
-                                rep["monetary_value_cal"].to_numpy())
+                                rep["frequency"].to_numpy(),
+                                rep["monetary_value"].to_numpy())
     ref = az.loo(_per_customer_tree(cdnow_gg_mcmc, loglik))
     ours = cdnow_gg_mcmc.loo()
     assert (ours.elpd, ours.se, ours.p) == pytest.approx((ref.elpd, ref.se, ref.p), rel=1e-8)
@@ -141,7 +141,7 @@ def test_convergence_of_a_single_chain_is_not_silently_fine():
 def test_gamma_gamma_groups(cdnow_gg_mcmc, cdnow_cal):
     obs = cdnow_gg_mcmc.idata_["observed_data"]
     assert set(obs.data_vars) == {"frequency", "monetary_value", "count"}
-    assert obs["count"].sum() == (cdnow_cal["frequency_cal"] > 0).sum()
+    assert obs["count"].sum() == (cdnow_cal["frequency"] > 0).sum()
     assert "spend" in cdnow_gg_mcmc.idata_["log_likelihood"].data_vars
     mle = GammaGamma(priors=GammaGamma.flat_priors()).fit(cdnow_cal, method="map")
     assert {k: round(val, 2) for k, val in mle.point_estimate().items()} == {

@@ -30,9 +30,9 @@ def test_mcmc_posterior_means_within_one_sd(cdnow_gg_mcmc):
 
 def test_reports_spend_frequency_correlation(gg_map, cdnow_cal):
     corr = gg_map.spend_frequency_correlation_
-    rep = cdnow_cal["frequency_cal"] > 0
-    expected = np.corrcoef(cdnow_cal.loc[rep, "frequency_cal"],
-                           cdnow_cal.loc[rep, "monetary_value_cal"])[0, 1]
+    rep = cdnow_cal["frequency"] > 0
+    expected = np.corrcoef(cdnow_cal.loc[rep, "frequency"],
+                           cdnow_cal.loc[rep, "monetary_value"])[0, 1]
     assert corr["pearson"] == pytest.approx(expected) and corr["n"] == 946
     assert 0.1 < corr["spearman"] < 0.3  # weak on CDNOW: no warning
 
@@ -52,7 +52,7 @@ def test_expected_spend_intervals(cdnow_gg_mcmc, cdnow_cal):
     assert ((out["spend_pred_lo"] < out["spend_param_lo"])
             & (out["spend_param_hi"] < out["spend_pred_hi"])).all()
     # one-time buyers get the population mean
-    once = cdnow_cal["frequency_cal"] == 0
+    once = cdnow_cal["frequency"] == 0
     assert out.loc[once, "spend_mean"].nunique() == 1
 
 
@@ -63,11 +63,11 @@ def test_point_estimate_still_gets_a_predictive_interval(gg_map, cdnow_cal):
 
 
 def test_from_lifetimes(cdnow_cal):
-    rep = cdnow_cal[cdnow_cal["frequency_cal"] > 0]
-    ggf = GammaGammaFitter().fit(rep["frequency_cal"], rep["monetary_value_cal"])
+    rep = cdnow_cal[cdnow_cal["frequency"] > 0]
+    ggf = GammaGammaFitter().fit(rep["frequency"], rep["monetary_value"])
     model = GammaGamma.from_lifetimes(ggf)
     ours = model.expected_spend(rep, predictive=False)["spend_mean"]
-    ref = ggf.conditional_expected_average_profit(rep["frequency_cal"], rep["monetary_value_cal"])
+    ref = ggf.conditional_expected_average_profit(rep["frequency"], rep["monetary_value"])
     np.testing.assert_allclose(ours, ref, rtol=1e-9)
 
 

@@ -65,8 +65,8 @@ def test_digamma_matches_scipy():
 
 def _cdnow(cdnow_cal):
     c = cdnow_cal
-    return (c["frequency_cal"].to_numpy(float), c["recency_cal"].to_numpy(float),
-            c["T_cal"].to_numpy(float), c["monetary_value_cal"].to_numpy(float))
+    return (c["frequency"].to_numpy(float), c["recency"].to_numpy(float),
+            c["T"].to_numpy(float), c["monetary_value"].to_numpy(float))
 
 
 def _check_bgnbd(stats, points):

@@ -100,7 +100,7 @@ def test_cdnow_laplace_reproduces_published_values_and_nuts(bg_laplace, gg_lapla
 
 def test_laplace_draws_work_downstream_and_survive_save_load(bg_laplace, cdnow_cal, tmp_path):
     out = bg_laplace.p_alive(cdnow_cal.head(50))
-    rep = cdnow_cal.head(50)["frequency_cal"].to_numpy() > 0
+    rep = cdnow_cal.head(50)["frequency"].to_numpy() > 0
     assert (out["p_alive_param_lo"] < out["p_alive_param_hi"]).to_numpy()[rep].all()
     loaded = BetaGeo.load(bg_laplace.save(tmp_path / "bg.nc"))
     assert loaded.metadata_["draws_from"] == "laplace+psis"

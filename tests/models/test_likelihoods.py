@@ -16,8 +16,8 @@ GG = dict(p=6.25, q=3.74, gamma=15.44)
 
 def _cdnow(cdnow_cal):
     c = cdnow_cal
-    return (c["frequency_cal"].to_numpy(float), c["recency_cal"].to_numpy(float),
-            c["T_cal"].to_numpy(float), c["monetary_value_cal"].to_numpy(float))
+    return (c["frequency"].to_numpy(float), c["recency"].to_numpy(float),
+            c["T"].to_numpy(float), c["monetary_value"].to_numpy(float))
 
 
 def test_bgnbd_compressed_equals_per_customer(cdnow_cal):

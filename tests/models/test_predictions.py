@@ -26,8 +26,8 @@ def ggf():
 
 
 def _xtT(cdnow_cal):
-    return (cdnow_cal["frequency_cal"].to_numpy(float), cdnow_cal["recency_cal"].to_numpy(float),
-            cdnow_cal["T_cal"].to_numpy(float))
+    return (cdnow_cal["frequency"].to_numpy(float), cdnow_cal["recency"].to_numpy(float),
+            cdnow_cal["T"].to_numpy(float))
 
 
 def test_published_expected_purchases():
@@ -56,8 +56,8 @@ def test_new_customer_matches_lifetimes(bgf):
 
 
 def test_expected_spend_matches_lifetimes(cdnow_cal, ggf):
-    x = cdnow_cal["frequency_cal"].to_numpy(float)
-    m = cdnow_cal["monetary_value_cal"].to_numpy(float)
+    x = cdnow_cal["frequency"].to_numpy(float)
+    m = cdnow_cal["monetary_value"].to_numpy(float)
     rep = x > 0
     ref = ggf.conditional_expected_average_profit(pd.Series(x[rep]), pd.Series(m[rep]))
     np.testing.assert_allclose(pr.expected_spend(*GG.values(), x[rep], m[rep]), ref, rtol=1e-6)

@@ -9,13 +9,20 @@ and their messages come from :mod:`lifevalue.validation`, the final formulas fro
 from __future__ import annotations
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from lifevalue import validation as v
+from lifevalue.data import readers
 
 
-def _source(con, transactions, date: str, amount: str | None) -> str:
-    """Register the input and return a table expression that reads it."""
+def _source(con, transactions, date: str, amount: str | None, required) -> str:
+    """Register the input and return a table expression that reads it.
+
+    A CSV file is first read as DuckDB sniffs it, to check its columns: naming a
+    column that is absent in ``types`` would fail with DuckDB's own binder error.
+    Whatever DuckDB cannot read is explained by :func:`readers.diagnose_csv`.
+    """
     path = v.check_transactions_source(transactions)
     if path is None:
         con.register("transactions_frame", transactions)
@@ -25,6 +32,15 @@ def _source(con, transactions, date: str, amount: str | None) -> str:
         return f"read_parquet('{quoted}/**/*.parquet')"
     if path.suffix.lower() in (".parquet", ".pq"):
         return f"read_parquet('{quoted}')"
+    try:
+        sniffed = [r[0] for r in con.execute(
+            f"DESCRIBE SELECT * FROM read_csv('{quoted}')").fetchall()]
+    except duckdb.Error as err:
+        readers.diagnose_csv(path, required, err)
+        raise  # pragma: no cover - diagnose_csv raises when given an error
+    if not all(c in sniffed for c in required):
+        readers.diagnose_csv(path, required)  # an empty file or a ragged line
+        v.check_columns(sniffed, required)
     # dates and amounts are read as text and cast in SQL, so that one bad value far
     # into the file becomes a clear error instead of a sniffer failure
     types = {date: "VARCHAR"}
@@ -44,25 +60,35 @@ def _occasion_sql(ts: str, occasion: str) -> str:
 
 
 def summarize_duckdb(transactions, customer_id, date, amount, date_format, obs_end, cal_end,
-                     occasion):
-    """Return ``(aggregates, end_occ, cal_occ, obs_end)`` computed in DuckDB."""
+                     occasion, on_bad_rows="error", refunds="error"):
+    """Return ``(aggregates, end_occ, cal_occ, obs_end, rejected, counts)`` computed in
+    DuckDB; ``obs_end`` is inferred (and checked) when not given."""
     from lifevalue.data.summary import _end_indices
 
+    required = [customer_id, date] + ([amount] if amount is not None else [])
     con = duckdb.connect()
     try:
-        source = _source(con, transactions, date, amount)
+        source = _source(con, transactions, date, amount, required)
         try:
             described = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
         except duckdb.Error as err:
+            path = v.check_transactions_source(transactions)
+            if path is not None and path.suffix.lower() not in (".parquet", ".pq"):
+                readers.diagnose_csv(path, required, err)
             raise v.InputError(f"cannot read transactions: {err}") from err
         columns = {row[0]: row[1] for row in described}
-        v.check_transactions_sql(
-            con, source, columns, customer_id, date, amount, date_format, obs_end
-        )
+        try:
+            source, rejected, counts = v.check_transactions_sql(
+                con, source, columns, customer_id, date, amount, date_format, obs_end,
+                on_bad_rows=on_bad_rows, refunds=refunds)
+        except duckdb.Error as err:  # a line DuckDB cannot parse far into the file
+            path = v.check_transactions_source(transactions)
+            if path is not None and path.suffix.lower() not in (".parquet", ".pq"):
+                readers.diagnose_csv(path, required, err)
+            raise v.InputError(f"cannot read transactions: {err}") from err
         ts = v.sql_date_expr(date, columns[date], date_format)
         if obs_end is None:
-            last = con.execute(f"SELECT CAST(max({ts}) AS DATE) FROM {source}").fetchone()[0]
-            obs_end = pd.Timestamp(last)
+            obs_end = _infer_end(con, source, ts, date, required)
         end_occ, cal_occ, cal_day = _end_indices(obs_end, cal_end, occasion)
         cid = v.sql_ident(customer_id)
         amt = v.sql_amount_expr(amount) if amount is not None else "0.0"
@@ -94,4 +120,26 @@ def summarize_duckdb(transactions, customer_id, date, amount, date_format, obs_e
     agg.index.name = customer_id
     agg = agg.astype({"n_cal": "int64", "first": "int64", "last": "int64", "n_hold": "int64",
                       "repeat_sum": "float64", "hold_sum": "float64"})
-    return agg, end_occ, cal_occ, obs_end
+    return agg, end_occ, cal_occ, obs_end, rejected, counts
+
+
+def _infer_end(con, source, ts, date, required) -> pd.Timestamp:
+    """The last date, after the isolated-date check of :func:`v.isolated_after`."""
+    day = f"datediff('day', DATE '1970-01-01', CAST({ts} AS DATE))"
+    n, first, last = con.execute(f"SELECT count(*), min({day}), max({day}) FROM {source}"
+                                 ).fetchone()
+    rank = v.tail_rank(n)
+    bulk_end = con.execute(f"SELECT {day} AS d FROM {source} ORDER BY d "
+                           f"LIMIT 1 OFFSET {rank - 1}").fetchone()[0]
+    after = v.isolated_after(first, bulk_end, last)
+    if after is not None:
+        pred = f"{day} > {after}"
+        n_bad = con.execute(f"SELECT count(*) FROM {source} WHERE {pred}").fetchone()[0]
+        cols = ", ".join(v.sql_ident(c) for c in dict.fromkeys(required))
+        rows = con.execute(
+            f"SELECT * FROM (SELECT row_number() OVER () - 1 AS row, {cols}, {pred} AS _bad "
+            f"FROM {source}) WHERE _bad ORDER BY row LIMIT {v.MAX_SHOWN}").df()
+        rows = rows.drop(columns="_bad").set_index("row")
+        rows.index.name = None
+        raise v.isolated_dates_error(date, rows, int(n_bad), bulk_end)
+    return pd.Timestamp(np.datetime64(int(last), "D"))

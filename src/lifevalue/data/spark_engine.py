@@ -109,7 +109,13 @@ def summarize_spark(transactions, customer_id, date, amount, date_format, obs_en
              "calibration_end": None if cal_end is None else str(cal_end.date())}
     summary = agg.mapInPandas(to_summary, schema)
     t_col = "T_cal" if cal_end is not None else "T"
-    return summary.withColumn(t_col, F.col(t_col).alias(t_col, metadata={METADATA_KEY: attrs}))
+    summary = summary.withColumn(t_col, F.col(t_col).alias(t_col, metadata={METADATA_KEY: attrs}))
+    # the same constant columns as the local summary: they carry the unit and the "as of"
+    # dates through any file or frame the summary passes through
+    for name in ("time_unit", "observation_end", "calibration_end"):
+        if attrs[name] is not None:
+            summary = summary.withColumn(name, F.lit(attrs[name]))
+    return summary
 
 
 def summary_attrs(summary) -> dict:

@@ -18,7 +18,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -29,6 +28,7 @@ import pandas as pd
 import xarray as xr
 
 from lifevalue import validation as v
+from lifevalue.files import atomic_write  # noqa: F401 - moved to lifevalue.files; re-exported
 from lifevalue.models import diagnostics as dg
 from lifevalue.models.diagnostics import ESS_MIN, RHAT_MAX  # noqa: F401 - public names
 
@@ -171,6 +171,8 @@ class BaseModel:
     # ------------------------------------------------------------------- fitting
 
     def _prepare(self, summary: pd.DataFrame):
+        # a summary without a time unit can be fitted (the parameters are then in no
+        # stated unit); valuing with such a model is refused (CustomerValue)
         columns = v.check_summary(summary, self.summary_names)
         counts = v.check_counts(summary)
         if counts is not None:  # rows that stand for several customers each
@@ -338,7 +340,7 @@ class BaseModel:
             "draws_from": draws_from,
             "sampler": sampler if draws_from == "nuts" else None,
             "priors": priors,
-            "time_unit": summary.attrs.get("time_unit"),
+            "time_unit": v.summary_time_unit(summary),
             "n_customers": int(stats.n_customers),
             "n_unique": int(stats.n_unique),
             "fit_seconds": round(time.perf_counter() - start, 3),
@@ -876,7 +878,14 @@ class BaseModel:
 
     @classmethod
     def from_params(cls, params: dict[str, float], *, time_unit: str | None = None):
-        """A point-estimate model: one draw at ``params``, usable everywhere downstream."""
+        """A point-estimate model: one draw at ``params``, usable everywhere downstream.
+
+        ``time_unit`` ('D', 'W' or 'M') is the unit of the data the parameters were
+        estimated on; a transaction model without it cannot be valued (lifevalue does
+        not guess a unit).
+        """
+        if time_unit is not None:
+            v.check_time_unit(time_unit)
         missing = [n for n in cls.param_names if n not in params]
         if missing:
             raise v.InvalidOptionError(f"params lack {missing[0]!r}", column="params")
@@ -984,22 +993,6 @@ def _version() -> str:
     from lifevalue import __version__
 
     return __version__
-
-
-def atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` then move the file into place, so that a failure never
-    leaves a half-written or overwritten ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _posterior_tree(values: dict[str, np.ndarray]) -> xr.DataTree:

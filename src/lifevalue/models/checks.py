@@ -201,6 +201,10 @@ def repeat_purchase_ppc(model, summary: pd.DataFrame, *, max_count: int = 7, ci:
     if random_seed is not None:
         _check_whole(random_seed, "random_seed", 0)
     model._check_fitted()
+    if v.is_split_summary(summary):  # FHL 2005a Figure 2 is the calibration period
+        from lifevalue.data.summary import calibration_part
+
+        summary = calibration_part(summary)
     v.check_time_unit_matches(summary, model.metadata_.get("time_unit"))
     cols = v.check_summary(summary, model.summary_names)
     counts = v.check_counts(summary)

@@ -262,8 +262,16 @@ def aggregate_forecast(simulated, actual, expected=None, ci: float = 0.9) -> pd.
 # ------------------------------------------------------------ draws from a model
 
 
+def _calibration(summary):
+    """A split summary's calibration part (its calibration columns as plain ones)."""
+    from lifevalue.data.summary import calibration_part
+
+    return calibration_part(summary) if v.is_split_summary(summary) else summary
+
+
 def _holdout_inputs(model, summary: pd.DataFrame, t):
-    x, t_x, T = model._customers(summary)
+    # the holdout checks use the calibration columns of a split by design
+    x, t_x, T = model._customers(_calibration(summary))
     if t is None:
         if "duration_holdout" not in summary.columns:
             raise v.MissingColumnError(

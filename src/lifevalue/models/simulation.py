@@ -10,8 +10,11 @@ import pandas as pd
 
 
 def simulate_bgnbd(n: int, r: float, alpha: float, a: float, b: float, T, *,
-                   rng: np.random.Generator) -> pd.DataFrame:
+                   rng: np.random.Generator, time_unit: str = "W") -> pd.DataFrame:
     """Draw ``n`` customers' (frequency, recency, T) from BG/NBD (FHL 2005a, section 2).
+
+    ``T`` and the rate ``alpha`` are in ``time_unit`` (weeks by default), recorded in
+    ``attrs['time_unit']`` as :func:`lifevalue.summarize` records it.
 
     ``lambda ~ Gamma(r, rate=alpha)``, ``p ~ Beta(a, b)``; repeat purchases arrive as
     a Poisson(lambda) process on (0, T] and the customer drops out after each one with
@@ -37,7 +40,7 @@ def simulate_bgnbd(n: int, r: float, alpha: float, a: float, b: float, T, *,
     t_x[rep] = T[rep] * rng.beta(x[rep], N[rep] - x[rep] + 1)
     out = pd.DataFrame({"frequency": x.astype("int64"), "recency": t_x, "T": T},
                        index=pd.RangeIndex(n, name="customer_id"))
-    out.attrs["time_unit"] = None
+    out.attrs["time_unit"] = time_unit
     return out
 
 
