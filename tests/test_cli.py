@@ -1,71 +1,106 @@
-"""The command line end to end on CDNOW: exit codes, files, atomic writes, stderr."""
+"""The command line end to end on CDNOW: exit codes, files, options saved at fit, bad rows,
+stderr. Commands run in this process (click's runner) so that the scoring kernels compile
+once; test_files.py runs real child processes for kills and races."""
 
 import json
+import os
+import signal
+import stat
 import subprocess
 import sys
 
+import click
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
-from lifevalue import cli
+import lifevalue
+from lifevalue import cli, pipeline
+from lifevalue.errors import ModelError
 from lifevalue.models import BetaGeo
 
+DATES = ("--calibration-end", "1997-09-30", "--observation-end", "1998-06-30")
 
-def run(*args, check_code=None):
-    proc = subprocess.run([sys.executable, "-m", "lifevalue.cli", *map(str, args)],
-                          capture_output=True, text=True, timeout=600)
-    if check_code is not None:
-        assert proc.returncode == check_code, proc.stderr
-    return proc
+
+@pytest.fixture(scope="module", autouse=True)
+def keep_sigterm():
+    before = signal.getsignal(signal.SIGTERM)
+    yield
+    signal.signal(signal.SIGTERM, before)
+
+
+def run(*args, code=0):
+    result = CliRunner().invoke(cli.main, [str(a) for a in args])
+    assert result.exit_code == code, result.stderr + repr(result.exception)
+    return result
 
 
 @pytest.fixture(scope="module")
 def cdnow_csv(tmp_path_factory, cdnow_log):
     path = tmp_path_factory.mktemp("cli") / "cdnow.csv"
-    cdnow_log[["customer_id", "date", "amount"]].to_csv(path, index=False)
+    cdnow_log[["customer_id", "date", "amount"]].rename(
+        columns={"customer_id": "cust", "amount": "spend"}).to_csv(path, index=False)
     return path
 
 
 @pytest.fixture(scope="module")
 def model_dir(cdnow_csv):
     out = cdnow_csv.parent / "model"
-    proc = run("fit", cdnow_csv, "--out", out, "--calibration-end", "1997-09-30",
-               "--observation-end", "1998-06-30", "--method", "map", check_code=0)
-    assert proc.stdout.strip() == str(out)
-    assert "fitting BetaGeo by map" in proc.stderr  # logging goes to stderr
+    result = run("fit", cdnow_csv, "--out", out, *DATES, "--method", "map", "--customer-id",
+                 "cust", "--amount", "spend", "--no-progress")
+    assert result.stdout.strip() == str(out)
+    assert "fitting BetaGeo by map" in result.stderr  # logging goes to stderr
     return out
 
 
-def test_fit_writes_a_model_bundle(model_dir):
+def test_fit_writes_a_model_folder_with_its_options(model_dir):
+    assert model_dir.is_symlink()  # swapped in atomically
     assert sorted(p.name for p in model_dir.iterdir()) == sorted(cli.BUNDLE_FILES)
     info = json.loads((model_dir / "fit.json").read_text())
     assert info["calibration_end"] == "1997-09-30" and info["customers"] == 2357
+    assert info["options"]["data"]["customer_id"] == "cust"
+    assert info["options"]["data"]["calibration_end"] == "1997-09-30"
     bg, gg, _ = cli.load_bundle(model_dir)
     assert round(bg.point_estimate()["r"], 3) == 0.243
     assert round(gg.point_estimate()["p"], 2) == 6.25
 
 
-def test_score_writes_every_customer(model_dir, cdnow_csv, tmp_path):
+def test_score_reuses_the_options_saved_at_fit(model_dir, cdnow_csv, tmp_path):
+    out = tmp_path / "scores.csv"
+    result = run("score", model_dir, cdnow_csv, "--margin", "0.3", "--max-draws", "1",
+                 "--out", out)
+    assert "customer_id = 'cust': as saved with the model at fit" in result.stderr
+    assert "calibration_end = '1997-09-30': as saved with the model at fit" in result.stderr
+    scores = pd.read_csv(out, index_col="cust")
+    assert len(scores) == 2357 and scores.index.is_unique
+    assert {"current_mean", "current_pred_lo", "cell", "pyramid"} <= set(scores)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask  # readable by others
+
+
+def test_score_overrides_and_scenario_file(model_dir, cdnow_csv, tmp_path):
     out = tmp_path / "scores.parquet"
     toml = tmp_path / "push.toml"
     toml.write_text('name = "push"\npurchase_rate = 1.2\n')
-    run("score", model_dir, cdnow_csv, "--calibration-end", "1997-09-30",
-        "--observation-end", "1998-06-30", "--margin", "0.3", "--retention-cost", "0.5",
-        "--scenario", toml, "--max-draws", "1", "--out", out, check_code=0)
+    run("score", model_dir, cdnow_csv, "--calibration-end", "none", "--margin", "0.3",
+        "--retention-cost", "0.5", "--scenario", toml, "--max-draws", "1", "--out", out)
     scores = pd.read_parquet(out)
-    assert len(scores) == 2357 and scores.index.is_unique
-    assert {"current_mean", "current_pred_lo", "potential_param_hi", "cell"} <= set(scores)
-    assert (scores["growth_mean"] >= -1e-9).all()
-    csv = tmp_path / "scores.csv"
-    run("score", model_dir, cdnow_csv, "--calibration-end", "1997-09-30", "--max-draws", "1",
-        "--out", csv, check_code=0)
-    assert len(pd.read_csv(csv)) == 2357
+    assert len(scores) == 2357 and (scores["growth_mean"] >= -1e-9).all()
+
+
+def test_margin_must_be_given(model_dir, cdnow_csv, tmp_path):
+    result = run("score", model_dir, cdnow_csv, "--out", tmp_path / "s.csv", code=3)
+    assert ("--margin: the margin is required (a fraction of revenue in [0, 1]; give 1 to "
+            "value revenue rather than profit) and was neither given nor saved with the "
+            "model") in result.stderr
+    assert not (tmp_path / "s.csv").exists()
 
 
 def test_report_command(model_dir, cdnow_csv, tmp_path):
     out = tmp_path / "r.html"
-    run("report", model_dir, cdnow_csv, "--calibration-end", "1997-09-30",
-        "--observation-end", "1998-06-30", "--max-draws", "1", "--out", out, check_code=0)
+    run("report", model_dir, cdnow_csv, "--margin", "1", "--max-draws", "1",
+        "--calibration-end", "none", "--out", out)
     text = out.read_text()
     assert text.startswith("<!DOCTYPE html>") and "Customer relationship matrix" in text
     assert "http://" not in text and "https://" not in text  # self-contained
@@ -73,53 +108,107 @@ def test_report_command(model_dir, cdnow_csv, tmp_path):
 
 def test_bad_input_exits_3_and_names_the_column(tmp_path, model_dir):
     bad = tmp_path / "bad.csv"
-    bad.write_text("customer_id,date,amount\n1,2024-01-01,5\n2,2024-01-02,-3\n")
-    proc = run("fit", bad, "--out", tmp_path / "m", "--method", "map", check_code=3)
-    assert "column 'amount': 1 row with a negative amount" in proc.stderr
+    bad.write_text("customer_id,date,amount\n1,2024-01-01,5\n2,2024-01-02,abc\n")
+    result = run("fit", bad, "--out", tmp_path / "m", "--method", "map", code=3)
+    assert "column 'amount'" in result.stderr
     assert not (tmp_path / "m").exists()
-    proc = run("score", tmp_path / "nowhere", bad, "--out", tmp_path / "s.csv", check_code=3)
-    assert "lacks 'transactions_model.nc'" in proc.stderr
-    proc = run("score", model_dir, bad, "--out", tmp_path / "s.txt", "--max-draws", "1",
-               check_code=3)
-    assert "write scores to a .csv or .parquet file" in proc.stderr
-    proc = run("score", model_dir, bad, "--out", tmp_path / "s.csv", "--scenario", "heroic",
-               check_code=3)
-    assert "scenario preset 'heroic' is not one of" in proc.stderr
-    proc = run("fit", bad, check_code=2)  # usage: --out is required
-    assert "Missing option '--out'" in proc.stderr
+    result = run("score", tmp_path / "nowhere", bad, "--out", tmp_path / "s.csv", code=3)
+    assert "lacks 'transactions_model.nc'" in result.stderr
+    result = run("score", model_dir, bad, "--out", tmp_path / "s.txt", code=3)
+    assert "write scores to a .csv or .parquet file" in result.stderr
+    result = run("score", model_dir, bad, "--margin", "1", "--out", tmp_path / "s.csv",
+                 "--scenario", "heroic", code=3)
+    assert "scenario preset 'heroic' is not one of" in result.stderr
+    result = run("fit", bad, code=2)  # usage: --out is required
+    assert "Missing option '--out'" in result.stderr
+
+
+def test_a_model_that_cannot_value_the_customers_exits_5(model_dir, cdnow_csv, tmp_path,
+                                                         monkeypatch):
+    def infinite(*args, **kwargs):
+        from lifevalue.models.predictions import expected_spend
+
+        return expected_spend(1.0, 0.5, 10.0, 0, 0.0)  # p x + q = 0.5 <= 1
+
+    with pytest.raises(ModelError, match="expected spend is infinite"):
+        infinite()
+    monkeypatch.setattr(pipeline, "evaluate", infinite)
+    result = run("score", model_dir, cdnow_csv, "--margin", "1", "--out", tmp_path / "s.csv",
+                 code=5)
+    assert "the model cannot value these customers: expected spend is infinite" \
+        in result.stderr
+
+
+def test_rejected_rows_go_to_the_rejects_file(model_dir, cdnow_csv, tmp_path, monkeypatch):
+    real = lifevalue.summarize
+
+    def summarize(transactions, *, on_bad_rows="error", **kwargs):  # the contract
+        frame = pd.read_csv(transactions)
+        bad = frame.index[:3]
+        summary = real(frame.drop(bad), **kwargs)
+        if on_bad_rows == "reject":
+            summary.attrs["rejected_rows"] = frame.loc[bad].assign(reason="negative amount")
+            summary.attrs["row_rules"] = {"negative amount": 3}
+        return summary
+
+    monkeypatch.setattr(lifevalue, "summarize", summarize)
+    out = tmp_path / "s.csv"
+    result = run("score", model_dir, cdnow_csv, "--margin", "1", "--max-draws", "1",
+                 "--calibration-end", "none", "--on-bad-rows", "reject", "--out", out)
+    rejects = pd.read_csv(tmp_path / "s.csv.rejects.csv")
+    assert len(rejects) == 3 and list(rejects.columns) == ["cust", "date", "spend", "reason"]
+    assert "row rule negative amount: 3 rows" in result.stderr
+    assert "3 rejected rows written to" in result.stderr
+    run("score", model_dir, cdnow_csv, "--margin", "1", "--max-draws", "1", "--on-bad-rows",
+        "reject", "--calibration-end", "none", "--rejects", tmp_path / "bad.csv", "--out", out)
+    assert len(pd.read_csv(tmp_path / "bad.csv")) == 3
 
 
 def test_strict_fit_that_did_not_converge_exits_4_and_keeps_the_old_model(cdnow_csv,
                                                                             tmp_path):
     out = tmp_path / "model"
-    run("fit", cdnow_csv, "--out", out, "--method", "map", check_code=0)
+    args = ("--customer-id", "cust", "--amount", "spend", "--no-progress")
+    run("fit", cdnow_csv, "--out", out, "--method", "map", *args)
     before = (out / "transactions_model.nc").read_bytes()
-    proc = run("fit", cdnow_csv, "--out", out, "--draws", "30", "--tune", "30", "--strict",
-               "--no-progress", check_code=4)
-    assert "not converged (--strict)" in proc.stderr and "ESS" in proc.stderr
+    result = run("fit", cdnow_csv, "--out", out, "--draws", "30", "--tune", "30", "--strict",
+                 *args, code=4)
+    assert "not converged (--strict)" in result.stderr and "ESS" in result.stderr
     assert (out / "transactions_model.nc").read_bytes() == before
     assert BetaGeo.load(out / "transactions_model.nc").metadata_["method"] == "map"
 
 
-def test_failed_write_leaves_no_partial_bundle(tmp_path, monkeypatch, cdnow_cal):
+def test_failed_write_leaves_no_partial_bundle(tmp_path, cdnow_cal):
     bg = BetaGeo().fit(cdnow_cal, method="map")
 
     class Broken:
         def save(self, path):
             raise OSError("disk full")
 
-    out = tmp_path / "model"
     with pytest.raises(OSError, match="disk full"):
-        cli._write_bundle(out, bg, Broken(), {})
+        cli._write_bundle(tmp_path / "model", bg, Broken(), {})
     assert list(tmp_path.iterdir()) == []
 
 
 def test_score_a_summary_file(model_dir, cdnow_cal, tmp_path):
     path = tmp_path / "summary.csv"
-    cdnow_cal.to_csv(path)
+    cdnow_cal.rename_axis("cust").to_csv(path)
     out = tmp_path / "scores.csv"
-    run("score", model_dir, path, "--summary", "--max-draws", "1", "--scenario", "neutral",
-        "--out", out, check_code=0)
-    scores = pd.read_csv(out, index_col="customer_id")
+    run("score", model_dir, path, "--summary", "--margin", "1", "--max-draws", "1",
+        "--scenario", "neutral", "--out", out)
+    scores = pd.read_csv(out, index_col="cust")
     assert len(scores) == 2357
     assert (scores["growth_mean"].abs() < 1e-9).all()  # neutral: potential == current
+
+
+def test_every_option_is_documented():
+    for name, command in cli.main.commands.items():
+        assert command.help, name
+        for param in command.params:
+            if isinstance(param, click.Option) and not param.hidden:
+                assert param.help, f"{name} {param.opts}"
+    proc = subprocess.run([sys.executable, "-m", "lifevalue.cli", "--help"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0
+    assert "5 the model cannot value these customers" in proc.stdout
+    for name in ("fit", "score", "report", "run", "compare", "demo"):
+        assert name in proc.stdout

@@ -89,6 +89,6 @@ def test_cli_says_so_and_flags_the_saved_model(cdnow_log, tmp_path):
     assert json.loads((out / "fit.json").read_text())["converged"] is False
     # scoring with that model says so again
     result = runner.invoke(cli.main, ["score", str(out), str(csv), "--max-draws", "10",
-                                      "--out", str(tmp_path / "s.csv")])
+                                      "--margin", "0.3", "--out", str(tmp_path / "s.csv")])
     assert result.exit_code == 0, result.stderr
     assert "in the model directory did NOT converge: " in result.stderr

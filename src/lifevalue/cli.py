@@ -1,35 +1,37 @@
 """The ``lifevalue`` command line, for retraining scripts and schedulers.
 
-Commands: ``fit``, ``score``, ``report`` and ``demo``. Logging goes to stderr; files
-are written atomically (a failed run never leaves a half-written or overwritten
-model, score or report file).
+Commands: ``fit``, ``score``, ``report``, ``run`` (a job file), ``compare`` and
+``demo``. Logging goes to stderr. Files are written atomically with the permissions
+the umask allows; a model folder is swapped in with one atomic step; SIGTERM and
+Ctrl-C during a save remove the partial file and exit (see :mod:`lifevalue.files`).
 
 Exit codes:
 
 * 0 - success;
 * 1 - an unexpected error (a bug: please report it);
 * 2 - a usage error (unknown option, missing argument);
-* 3 - bad input: the message names the column, option or file and the rows;
+* 3 - bad input: the message names the column, option, job-file key or file;
 * 4 - ``fit --strict`` and the fit did not converge: MCMC diagnostics, or the
-  importance-sampling ESS of a Laplace fit (the model is not saved).
+  importance-sampling ESS of a Laplace fit (the model is not saved);
+* 5 - the model cannot value these customers (e.g. a Gamma-Gamma posterior with
+  ``p x + q <= 1``: no finite expected spend); refit, not a data error;
+* 143 - terminated by SIGTERM (130 for Ctrl-C); partial files were removed.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import shutil
+import signal
 import sys
-import tempfile
-import time
-import warnings
 from pathlib import Path
 
 import click
 
-EXIT_UNEXPECTED, EXIT_INPUT, EXIT_NOT_CONVERGED = 1, 3, 4
-BUNDLE_FILES = ("transactions_model.nc", "spend_model.nc", "fit.json")
+from lifevalue import pipeline as pl
+from lifevalue.pipeline import BUNDLE_FILES, load_bundle  # noqa: F401 - public names
+
+EXIT_UNEXPECTED, EXIT_INPUT, EXIT_NOT_CONVERGED, EXIT_MODEL = 1, 3, 4, 5
+EXIT_SIGTERM = 128 + signal.SIGTERM
 
 log = logging.getLogger("lifevalue")
 
@@ -42,17 +44,37 @@ def _setup_logging(verbose: bool) -> None:
     log.propagate = False
 
 
+class Terminated(SystemExit):
+    """Raised in the main thread on SIGTERM so that saves in progress clean up."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated(EXIT_SIGTERM)
+
+
+def install_signal_handlers() -> None:
+    """Turn SIGTERM into :class:`Terminated` (exit code 143) so that ``finally`` blocks
+    and the cleanup of partial files run."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+
 class _Command(click.Command):
     """Maps lifevalue's errors to exit codes and clear one-line messages."""
 
     def invoke(self, ctx):
-        from lifevalue.validation import InputError, NotFittedError
+        from lifevalue.errors import InputError, ModelError, NotFittedError
 
         try:
             return super().invoke(ctx)
+        except ModelError as err:
+            log.error("the model cannot value these customers: %s", err)
+            ctx.exit(EXIT_MODEL)
         except (InputError, NotFittedError) as err:
             log.error("%s", err)
             ctx.exit(EXIT_INPUT)
+        except Terminated:
+            log.error("terminated by SIGTERM")
+            raise
         except click.exceptions.Exit:
             raise
         except click.ClickException:
@@ -62,247 +84,191 @@ class _Command(click.Command):
             ctx.exit(EXIT_UNEXPECTED)
 
 
-def _columns(f):
-    for opt in reversed([
-        click.option("--customer-id", default="customer_id", show_default=True,
-                     help="Customer id column."),
-        click.option("--date", "date_col", default="date", show_default=True,
-                     help="Transaction date column."),
-        click.option("--amount", default="amount", show_default=True,
-                     help="Transaction amount column."),
-        click.option("--date-format", default=None, help="strftime format of text dates."),
-        click.option("--observation-end", default=None,
-                     help="End of the observation period (default: last transaction)."),
-        click.option("--calibration-end", default=None,
-                     help="Fit on transactions up to this date; the rest is holdout."),
-        click.option("--time-unit", type=click.Choice(["D", "W", "M"]), default="W",
-                     show_default=True, help="Unit of recency and T."),
-    ]):
-        f = opt(f)
-    return f
+SAVED = " [default: as saved at fit, else {}]"
+
+
+def _data_options(saved: bool):
+    """Column, date and bad-row options; for score/report their default is what the
+    fit was given (``saved``)."""
+    d = pl.DATA_DEFAULTS
+
+    def default(key):
+        return SAVED.format(d[key]) if saved else f" [default: {d[key]}]"
+
+    def deco(f):
+        for opt in reversed([
+            click.option("--customer-id", default=None,
+                         help="Customer id column." + default("customer_id")),
+            click.option("--date", "date_col", default=None,
+                         help="Transaction date column." + default("date")),
+            click.option("--amount", default=None,
+                         help="Transaction amount column." + default("amount")),
+            click.option("--date-format", default=None,
+                         help="strftime format of text dates [default: inferred]."),
+            click.option("--observation-end", default=None,
+                         help="End of the observation period [default: "
+                         + ("as saved at fit, else " if saved else "")
+                         + "the last transaction]; 'none' clears a saved date."),
+            click.option("--calibration-end", default=None,
+                         help="Use transactions up to this date; the rest is holdout "
+                         "[default: " + ("as saved at fit, else " if saved else "")
+                         + "none]; 'none' clears a saved date."),
+            click.option("--time-unit", type=click.Choice(["D", "W", "M"]), default=None,
+                         help="Unit of recency and T." + default("time_unit")),
+            click.option("--on-bad-rows", type=click.Choice(["error", "reject"]), default=None,
+                         help="'error' stops at the first rule a row breaks (exit 3); "
+                         "'reject' drops such rows, writes them to --rejects and logs the "
+                         "count per rule." + default("on_bad_rows")),
+            click.option("--rejects", type=click.Path(), default=None,
+                         help="CSV of rejected rows (with a 'reason' column) "
+                         "[default: <out>.rejects.csv]."),
+        ]):
+            f = opt(f)
+        return f
+
+    return deco
 
 
 def _value_options(f):
+    d = pl.VALUE_DEFAULTS
     for opt in reversed([
-        click.option("--margin", type=float, default=1.0, show_default=True,
-                     help="Net margin M on revenue, a fraction in [0, 1]."),
-        click.option("--development-cost", type=float, default=0.0, show_default=True,
-                     help="Development cost O per customer and period."),
-        click.option("--retention-cost", type=float, default=0.0, show_default=True,
-                     help="Retention cost R per customer and period."),
-        click.option("--costs-stop-at-churn", is_flag=True,
-                     help="Weight costs by P(active) instead of running them all horizon."),
-        click.option("--period", type=click.Choice(["W", "M", "Q", "Y"]), default="M",
-                     show_default=True),
-        click.option("--horizon", type=int, default=12, show_default=True,
-                     help="Number of periods."),
-        click.option("--discount-rate", type=float, default=0.10, show_default=True,
-                     help="Annual cost of capital."),
-        click.option("--scenario", default="realistic", show_default=True,
-                     help="Potential scenario: a preset name or a TOML file."),
-        click.option("--ci", type=float, default=0.9, show_default=True,
-                     help="Interval level."),
-        click.option("--max-draws", type=int, default=1000, show_default=True),
-        click.option("--seed", type=int, default=0, show_default=True),
+        click.option("--margin", type=float, default=None,
+                     help="Net margin M on revenue, a fraction in [0, 1]. Required unless "
+                     "saved with the model: give 1 to value revenue, not profit."),
+        click.option("--development-cost", type=float, default=None,
+                     help="Development cost O per customer and period."
+                     + SAVED.format(d["development_cost"])),
+        click.option("--retention-cost", type=float, default=None,
+                     help="Retention cost R per customer and period."
+                     + SAVED.format(d["retention_cost"])),
+        click.option("--costs-stop-at-churn/--costs-run-all-horizon", default=None,
+                     help="Weight costs by P(active), or run them all horizon "
+                     "[default: as saved at fit, else all horizon]."),
+        click.option("--period", type=click.Choice(["W", "M", "Q", "Y"]), default=None,
+                     help="Length of a value period." + SAVED.format(d["period"])),
+        click.option("--horizon", type=int, default=None,
+                     help="Number of periods." + SAVED.format(d["horizon"])),
+        click.option("--discount-rate", type=float, default=None,
+                     help="Annual cost of capital." + SAVED.format(d["discount_rate"])),
+        click.option("--scenario", default=None,
+                     help="Potential scenario: a preset name or a TOML file."
+                     + SAVED.format(d["scenario"])),
+        click.option("--ci", type=float, default=None,
+                     help="Interval level." + SAVED.format(d["ci"])),
+        click.option("--max-draws", type=int, default=None,
+                     help="Posterior draws used for values and intervals."
+                     + SAVED.format(d["max_draws"])),
+        click.option("--seed", type=int, default=None,
+                     help="Random seed of the predictive simulation."
+                     + SAVED.format(d["seed"])),
     ]):
         f = opt(f)
     return f
+
+
+def _data_given(kw: dict) -> dict:
+    return {"customer_id": kw.pop("customer_id"), "date": kw.pop("date_col"),
+            "amount": kw.pop("amount"), "date_format": kw.pop("date_format"),
+            "observation_end": kw.pop("observation_end"),
+            "calibration_end": kw.pop("calibration_end"), "time_unit": kw.pop("time_unit"),
+            "on_bad_rows": kw.pop("on_bad_rows")}
+
+
+def _value_given(kw: dict) -> dict:
+    return {k: kw.pop(k) for k in pl.VALUE_DEFAULTS}
 
 
 @click.group()
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
 @click.version_option(package_name="lifevalue")
 def main(verbose: bool) -> None:
-    """lifevalue: Bayesian customer lifetime value from a transaction log."""
+    """lifevalue: Bayesian customer lifetime value from a transaction log.
+
+    Exit codes: 0 success; 1 unexpected error (a bug); 2 usage error; 3 bad input
+    (data, option, job file or model folder); 4 'fit --strict' did not converge;
+    5 the model cannot value these customers; 143 terminated by SIGTERM.
+    """
     _setup_logging(verbose)
-
-
-# --------------------------------------------------------------------------- bundle
-
-
-def _write_bundle(out: Path, bg, gg, info: dict) -> None:
-    """Write the model directory next to ``out`` and swap it into place."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        bg.save(tmp / "transactions_model.nc")
-        gg.save(tmp / "spend_model.nc")
-        (tmp / "fit.json").write_text(json.dumps(info, indent=2, default=str))
-        old = None
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            os.replace(out, old)
-        os.replace(tmp, out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def load_bundle(path):
-    """Load the models and fit information saved by ``lifevalue fit``."""
-    from lifevalue.models import BetaGeo, GammaGamma
-    from lifevalue.validation import InputError
-
-    path = Path(path)
-    missing = [f for f in BUNDLE_FILES if not (path / f).exists()]
-    if missing:
-        raise InputError(f"model directory {str(path)!r} lacks {missing[0]!r}: it is not a "
-                         "model written by 'lifevalue fit'", column="model")
-    info = json.loads((path / "fit.json").read_text())
-    return (BetaGeo.load(path / "transactions_model.nc"),
-            GammaGamma.load(path / "spend_model.nc"), info)
-
-
-def _summarize(transactions, customer_id, date_col, amount, date_format, observation_end,
-               calibration_end, time_unit):
-    from lifevalue import summarize
-
-    start = time.perf_counter()
-    summary = summarize(transactions, customer_id=customer_id, date=date_col, amount=amount,
-                        observation_end=observation_end, calibration_end=calibration_end,
-                        time_unit=time_unit, date_format=date_format)
-    log.info("summarised %s customers in %.1f s", f"{len(summary):,}",
-             time.perf_counter() - start)
-    return summary
-
-
-def _fit_models(summary, method, draws, tune, chains, sampler, seed, progress):
-    from lifevalue.models import BetaGeo, ConvergenceWarning, GammaGamma
-
-    models = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        for cls in (BetaGeo, GammaGamma):
-            start = time.perf_counter()
-            log.info("fitting %s by %s", cls.__name__, method)
-            model = cls().fit(summary, method=method, draws=draws, tune=tune, chains=chains,
-                              sampler=sampler, random_seed=seed, progressbar=progress)
-            log.info("%s fitted in %.1f s: %s", cls.__name__, time.perf_counter() - start,
-                     model)
-            models.append(model)
-    for w in caught:
-        log.warning("%s", w.message)
-    return models
+    install_signal_handlers()
 
 
 # -------------------------------------------------------------------------- commands
 
 
+def fit_options(f):
+    for opt in reversed([
+        click.option("--method", type=click.Choice(["mcmc", "map", "laplace"]), default="mcmc",
+                     show_default=True, help="NUTS, posterior mode, or Laplace + PSIS (falls "
+                     "back to NUTS when Pareto k-hat > 0.7)."),
+        click.option("--draws", type=int, default=None,
+                     help="Draws per chain [default: the library's, 500]."),
+        click.option("--tune", type=int, default=None,
+                     help="Tuning steps per chain [default: the library's, 500]."),
+        click.option("--chains", type=int, default=None,
+                     help="MCMC chains [default: the library's, 4]."),
+        click.option("--sampler", type=click.Choice(["compiled", "pymc", "nutpie", "numpyro"]),
+                     default=None, help="NUTS implementation for --method mcmc [default: the "
+                     "library's, 'compiled']."),
+        click.option("--seed", "fit_seed", type=int, default=0, show_default=True,
+                     help="Random seed of the fit."),
+        click.option("--strict", is_flag=True,
+                     help="Exit with code 4, saving nothing, if the fit did not converge."),
+        click.option("--progress/--no-progress", default=True, show_default=True,
+                     help="Show the sampler's progress."),
+        click.option("--mlflow", "mlflow_uri", default=None,
+                     help="Log parameters, diagnostics and the model files to this MLflow "
+                     "tracking URI (needs 'pip install lifevalue[mlflow]')."),
+        click.option("--mlflow-experiment", default="lifevalue", show_default=True,
+                     help="MLflow experiment name."),
+    ]):
+        f = opt(f)
+    return f
+
+
 @main.command(cls=_Command)
 @click.argument("transactions", type=click.Path(dir_okay=True))
-@_columns
-@click.option("--out", required=True, type=click.Path(), help="Model directory to write.")
-@click.option("--method", type=click.Choice(["mcmc", "map", "laplace"]), default="mcmc",
-              show_default=True, help="NUTS, posterior mode, or Laplace + PSIS (falls back to "
-              "NUTS when Pareto k-hat > 0.7).")
-@click.option("--draws", type=int, default=None,
-              help="Draws per chain [default: the library's, 500].")
-@click.option("--tune", type=int, default=None,
-              help="Tuning steps per chain [default: the library's, 500].")
-@click.option("--chains", type=int, default=None,
-              help="MCMC chains [default: the library's, 4].")
-@click.option("--sampler", type=click.Choice(["compiled", "pymc", "nutpie", "numpyro"]),
-              default=None, help="NUTS implementation for --method mcmc (default: the "
-              "library's, 'compiled').")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--strict", is_flag=True,
-              help="Exit with code 4, saving nothing, if the fit did not converge.")
-@click.option("--progress/--no-progress", default=True, show_default=True,
-              help="Show the sampler's progress.")
-def fit(transactions, customer_id, date_col, amount, date_format, observation_end,
-        calibration_end, time_unit, out, method, draws, tune, chains, sampler, seed, strict,
-        progress):
-    """Summarise TRANSACTIONS (CSV or Parquet), fit both models, save them to --out."""
-    summary = _summarize(transactions, customer_id, date_col, amount, date_format,
-                         observation_end, calibration_end, time_unit)
-    bg, gg = _fit_models(summary, method, draws, tune, chains, sampler, seed, progress)
-    problems = [f"{type(m).__name__}: {'; '.join(m.convergence_problems())}"
-                for m in (bg, gg) if not m.converged]
-    if problems and strict:
-        log.error("not converged (--strict): %s; nothing saved", " | ".join(problems))
-        sys.exit(EXIT_NOT_CONVERGED)
-    info = {"transactions": str(transactions), "customer_id": customer_id, "date": date_col,
-            "amount": amount, "date_format": date_format, "time_unit": time_unit,
-            "observation_end": summary.attrs["observation_end"],
-            "calibration_end": summary.attrs["calibration_end"], "customers": len(summary),
-            "converged": not problems}
-    _write_bundle(Path(out), bg, gg, info)
-    log.info("model saved to %s", out)
+@_data_options(saved=False)
+@click.option("--out", required=True, type=click.Path(),
+              help="Model folder to write (a link to a versioned folder, swapped atomically).")
+@fit_options
+def fit(transactions, out, rejects, **kw):
+    """Summarise TRANSACTIONS (CSV or Parquet), fit both models, save them to --out.
+
+    The options given here (columns, date format, dates, time unit, --on-bad-rows) are
+    saved in the model folder's fit.json and reused by score and report.
+    """
+    from lifevalue import jobs
+
+    data = _data_given(kw)
+    data = {k: (v if v is not None else pl.DATA_DEFAULTS[k]) for k, v in data.items()}
+    fit_opts = {k: kw[k] for k in ("method", "draws", "tune", "chains", "sampler", "strict",
+                                   "progress")}
+    fit_opts["seed"] = kw["fit_seed"]
+    mlflow = ({"tracking_uri": kw["mlflow_uri"], "experiment": kw["mlflow_experiment"]}
+              if kw["mlflow_uri"] else None)
+    step = jobs.fit_step(transactions, out, data, fit_opts, None,
+                         pl.rejects_path(rejects, out), mlflow)
+    if isinstance(step, int):
+        sys.exit(step)
     click.echo(str(out))
 
 
-def _value(bg, gg, margin, development_cost, retention_cost, costs_stop_at_churn, period,
-           horizon, discount_rate, ci, max_draws, seed):
-    from lifevalue.value import CustomerValue
-
-    return CustomerValue(bg, gg, period=period, horizon=horizon,
-                         annual_discount_rate=discount_rate, margin=margin,
-                         development_cost=development_cost, retention_cost=retention_cost,
-                         costs_stop_at_churn=costs_stop_at_churn, ci=ci, max_draws=max_draws,
-                         random_seed=seed)
-
-
-def _scenario(spec: str):
-    from lifevalue.value import PRESETS, Scenario
-
-    if spec in PRESETS:
-        return Scenario.preset(spec)
-    if spec.endswith(".toml") or Path(spec).exists():
-        return Scenario.from_toml(spec)
-    return Scenario.preset(spec)  # raises the clear "not one of" error
-
-
-def _warn_if_not_converged(models) -> None:
-    """Say so on stderr when a saved fit did not converge (scores still follow)."""
-    for model in models:
-        if not model.converged:
-            log.warning("%s in the model directory did NOT converge: %s; its intervals cannot "
-                        "be trusted (refit with more tuning and draws)", type(model).__name__,
-                        "; ".join(model.convergence_problems()))
-
-
-def _load_input(model_dir, data, is_summary, customer_id, date_col, amount, date_format,
-                observation_end, calibration_end, time_unit):
-    bg, gg, _ = load_bundle(model_dir)
-    _warn_if_not_converged((bg, gg))
+def _score_inputs(model_dir, data, kw, rejects, out, is_summary=False):
+    given_data, given_value = _data_given(kw), _value_given(kw)
+    bg, gg, info = load_bundle(model_dir)
+    data_opts = pl.resolve(given_data, pl.saved_options(info, "data"), pl.DATA_DEFAULTS, "data")
+    value_opts = pl.resolve(given_value, pl.saved_options(info, "value"), pl.VALUE_DEFAULTS,
+                            "value")
+    pl.check_margin_given(value_opts, "--margin")
+    if value_opts["margin"] == 1 and given_value.get("margin") is None:
+        log.warning("margin 1 (as saved at fit): values are revenue, not profit")
+    pl.scenario(str(value_opts["scenario"]))  # options first: fail before any heavy work
+    pl.warn_if_not_converged((bg, gg))
     if is_summary:
-        import pandas as pd
-
-        from lifevalue.validation import InputError
-
-        path = Path(data)
-        if not path.exists():
-            raise InputError(f"summary file {str(path)!r} does not exist")
-        summary = (pd.read_parquet(path) if path.suffix.lower() in (".parquet", ".pq")
-                   else pd.read_csv(path))
-        if customer_id in summary.columns:
-            summary = summary.set_index(customer_id)
-        summary.attrs["time_unit"] = time_unit
-        return bg, gg, summary
-    summary = _summarize(data, customer_id, date_col, amount, date_format, observation_end,
-                         calibration_end, time_unit)
-    return bg, gg, summary
-
-
-def _check_table_path(out: Path) -> None:
-    from lifevalue.validation import InputError
-
-    if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
-        raise InputError(f"--out {str(out)!r}: write scores to a .csv or .parquet file",
-                         column="out")
-
-
-def _write_table(frame, out: Path) -> None:
-    from lifevalue.models.base import atomic_write
-
-    _check_table_path(out)
-    if out.suffix.lower() == ".csv":
-        atomic_write(out, lambda tmp: frame.to_csv(tmp))
+        summary = pl.read_summary_file(data, data_opts["customer_id"], data_opts["time_unit"])
     else:
-        atomic_write(out, lambda tmp: frame.to_parquet(tmp))
+        summary = pl.summarize_input(data, data_opts, pl.rejects_path(rejects, out))
+    return bg, gg, summary, data_opts, value_opts
 
 
 @main.command(cls=_Command)
@@ -310,27 +276,19 @@ def _write_table(frame, out: Path) -> None:
 @click.argument("data", type=click.Path())
 @click.option("--summary", "is_summary", is_flag=True,
               help="DATA is an RFM summary (from lifevalue), not a transaction log.")
-@_columns
+@_data_options(saved=True)
 @_value_options
 @click.option("--out", required=True, type=click.Path(), help="Scores file, .csv or .parquet.")
-def score(model_dir, data, is_summary, customer_id, date_col, amount, date_format,
-          observation_end, calibration_end, time_unit, margin, development_cost,
-          retention_cost, costs_stop_at_churn, period, horizon, discount_rate, scenario, ci,
-          max_draws, seed, out):
-    """Score every customer in DATA with the model in MODEL_DIR; write --out."""
-    _check_table_path(Path(out))
-    potential = _scenario(scenario)  # options first: fail before any heavy work
-    bg, gg, summary = _load_input(model_dir, data, is_summary, customer_id, date_col, amount,
-                                  date_format, observation_end, calibration_end, time_unit)
-    cv = _value(bg, gg, margin, development_cost, retention_cost, costs_stop_at_churn, period,
-                horizon, discount_rate, ci, max_draws, seed)
-    start = time.perf_counter()
-    result = cv.evaluate(summary, potential)
-    log.info("scored %s customers in %.1f s", f"{len(summary):,}", time.perf_counter() - start)
-    scores = result.customers.copy()
-    for col in ("cell", "most_likely_cell"):
-        scores[col] = scores[col].astype(str)
-    _write_table(scores, Path(out))
+def score(model_dir, data, is_summary, out, rejects, **kw):
+    """Score every customer in DATA with the model in MODEL_DIR; write --out.
+
+    Columns, dates and options not given are those saved with the model at fit.
+    """
+    pl.check_table_path(out)
+    bg, gg, summary, _, value_opts = _score_inputs(model_dir, data, kw, rejects, out,
+                                                   is_summary)
+    result = pl.evaluate(bg, gg, summary, value_opts)
+    pl.write_table(pl.score_frame(result), out)
     log.info("scores written to %s", out)
     click.echo(str(out))
 
@@ -338,39 +296,71 @@ def score(model_dir, data, is_summary, customer_id, date_col, amount, date_forma
 @main.command(cls=_Command)
 @click.argument("model_dir", type=click.Path())
 @click.argument("transactions", type=click.Path())
-@_columns
+@_data_options(saved=True)
 @_value_options
 @click.option("--out", required=True, type=click.Path(), help="HTML file to write.")
-@click.option("--title", default="Customer value report", show_default=True)
-def report(model_dir, transactions, customer_id, date_col, amount, date_format,
-           observation_end, calibration_end, time_unit, margin, development_cost,
-           retention_cost, costs_stop_at_churn, period, horizon, discount_rate, scenario, ci,
-           max_draws, seed, out, title):
-    """Write a self-contained HTML report of the customers in TRANSACTIONS."""
-    import pandas as pd
+@click.option("--title", default="Customer value report", show_default=True,
+              help="Title of the report.")
+def report(model_dir, transactions, out, title, rejects, **kw):
+    """Write a self-contained HTML report of the customers in TRANSACTIONS.
 
-    from lifevalue.report import write_report
+    Columns, dates and options not given are those saved with the model at fit.
+    """
+    from lifevalue import jobs
 
-    potential = _scenario(scenario)
-    bg, gg, summary = _load_input(model_dir, transactions, False, customer_id, date_col,
-                                  amount, date_format, observation_end, calibration_end,
-                                  time_unit)
-    cv = _value(bg, gg, margin, development_cost, retention_cost, costs_stop_at_churn, period,
-                horizon, discount_rate, ci, max_draws, seed)
-    result = cv.evaluate(summary, potential)
-    log_frame = None
-    path = Path(transactions)
-    if path.suffix.lower() == ".csv":
-        log_frame = pd.read_csv(path, usecols=[customer_id, date_col])
-    elif path.suffix.lower() in (".parquet", ".pq"):
-        log_frame = pd.read_parquet(path, columns=[customer_id, date_col])
-    if log_frame is not None:
-        log_frame[date_col] = pd.to_datetime(log_frame[date_col], format=date_format)
-        log_frame = log_frame.rename(columns={customer_id: "customer_id", date_col: "date"})
-    write_report(out, summary=summary, transactions_model=bg, spend_model=gg, value=result,
-                 transactions=log_frame, title=title)
-    log.info("report written to %s", out)
+    bg, gg, summary, data_opts, value_opts = _score_inputs(model_dir, transactions, kw,
+                                                           rejects, out)
+    result = pl.evaluate(bg, gg, summary, value_opts)
+    jobs.write_report_file(out, transactions, summary, bg, gg, result, data_opts, title)
     click.echo(str(out))
+
+
+@main.command(cls=_Command)
+@click.argument("job_file", type=click.Path())
+def run(job_file):
+    """Run fit, score and report from one TOML JOB_FILE (see docs/cli.md).
+
+    Sections: [input] (transactions, columns, dates, time_unit, on_bad_rows, rejects),
+    [fit] (out, method, draws, tune, chains, sampler, seed, strict, progress), [value]
+    (margin - required - and the other value options), [score] (out), [report] (out,
+    title), [compare] (previous), [mlflow] (tracking_uri, experiment, run_name). Paths
+    are relative to the job file. An invalid job file exits with code 3.
+    """
+    from lifevalue import jobs
+
+    code = jobs.run_job(jobs.load_job(job_file))
+    if code:
+        sys.exit(code)
+
+
+@main.command(cls=_Command)
+@click.argument("old", type=click.Path())
+@click.argument("new", type=click.Path())
+@click.option("--data", type=click.Path(), default=None,
+              help="Transaction log to value with both models when OLD and NEW are model "
+              "folders (gives the interval of the change in base value).")
+@click.option("--top", type=int, default=10, show_default=True,
+              help="How many of the largest movers to show.")
+@click.option("--out", type=click.Path(), default=None,
+              help="Write the per-customer comparison to this .csv or .parquet file.")
+@click.option("--margin", type=float, default=None,
+              help="With model folders: the margin [default: as saved at fit].")
+def compare(old, new, data, top, out, margin):
+    """Compare two runs: two score files, or two model folders and --data.
+
+    Prints customers new and gone, movement between matrix cells and pyramid levels,
+    the change in base value (with its interval when model folders are compared) and
+    the largest movers.
+    """
+    from lifevalue import runs
+
+    if out:
+        pl.check_table_path(out)
+    comparison = runs.compare_paths(old, new, data=data, top=top, margin=margin)
+    click.echo(comparison.to_text())
+    if out:
+        pl.write_table(comparison.customers, out)
+        log.info("comparison written to %s", out)
 
 
 @main.command(cls=_Command)
@@ -390,24 +380,24 @@ def demo(out_dir, draws, tune, progress):
     out_dir = Path(out_dir)
     log_frame = datasets.load_cdnow_transactions("sample")
     summary = datasets.load_cdnow_summary("sample")
-    repeaters = summary["frequency_cal"] > 0
+    repeaters = summary["frequency"] > 0
     click.echo("lifevalue demo: the CDNOW sample (Fader, Hardie & Lee 2005)")
-    n_repeat = int(summary["frequency_cal"].sum())
+    n_repeat = int(summary["frequency"].sum())
     click.echo(f"customers: {len(summary):,}; repeat customers in the 39-week calibration: "
                f"{int(repeaters.sum()):,}; repeat purchases: {n_repeat:,}; mean repeat spend: "
-               f"${summary.loc[repeaters, 'monetary_value_cal'].mean():.2f}")
-    bg, gg = _fit_models(summary, "mcmc", draws, tune, None, None, 1, progress)
+               f"${summary.loc[repeaters, 'monetary_value'].mean():.2f}")
+    bg, gg = pl.fit_models(summary, "mcmc", draws, tune, None, None, 1, progress)
     for model in (bg, gg):
         click.echo(f"\n{type(model).__name__} posterior (mean, sd, 90% interval, "
                    "convergence):")
         click.echo(model.summary()[["mean", "sd", "lo", "hi", "r_hat", "ess_bulk", "ess_tail"]]
                    .round(3).to_string())
-    _write_bundle(out_dir / "cdnow_model", bg, gg, {"dataset": "CDNOW sample",
-                                                    "time_unit": "W"})
-    cv = _value(bg, gg, 0.3, 0.0, 0.5, False, "M", 12, 0.10, 0.9, 1000, 0)
-    result = cv.evaluate(summary, _scenario("realistic"))
-    _write_table(result.customers.astype({"cell": str, "most_likely_cell": str}),
-                 out_dir / "cdnow_scores.csv")
+    value = dict(pl.VALUE_DEFAULTS, margin=0.3, retention_cost=0.5)
+    pl.write_bundle(out_dir / "cdnow_model", bg, gg,
+                    {"dataset": "CDNOW sample", "time_unit": "W",
+                     "options": {"data": {"time_unit": "W"}, "value": value}})
+    result = pl.evaluate(bg, gg, summary, value)
+    pl.write_table(pl.score_frame(result), out_dir / "cdnow_scores.csv")
     click.echo("\nValue of the base over 12 months (margin 30%, retention cost 0.50 a month, "
                "10% a year):")
     click.echo(result.base.round(0).to_string())
@@ -416,6 +406,9 @@ def demo(out_dir, draws, tune, progress):
                         title="CDNOW sample: customer value")
     click.echo(f"\nreport: {path.resolve()}")
 
+
+# kept for callers of the earlier private helpers
+_write_bundle = pl.write_bundle
 
 if __name__ == "__main__":
     main()

@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from lifevalue import plots
-from lifevalue.models.base import atomic_write
+from lifevalue.files import atomic_write
 from lifevalue.segments import customer_pyramid, matrix_counts, pyramid_summary, top_share
 
 PERIOD_NAMES = {"W": "week", "M": "month", "Q": "quarter", "Y": "year"}

@@ -11,7 +11,11 @@ References
 FHL (2005a): Fader, Hardie & Lee, "Counting your customers the easy way: an
 alternative to the Pareto/NBD model", Marketing Science 24(2).
 FHL (2005b): Fader, Hardie & Lee, "RFM and CLV: using iso-value curves for customer
-base analysis", Journal of Marketing Research 42(4).
+base analysis", Journal of Marketing Research 42(4). It introduces the Gamma-Gamma
+model of spend and pairs it with the Pareto/NBD model of purchases; lifevalue pairs it
+with the BG/NBD.
+Fader, Hardie & Lee (2008), "Computing P(alive) using the BG/NBD model", technical note.
+Fader & Hardie (2013), "The Gamma-Gamma model of monetary value", technical note.
 """
 
 from __future__ import annotations
@@ -33,9 +37,11 @@ def _log_odds_dead(r, alpha, a, b, x, t_x, T):
 def p_alive(r, alpha, a, b, x, t_x, T):
     """Probability that a customer with history (x, t_x, T) is still alive.
 
-    FHL (2005a), eq. (12):
+    Fader, Hardie & Lee (2008), "Computing P(alive) using the BG/NBD model":
     ``P(alive) = 1 / (1 + [x>0] a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x))``,
     evaluated as a logistic function of the log odds so that it never overflows.
+    With x = 0 it is exactly 1: under the BG/NBD a customer drops out only after a
+    repeat purchase.
 
     Examples
     --------
@@ -152,7 +158,7 @@ def expected_purchases_new_customer(r, alpha, a, b, t):
 def expected_spend(p, q, gamma, x, m):
     """Expected spend per transaction of a customer with x repeat purchases of mean m.
 
-    FHL (2005b), eq. (5), the posterior mean of p/nu:
+    Fader & Hardie (2013), eq. (5), the posterior mean of p/nu:
     ``E[M | p, q, gamma, m, x] = (p (gamma + x m)) / (p x + q - 1)``.
     With x = 0 it is the population mean ``p gamma / (q - 1)``.
 
@@ -171,14 +177,14 @@ def expected_spend(p, q, gamma, x, m):
 
 def _raise_infinite_spend(p, q, x, denom) -> None:
     """The posterior of nu is Gamma(p x + q, ...); its mean spend p/nu is finite only when
-    p x + q > 1 (FHL 2005b, eq. 5). With q <= 1 the population's spend has no finite mean,
+    p x + q > 1 (Fader & Hardie 2013, eq. 5). With q <= 1 the population's spend has no finite mean,
     so a customer without repeat purchases (x = 0) has no finite expected spend."""
-    from lifevalue import validation as v
+    from lifevalue.errors import ModelError
 
     bad = np.broadcast_to(denom <= 0, np.broadcast(p, q, x, denom).shape)
     q_arr = np.broadcast_to(np.asarray(q, dtype="float64"), bad.shape)
     x_arr = np.broadcast_to(x, bad.shape)
-    raise v.InputError(
+    raise ModelError(
         "expected spend is infinite: the Gamma-Gamma fit has p x + q <= 1 for customers with "
         f"x = {sorted({int(val) for val in x_arr[bad]})[:5]} (q = {float(q_arr[bad].min()):.4g}"
         "): the population's spend per purchase has no finite mean. Check the monetary values "
