@@ -90,7 +90,7 @@ def test_fit_on_sufficient_statistics_equals_full_fit(spark, cdnow_cal):
     for k in BetaGeo.param_names:
         assert compressed.draws()[k] == pytest.approx(full.draws()[k], rel=1e-8)
     spend = sufficient_statistics(sdf, kind="spend")
-    assert spend["n_customers"].sum() == int((cdnow_cal["frequency_cal"] > 0).sum())
+    assert spend["n_customers"].sum() == int((cdnow_cal["frequency"] > 0).sum())
     gg_full = GammaGamma().fit(cdnow_cal, method="map")
     gg = GammaGamma().fit(spend, method="map")
     for k in GammaGamma.param_names:

@@ -66,7 +66,7 @@ def plot_frequency_recency_matrix(model, *, t: float = 1.0, max_frequency: int =
 def plot_probability_alive_matrix(model, *, max_frequency: int = 20,
                                   max_recency: float | None = None, T: float | None = None,
                                   ax=None):
-    """P(alive) by frequency and recency (FHL 2005a eq. 12), posterior-mean parameters."""
+    """P(alive) by frequency and recency (Fader, Hardie & Lee 2008), posterior-mean parameters."""
     ax = _axes(ax)
     T = T if T is not None else (max_recency or 52.0)
     max_recency = max_recency or T
@@ -88,15 +88,20 @@ def calibration_holdout_table(model, summary: pd.DataFrame, *, max_frequency: in
 
     Frequencies at or above ``max_frequency`` are pooled into one ``'7+'`` group.
     The prediction is the posterior mean of eq. (10) with its parameter interval.
+    ``summary`` is a calibration/holdout split from ``summarize(..., calibration_end=)``
+    or its :func:`~lifevalue.calibration_part`.
     """
-    for col in ("frequency_cal", "frequency_holdout", "duration_holdout"):
+    from lifevalue.data import calibration_part
+
+    for col in ("frequency_holdout", "duration_holdout"):
         if col not in summary.columns:
             raise v.MissingColumnError(
                 f"missing column {col!r}: the calibration/holdout plot needs a summary made "
                 "with calibration_end", column=col)
+    summary = calibration_part(summary)
     duration = float(summary["duration_holdout"].iloc[0])
     pred = model.expected_purchases(summary, duration, predictive=False)
-    group = summary["frequency_cal"].clip(upper=max_frequency).astype(int)
+    group = summary["frequency"].clip(upper=max_frequency).astype(int)
     frame = pd.DataFrame({"group": group, "actual": summary["frequency_holdout"],
                           "predicted": pred["purchases_mean"],
                           "lo": pred["purchases_param_lo"], "hi": pred["purchases_param_hi"]})

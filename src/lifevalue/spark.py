@@ -143,32 +143,24 @@ def value_customers(summary, customer_value, potential="realistic", *,
     potential : str, dict or Scenario
         As in :meth:`lifevalue.CustomerValue.evaluate`.
     thresholds : (float, float), optional
-        The matrix thresholds. By default they are computed as locally: the 80th
-        percentile of current value at the posterior-mean parameters, over all
-        customers (one extra pass; the driver collects one number per customer).
+        The matrix thresholds, as in :meth:`lifevalue.CustomerValue.evaluate`; by default
+        the same as locally (:meth:`lifevalue.CustomerValue.matrix_thresholds`: fixed by
+        the model, not by the customers), computed once on the driver.
 
     Returns
     -------
     pyspark.sql.DataFrame
         ``customer_id`` and the per-customer columns of ``evaluate(...).customers``;
-        ``cell`` and ``most_likely_cell`` as strings. The value of the whole base is
+        ``cell`` and ``most_likely_cell`` as strings. The comparisons across customers
+        (rank intervals, P(top 20%), pyramid level probabilities) need every customer's
+        draws at once and are not computed on Spark. The value of the whole base is
         :func:`value_base`.
     """
-    from pyspark.sql import functions as F
-
-    if thresholds is None:
-        def point(part: pd.DataFrame, offset: int) -> pd.DataFrame:
-            values = customer_value.point_current_values(part)
-            return pd.DataFrame({"current_point": values}, index=part.index)
-
-        current = _score_partitions(summary, customer_id, point, n_partitions)
-        values = current.select(F.col("current_point")).toPandas()["current_point"]
-        top = customer_value.threshold_of(values.to_numpy())
-        thresholds = (top, top)
+    thresholds = customer_value.matrix_thresholds(thresholds)
 
     def value(part: pd.DataFrame, offset: int) -> pd.DataFrame:
         result = customer_value.evaluate(part, potential, thresholds=thresholds,
-                                         rng_offset=offset)
+                                         comparisons=False, rng_offset=offset)
         out = result.customers
         for col in ("cell", "most_likely_cell"):
             out[col] = out[col].astype(str)
@@ -211,6 +203,7 @@ def value_base(summary, customer_value, potential="realistic", *,
         for rows, offset in _runs(batches):
             # the thresholds only place customers in the matrix: any will do here
             totals = customer_value.evaluate(local(rows), potential, thresholds=(0.0, 0.0),
+                                             comparisons=False,
                                              rng_offset=offset).draw_totals
             yield pd.DataFrame({RANK: [offset], **{f"{name}_{kind}": [totals[(name, kind)]]
                                                    for name, kind in keys}})

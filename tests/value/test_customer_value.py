@@ -25,8 +25,8 @@ def sub(cdnow_cal):
 
 def test_reduces_to_lifetimes_clv(maps, cdnow_cal):
     bg, gg = maps
-    x, t, T, m = (cdnow_cal[c] for c in ("frequency_cal", "recency_cal", "T_cal",
-                                          "monetary_value_cal"))
+    x, t, T, m = (cdnow_cal[c] for c in ("frequency", "recency", "T",
+                                          "monetary_value"))
     bgf = BetaGeoFitter()
     bgf.params_ = pd.Series(bg.point_estimate())
     bgf.predict = bgf.conditional_expected_number_of_purchases_up_to_time  # set by fit()
@@ -194,9 +194,9 @@ def test_settings_per_period_and_per_customer(maps, sub):
                for cv in (cv_scalar, cv_period, cv_cust))
     np.testing.assert_allclose(a, b, rtol=1e-12)
     np.testing.assert_allclose(a, c, rtol=1e-12)
-    double = CustomerValue(*maps, margin=sub["frequency_cal"].clip(upper=1) * 0.6 + 0.0)
+    double = CustomerValue(*maps, margin=sub["frequency"].clip(upper=1) * 0.6 + 0.0)
     d = double.evaluate(sub, "neutral").customers["current_mean"]
-    rep = sub["frequency_cal"] > 0
+    rep = sub["frequency"] > 0
     np.testing.assert_allclose(d[rep], 2 * a[rep], rtol=1e-12)
 
 
@@ -235,8 +235,8 @@ def test_engine_equals_the_formula_written_out(maps, cdnow_cal, stop):
                        costs_stop_at_churn=stop, annual_discount_rate=0.08)
     got = cv.evaluate(sub, "neutral").customers["current_mean"].to_numpy()
     e, s = bg.point_estimate(), gg.point_estimate()
-    x, t_x, T, m = (sub[c].to_numpy() for c in ("frequency_cal", "recency_cal", "T_cal",
-                                                 "monetary_value_cal"))
+    x, t_x, T, m = (sub[c].to_numpy() for c in ("frequency", "recency", "T",
+                                                 "monetary_value"))
     edges = cv.grid.edges
     alive = pr.p_alive(*e.values(), x, t_x, T)[:, None]
     cum = pr.expected_purchases_if_alive(*e.values(), x[:, None], T[:, None], edges[None, :])

@@ -10,15 +10,18 @@ from lifevalue.value.scenarios import PRESETS, Scenario
 def test_presets_are_documented_and_ordered():
     assert set(PRESETS) == {"neutral", "defensive", "realistic", "ambitious"}
     assert Scenario.preset("neutral").is_neutral
-    rates = [PRESETS[n].purchase_rate for n in ("defensive", "realistic", "ambitious")]
-    drops = [PRESETS[n].dropout for n in ("defensive", "realistic", "ambitious")]
-    assert rates == sorted(rates) and drops == sorted(drops, reverse=True)
+    # the presets are benchmark levels (what a share of the population reaches), rising
+    for field in ("benchmark_rate", "benchmark_spend", "benchmark_retention"):
+        levels = [getattr(PRESETS[n], field) for n in ("defensive", "realistic", "ambitious")]
+        assert levels == [0.5, 0.75, 0.9]
+    assert all(PRESETS[n].purchase_rate == 1.0 for n in PRESETS)
+    assert not PRESETS["neutral"].has_benchmark
     assert PRESETS["realistic"].__doc__  # documented class
 
 
 def test_from_dict_and_toml(tmp_path):
     s = Scenario.from_dict({"preset": "realistic", "spend": 1.2, "name": "mine"})
-    assert (s.purchase_rate, s.spend, s.name) == (1.15, 1.2, "mine")
+    assert (s.benchmark_rate, s.spend, s.name) == (0.75, 1.2, "mine")
     path = tmp_path / "s.toml"
     path.write_text('name = "push"\npurchase_rate = 1.5\ndropout = 0.5\n')
     t = Scenario.from_toml(path)
@@ -31,6 +34,7 @@ def test_from_dict_and_toml(tmp_path):
     ({"dropout": 0}, r"scenario 'custom': dropout must be > 0"),
     ({"target_share_of_wallet": 1.5}, r"target_share_of_wallet must be in \(0, 1\]"),
     ({"preset": "heroic"}, r"scenario preset 'heroic' is not one of"),
+    ({"benchmark_rate": 1.0}, r"benchmark_rate must be a population level in \(0, 1\)"),
 ])
 def test_bad_scenarios(spec, match):
     with pytest.raises(v.InvalidOptionError, match=match):

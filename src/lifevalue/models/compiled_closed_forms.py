@@ -2,7 +2,7 @@
 and customer, and expected purchases and survival of an active customer at many period
 edges at once.
 
-P(alive) (FHL 2005a, eq. 12) is one pass over a ``(draws, customers)`` array without
+P(alive) (Fader, Hardie & Lee 2008) is one pass over a ``(draws, customers)`` array without
 NumPy's temporaries.
 
 Value scoring needs, for every population draw and every unique (x, T) row, the
@@ -47,9 +47,10 @@ def purchases_and_survival(r, alpha, a, b, x, T, rate, dropout, edges):
         Population draws of the BG/NBD parameters.
     x, T : arrays ``(U,)``
         Unique rows' repeat purchases and age.
-    rate, dropout : arrays ``(U,)``
-        A scenario's purchase-rate and dropout multipliers per row: time runs ``rate``
-        times faster (``t -> rate * t``) and the dropout shape is ``dropout * a``.
+    rate, dropout : arrays ``(U,)`` or ``(S, U)``
+        A scenario's purchase-rate and dropout multipliers per row (or per draw and row,
+        as a benchmark potential gives): time runs ``rate`` times faster (``t -> rate *
+        t``) and the dropout shape is ``dropout * a``.
     edges : array ``(P,)``
         Times after T, all >= 0.
 
@@ -74,6 +75,8 @@ def purchases_and_survival(r, alpha, a, b, x, T, rate, dropout, edges):
     arrays = [np.ascontiguousarray(v, dtype="float64")
               for v in (r, alpha, a, b, x, T, rate, dropout, edges)]
     S, U, P = len(arrays[0]), len(arrays[4]), len(arrays[8])
+    for j in (6, 7):  # one multiplier per draw and row
+        arrays[j] = np.ascontiguousarray(np.broadcast_to(arrays[j], (S, U)))
     purchases, survival = np.empty((S, U, P)), np.empty((S, U, P))
     _tables(*arrays, purchases, survival)
     return purchases, survival
@@ -89,13 +92,13 @@ def _tables(r, alpha, a, b, x, T, rate, dropout, edges, purchases, survival):
     sum_s = np.empty(P)
     for s in range(S):
         for u in range(U):
-            ad = a[s] * dropout[u]
+            ad = a[s] * dropout[s, u]
             c = ad + b[s] + x[u] - 1.0       # C of eq. (10)
             a1 = ad + b[s] - 1.0 - r[s]      # C - A
             base = alpha[s] + T[u]
             k_max = 0
             for k in range(P):
-                tau = rate[u] * edges[k]
+                tau = rate[s, u] * edges[k]
                 w[k] = tau / (base + tau)
                 if w[k] > w[k_max]:
                     k_max = k
@@ -178,7 +181,7 @@ def _expm1(y, exp_y):
 def p_alive_draws(r, alpha, a, b, x, t_x, T) -> np.ndarray:
     """P(alive) for draws ``(S,)`` and customers ``(n,)``, shape ``(S, n)``.
 
-    FHL (2005a), eq. (12): ``1 / (1 + [x>0] a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x))``;
+    Fader, Hardie & Lee (2008): ``1 / (1 + [x>0] a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x))``;
     exactly 1 without repeat purchases. Equals
     :func:`lifevalue.models.predictions.p_alive` to rounding.
 
@@ -234,7 +237,7 @@ def _p_alive(r, alpha, a, b, x, t_x, T, out):
 
 @numba.njit(nogil=True, cache=True, error_model="numpy", fastmath=_FASTMATH, inline="always")
 def p_alive_one(r, alpha, a, b, x, t_x, T):
-    """P(alive) of one customer at one draw (FHL 2005a, eq. 12), as a logistic function of
+    """P(alive) of one customer at one draw (Fader, Hardie & Lee 2008), as a logistic function of
     the log odds of having dropped out (as :func:`lifevalue.models.predictions.p_alive`),
     so that it never overflows; exactly 1 without repeat purchases.
 
@@ -261,7 +264,7 @@ MAX_TABULATED = 4096
 
 
 def alive_log_tables(r, alpha, a, b, x, t_x, T):
-    """The logs of eq. (12) per draw, tabulated on the customers' distinct values.
+    """The logs of P(alive) per draw, tabulated on the customers' distinct values.
 
     The log odds of having dropped out are ``log(a/(b+x-1)) + (r+x) (log(alpha+T) -
     log(alpha+t_x))``. With few distinct x and few distinct T and t_x (days, weeks),

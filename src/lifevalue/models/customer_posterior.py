@@ -260,7 +260,7 @@ def simulate_purchase_counts(params: dict, x, t_x, T, horizon: float, rng: Block
 def _count_block(state, i0, i1, alive, q_none, r, alpha, a, b, x, T, edges, counts, active):
     """:func:`simulate_purchase_counts` for the customers ``[i0, i1)`` with one block's
     stream: the walk of :func:`_simulate_block` with one period and no spend, given
-    P(alive) (FHL 2005a, eq. 12) and the probability of no purchase if alive, per draw
+    P(alive) (Fader, Hardie & Lee 2008) and the probability of no purchase if alive, per draw
     and customer."""
     horizon = edges[1]
     window = np.zeros(3, dtype=np.int64)  # one period (see new_counts)
@@ -296,7 +296,7 @@ def simulate_discounted_revenue(p_alive_, q_none, bg: dict, gg: dict, x, T, m, e
     Integrating them out gives the same law of the future purchase path,
     drawn one purchase at a time (a Polya process):
 
-    * alive with probability P(alive) (FHL 2005a, eq. 12);
+    * alive with probability P(alive) (Fader, Hardie & Lee 2008);
     * the gap to the next purchase, after k purchases in (T, T+t], is Lomax:
       ``P(gap > s) = ((alpha' + t) / (alpha' + t + s))^(r+x+k)`` with ``alpha' =
       (alpha+T)/c`` for a purchase-rate multiplier c (FHL 2005a, eq. 6 with the

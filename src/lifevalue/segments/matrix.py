@@ -8,27 +8,9 @@ potential value on the other.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-CELLS = ("retain", "develop", "phase_out")
-
-
-def classify(current, potential, current_threshold: float, potential_threshold: float
-             ) -> np.ndarray:
-    """Cell codes (0 retain, 1 develop, 2 phase out) of values; arrays broadcast.
-
-    Applied to each posterior draw it gives the probability of each cell.
-
-    Examples
-    --------
-    >>> classify(np.array([10.0, 1.0, 1.0, -3.0]), np.array([12.0, 9.0, 2.0, 20.0]), 5, 8)
-    array([0, 1, 2, 1])
-    """
-    current = np.asarray(current, dtype="float64")
-    potential = np.asarray(potential, dtype="float64")
-    return np.where(current >= current_threshold, 0,
-                    np.where(potential >= potential_threshold, 1, 2))
+from lifevalue.value.thresholds import CELLS, classify  # noqa: F401 (re-exported)
 
 
 def matrix_counts(customers: pd.DataFrame) -> pd.DataFrame:

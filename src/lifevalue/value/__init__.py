@@ -9,6 +9,7 @@ from lifevalue.value.formulas import (
 )
 from lifevalue.value.periods import PeriodGrid
 from lifevalue.value.scenarios import PRESETS, Scenario
+from lifevalue.value.thresholds import MatrixThresholds
 
-__all__ = ["PRESETS", "CustomerValue", "PeriodGrid", "Scenario", "ValueResult",
+__all__ = ["PRESETS", "CustomerValue", "MatrixThresholds", "PeriodGrid", "Scenario", "ValueResult",
            "return_based_value", "revenue_based_value", "transaction_based_value"]

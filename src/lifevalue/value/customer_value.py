@@ -3,10 +3,10 @@ and for the whole base, with both kinds of interval.
 
 For each population draw s (BG/NBD and Gamma-Gamma draws paired, draw by draw):
 
-* the **expectation** ``E[KW | theta_s]`` uses the closed forms: P(alive) (FHL 2005a
-  eq. 12), expected purchases per period from eq. (10) evaluated at the period
-  boundaries, survival to the start of each period, and expected spend (FHL 2005b
-  eq. 5). Its spread across draws is the **parameter interval**;
+* the **expectation** ``E[KW | theta_s]`` uses the closed forms: P(alive) (Fader, Hardie
+  & Lee 2008), expected purchases per period from eq. (10) evaluated at the period
+  boundaries, survival to the start of each period, and expected spend (Fader & Hardie
+  2013, eq. 5). Its spread across draws is the **parameter interval**;
 * a **simulation** of the customer's own future (alive or not, own rate, own dropout,
   Poisson purchases, Gamma spends) gives one realised value per draw. Their spread is
   the **predictive interval**, and P(value < 0) is the share of negative ones. The
@@ -43,7 +43,7 @@ threads or the chunking.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import threading
 
 import numpy as np
 import pandas as pd
@@ -59,52 +59,13 @@ from lifevalue.models.compiled_closed_forms import (
     purchases_and_survival,
 )
 from lifevalue.models.likelihoods import unique_rows
-from lifevalue.segments.matrix import CELLS, classify
+from lifevalue.value import benchmarks as bm
+from lifevalue.value import comparisons as cmp
 from lifevalue.value import scoring_kernel as sk
 from lifevalue.value.periods import PeriodGrid
+from lifevalue.value.results import ValueResult, _base_row, base_table
 from lifevalue.value.scenarios import Scenario, per_customer
-
-#: Default matrix thresholds: this quantile of current value (the top 20% are retained).
-RETAIN_QUANTILE = 0.8
-
-
-@dataclass
-class ValueResult:
-    """The outcome of :meth:`CustomerValue.evaluate`.
-
-    Attributes
-    ----------
-    customers : pandas.DataFrame
-        One row per customer (same index as the summary). For each of ``current``,
-        ``potential`` and ``growth`` (potential - current): ``<q>_mean``,
-        ``<q>_param_lo/hi`` (parameter interval) and ``<q>_pred_lo/hi`` (predictive
-        interval); ``current_p_negative`` and ``potential_p_negative``, the predictive
-        probability of a negative value; ``p_alive_mean``; the relationship-matrix
-        ``cell`` (from the mean values), ``p_retain``, ``p_develop``, ``p_phase_out``
-        (from the predictive draws) and ``most_likely_cell``.
-    base : pandas.DataFrame
-        The whole base, one row each for current, potential and growth: ``mean``,
-        ``param_lo``, ``param_hi``, ``pred_lo``, ``pred_hi``. The intervals come from
-        per-draw totals, so customers share their population parameters.
-    cash_flows : pandas.DataFrame
-        Per period and scenario, base totals of the expected flows: ``p_active``
-        (sum of P_t = expected active customers), ``revenue``, ``margin``,
-        ``costs`` and ``discounted_net``.
-    assumptions : dict
-        Margin, costs, discounting, horizon, scenarios, thresholds and interval level.
-    draw_totals : dict
-        What ``base`` is computed from (:func:`base_table`): per ``(scenario, kind)``,
-        the sums over the customers of the expectation at each population draw (kind
-        ``"expected"``) and of the simulated futures (``"simulated"``). Totals of
-        disjoint sets of customers add up to those of their union (how
-        :func:`lifevalue.spark.value_base` works).
-    """
-
-    customers: pd.DataFrame
-    base: pd.DataFrame
-    cash_flows: pd.DataFrame
-    assumptions: dict = field(default_factory=dict)
-    draw_totals: dict = field(default_factory=dict)
+from lifevalue.value.thresholds import CELLS, MatrixThresholds, classify
 
 
 class CustomerValue:
@@ -169,7 +130,7 @@ class CustomerValue:
         spend_model._check_fitted()
         self.transactions_model = transactions_model
         self.spend_model = spend_model
-        unit = transactions_model.metadata_.get("time_unit") or "W"
+        unit = v.model_time_unit(transactions_model)  # never guessed
         self.grid = PeriodGrid(period, horizon, annual_discount_rate, unit)
         self.margin = margin
         self.development_cost = development_cost
@@ -257,7 +218,7 @@ class CustomerValue:
                 out[key] = (np.ones(n), np.broadcast_to(per, (P,)).astype("float64"))
         return out
 
-    def _tables(self, bgd, keys, factors, flows_weights=None):
+    def _tables(self, bgd, keys, factors, flows_weights=None, bench=None):
         """Per draw and unique (x, T, rate, dropout) row, the period sums the value needs.
 
         Given alive, expected purchases per period (eq. 10 at the period edges) and
@@ -267,6 +228,8 @@ class CustomerValue:
         stop at churn, ``SO = sum_t d^t o_t S_t`` and ``SR`` likewise. With
         ``flows_weights`` (per-row, per-draw sums over customers, see
         :meth:`_flow_weights`) it also returns the base's expected flows per period.
+        With ``bench`` (:func:`lifevalue.value.benchmarks.population_benchmarks`) the
+        rows' rate and dropout multipliers are raised to the benchmarks at each draw.
         """
         g, d = self.grid, self.grid.discount
         S, U, P = len(bgd["r"]), len(keys), g.horizon
@@ -290,12 +253,25 @@ class CustomerValue:
 
         def one_block(s0):
             sl = slice(s0, min(s0 + block, S))
+            rate, dropout = keys[:, 2], keys[:, 3]
+            if bench is not None:  # per draw and row
+                r_, al_, a_, b_ = (bgd[k][sl][:, None] for k in ("r", "alpha", "a", "b"))
+                part = {k: val[sl] if len(val) else val for k, val in bench.items()}
+                up, down, _ = bm.row_multipliers(part, r_, al_, a_, b_, keys[:, 0], keys[:, 1])
+                rate, dropout = rate * up, dropout * down
             # eq. (10) and survival at the period edges, one series per draw and row
             cum, at_edges = purchases_and_survival(
-                *(bgd[k][sl] for k in ("r", "alpha", "a", "b")), *keys.T, g.edges[1:])
+                *(bgd[k][sl] for k in ("r", "alpha", "a", "b")), keys[:, 0], keys[:, 1],
+                rate, dropout, g.edges[1:])
             tables["W"][:, sl] = (cum @ telescoped(v["M"])).T
-            tables["Q0"][:, sl] = no_purchase_draws(bgd["r"][sl], bgd["alpha"][sl], keys[:, 0],
-                                                    keys[:, 1], keys[:, 2] * g.edges[-1]).T
+            if bench is None:
+                tables["Q0"][:, sl] = no_purchase_draws(bgd["r"][sl], bgd["alpha"][sl],
+                                                        keys[:, 0], keys[:, 1],
+                                                        rate * g.edges[-1]).T
+            else:  # ((alpha+T)/(alpha+T+cH))^(r+x) with a rate c per draw and row
+                base = al_ + keys[:, 1]
+                tables["Q0"][:, sl] = np.exp((r_ + keys[:, 0]) * np.log(
+                    base / (base + rate * g.edges[-1]))).T
             if self.costs_stop_at_churn:
                 tables["SO"][:, sl] = (v["O"][0] + at_edges[..., :-1] @ v["O"][1:]).T
                 tables["SR"][:, sl] = (v["R"][0] + at_edges[..., :-1] @ v["R"][1:]).T
@@ -323,7 +299,7 @@ class CustomerValue:
         tables["flows"] = {k: val / S for k, val in flows.items()}
         return tables
 
-    def _expected(self, bgd, ggd, tables, u_idx, x, t_x, T, m, factors, mults):
+    def _expected(self, bgd, ggd, tables, u_idx, x, t_x, T, m, factors, mults, bench=None):
         """``E[KW | theta_s]`` for each draw and customer, ``(S, n)``, in NumPy: for the
         point-estimate thresholds and prospects (the scorer computes it compiled, see
         :mod:`lifevalue.value.scoring_kernel`).
@@ -335,6 +311,9 @@ class CustomerValue:
         alive = p_alive_draws(r, alpha, a, b, x, t_x, T)                         # (S, n)
         p, q, gam = (ggd[k][:, None] for k in ("p", "q", "gamma"))
         spend = pr.expected_spend(p, q, gam, x, m)                            # (S, n)
+        if bench is not None and len(bench["spend"]):
+            w = bm.evidence_weight(bench["rate"], r[:, None], alpha[:, None], x, T)
+            spend = spend * bm.spend_multiplier(bench["spend"][:, None], w, spend)
         spend *= mults["spend"]
         margin = factors["M"][0] * mults["margin"]
         dev = factors["O"][0] * mults["development_costs"]
@@ -416,13 +395,26 @@ class CustomerValue:
 
     @staticmethod
     def threshold_of(point_current_values: np.ndarray) -> float:
-        """The default matrix threshold: the :data:`RETAIN_QUANTILE` quantile of the
-        customers' current values at the posterior-mean parameters."""
-        return float(np.quantile(point_current_values, RETAIN_QUANTILE))
+        """The 80th percentile of the customers' current values at the posterior-mean
+        parameters (the thresholds before they became fixed business inputs; kept for
+        callers that want a threshold relative to a given base, to pass as
+        ``thresholds``)."""
+        return float(np.quantile(point_current_values, 0.8))
 
-    def evaluate(self, summary: pd.DataFrame, potential="realistic", *,
-                 thresholds: tuple[float, float] | None = None,
-                 rng_offset: int = 0) -> ValueResult:
+    def matrix_thresholds(self, thresholds=None) -> tuple[float, float]:
+        """The relationship matrix's thresholds (current, potential), in currency over
+        the horizon: ``thresholds`` as given (see
+        :class:`~lifevalue.value.thresholds.MatrixThresholds`), the missing ones from
+        the value of an average new customer under these settings, floored at 0. They
+        do not depend on the customers scored."""
+        spec = MatrixThresholds.coerce(thresholds)
+        reference = None
+        if spec.needs_reference:
+            reference = float(self.prospect_value(0.0, "neutral")["value_mean"].iloc[0])
+        return spec.resolve(self.grid, reference)
+
+    def evaluate(self, summary: pd.DataFrame, potential="realistic", *, thresholds=None,
+                 comparisons: bool = False, rng_offset: int = 0, _keep=None) -> ValueResult:
         """Current and potential value of every customer, the matrix and the base.
 
         Parameters
@@ -431,67 +423,94 @@ class CustomerValue:
             RFM summary with monetary value (calibration columns are used when the
             plain ones are absent); optional per-customer setting columns.
         potential : str, dict or Scenario
-            The potential scenario: a preset name, a mapping or a :class:`Scenario`.
-            Current value is always the neutral scenario.
-        thresholds : (float, float), optional
+            The potential scenario: a preset name, a mapping or a :class:`Scenario`
+            (default ``'realistic'``: every customer raised to what the top 25% of the
+            population reach in purchase rate, spend and retention; see
+            :mod:`lifevalue.value.scenarios`). Current value is always the neutral
+            scenario.
+        thresholds : (float, float), dict or MatrixThresholds, optional
             Current value at or above which a customer is retained, and potential value
             at or above which a customer who is not is developed; the rest are phased
-            out. Default: both equal the 80th percentile of current value at the
-            posterior-mean parameters, so the top 20% are retained (the 20/80 rule)
-            and a customer is worth developing if the potential reaches their level.
+            out (currency over the horizon, or per period with ``per_period=True``).
+            Default: the value of an average new customer under the same settings,
+            floored at 0 (:meth:`matrix_thresholds`): fixed by the model, not by the
+            customers scored.
+        comparisons : bool
+            Also rank the customers against each other at every draw (rank intervals,
+            P(top 20%), pyramid level probabilities, Lorenz curve with a band; see
+            :mod:`lifevalue.value.comparisons`). Off by default: it scores current value
+            a second time.
         rng_offset : int
             Position, in customer-id order, of this summary's first customer within a
             larger population (a multiple of the random-number block): scoring the
-            customers ``[k, k + n)`` of the sorted population with ``rng_offset=k`` and
-            the population's thresholds gives exactly their values in the whole (see
-            :mod:`lifevalue.spark`).
+            customers ``[k, k + n)`` of the sorted population with ``rng_offset=k``
+            gives exactly their values in the whole (see :mod:`lifevalue.spark`).
+            Comparisons are relative to the customers scored together.
+
+        Returns
+        -------
+        ValueResult
         """
         potential = _as_scenario(potential)
         offset = sc.check_rng_offset(rng_offset)
         x, t_x, T, m, factors = self._inputs(summary)
+        c_thr, p_thr = self.matrix_thresholds(thresholds)
         scenarios = {"current": Scenario("current"), "potential": potential}
         mults = {name: s.multipliers(summary) for name, s in scenarios.items()}
         draws = self._draws()
         bgd, ggd = draws[0], draws[1]
         S, S_sim, n = len(bgd["r"]), len(draws[2]["r"]), len(x)
-        # a potential whose multipliers equal the current ones changes nothing the plans,
-        # tables, flows or values depend on: all of them are computed once
-        same_potential = all(np.array_equal(mults["current"][k], mults["potential"][k])
-                             for k in mults["current"])
+        bench = self._benchmarks(bgd, ggd, potential)
+        # a potential whose multipliers equal the current ones and without benchmark
+        # changes nothing the plans, tables, flows or values depend on: all of them are
+        # computed once
+        same_potential = bench is None and all(
+            np.array_equal(mults["current"][k], mults["potential"][k]) for k in mults["current"])
         plans = {"current": self._plan(summary, x, T, mults["current"])}
         plans["potential"] = plans["current"] if same_potential else self._plan(
             summary, x, T, mults["potential"])
-        if thresholds is None:
-            top = self.threshold_of(self._point_current(
-                bgd, ggd, plans["current"], x, t_x, T, m, factors, mults["current"]))
-            thresholds = (top, top)
-        c_thr, p_thr = (float(t) for t in thresholds)
         order = sc.canonical_order(summary.index)
         alive = _alive_tables(bgd, x, t_x, T)
         tables = {}
         for name in scenarios:
             same = name == "potential" and same_potential
+            b = bench if name == "potential" else None
             tables[name] = tables["current"] if same else self._tables(
                 bgd, plans[name][0], factors,
                 self._flow_weights(bgd, ggd, plans[name], x, t_x, T, m, factors, mults[name],
-                                   alive))
+                                   alive, b), b)
         names = ["current"] if same_potential else list(scenarios)
         kernel_args = self._kernel_inputs(bgd, ggd, x, t_x, T, m, factors, mults, plans,
-                                          tables, names, alive)
+                                          tables, names, alive, bench)
         out = np.empty((len(sk.COLUMNS), n))  # a column per row: no strided stacking
         lo_q, hi_q = sc.quantile_bounds(self.ci)
+        scale = 0.01 * float(np.mean(ggd["p"] * ggd["gamma"] / (ggd["q"] - 1.0)))
+        local = threading.local()
+        sketches = []
 
-        def one_chunk(sl):
+        def one_chunk(sl, kernel_args=kernel_args, sketch=comparisons):
             """Score one chunk into ``out``; return its per-draw totals."""
             idx = order[sl]
             seeds = cp.BlockRNG(self.random_seed, offset + sl.start, offset + sl.stop
                                 ).stream_seeds()
             per_customer_, shared = kernel_args
             chunk = [a[..., idx] for a in per_customer_]
+            K = chunk[7].shape[0]  # the scenarios' table rows u_idx: (K, n)
             part = np.empty((len(sk.COLUMNS), len(idx)))
             tot_e, tot_s = np.zeros((3, S)), np.zeros((3, S_sim))
-            sk.score_customers(seeds, *shared[:7], *chunk, *shared[7:], S_sim, lo_q, hi_q,
-                               c_thr, p_thr, part, tot_e, tot_s)
+            de, dy = (np.empty((len(idx), K + 1, S)), np.empty((len(idx), K, S_sim))) \
+                if sketch or _keep is not None else (np.zeros((0, 0, 0)), np.zeros((0, 0, 0)))
+            if _keep is not None:
+                _keep[sl.start] = (idx, de[:, 0].copy(), dy[:, 0].copy())
+            sk.score_customers(seeds, *shared[:7], *chunk, *shared[7:-3], S_sim, lo_q, hi_q,
+                               c_thr, p_thr, part, tot_e, tot_s, *shared[-3:], de, dy)
+            if sketch:
+                if not hasattr(local, "sketch"):
+                    local.sketch = (cmp.DrawSketch(S, scale), cmp.DrawSketch(S_sim, scale))
+                    sketches.append(local.sketch)
+                pa = de[:, K]
+                local.sketch[0].add(de[:, 0], pa)
+                local.sketch[1].add(dy[:, 0], _cycled(pa, S_sim))
             out[:, idx] = part
             return tot_e, tot_s
 
@@ -520,23 +539,121 @@ class CustomerValue:
         customers["cell"] = pd.Categorical.from_codes(mean_cell, CELLS)
         probs = customers[[f"p_{c}" for c in CELLS]].to_numpy()
         customers["most_likely_cell"] = pd.Categorical.from_codes(probs.argmax(axis=1), CELLS)
+        lorenz = pyramid = None
+        if comparisons:
+            lorenz = self._compare(customers, sketches, order, offset, chunks, kernel_args,
+                                   (S, S_sim, lo_q, hi_q, c_thr, p_thr))
+            pyramid = _pyramid_table(customers)
         customers.attrs["ci"] = self.ci
         base = base_table(totals, self.ci)
         flows = pd.concat({name: self._flows(tables[name]["flows"], factors, mults[name])
                            for name in scenarios}, names=["scenario"])
         assumptions = self.assumptions(potential)
         assumptions["thresholds"] = {"current": c_thr, "potential": p_thr}
-        return ValueResult(customers, base, flows, assumptions, draw_totals=totals)
+        return ValueResult(customers, base, flows, assumptions, draw_totals=totals,
+                           lorenz=lorenz, pyramid=pyramid)
+
+    def prob_more_valuable(self, summary: pd.DataFrame, a, b, *, kind: str = "pred") -> float:
+        """P(customer ``a``'s current value > customer ``b``'s), from the posterior draws.
+
+        Parameters
+        ----------
+        summary : pandas.DataFrame
+            The RFM summary holding both customers (only their rows are scored).
+        a, b
+            Customer ids.
+        kind : {'pred', 'param'}
+            ``'pred'``: the customers' simulated futures, paired by population draw
+            (each customer's own luck included: what a decision about the two needs);
+            ``'param'``: their expected values at each population draw.
+
+        Returns
+        -------
+        float
+            Ties count half, so ``prob_more_valuable(a, b) + prob_more_valuable(b, a)
+            == 1``.
+        """
+        if kind not in ("pred", "param"):
+            raise v.InvalidOptionError(f"kind must be 'pred' or 'param', got {kind!r}",
+                                       column="kind")
+        pair = summary.loc[[a, b]]
+        kept = {}
+        self.evaluate(pair, "neutral", thresholds=(0.0, 0.0), comparisons=False, _keep=kept)
+        rows = {}
+        for idx, e, y in kept.values():
+            for j, i in enumerate(idx):
+                rows[i] = e[j] if kind == "param" else y[j]
+        return cmp.prob_more_valuable(rows[0], rows[1])
+
+    def _benchmarks(self, bgd, ggd, scenario):
+        """The scenario's benchmarks per draw, or None."""
+        if not scenario.has_benchmark:
+            return None
+        return bm.population_benchmarks(bgd, ggd, scenario.benchmark_rate,
+                                        scenario.benchmark_spend, scenario.benchmark_retention)
+
+    def _compare(self, customers, sketches, order, offset, chunks, kernel_args, consts):
+        """The second pass of the comparisons: each customer's current values again,
+        placed in the per-draw sketches of the first (:mod:`lifevalue.value.comparisons`).
+        Adds the rank, top-20% and level columns to ``customers``; returns the Lorenz
+        table."""
+        S, S_sim, lo_q, hi_q, c_thr, p_thr = consts
+        param, pred = sketches[0]
+        for other in sketches[1:]:
+            param.merge(other[0])
+            pred.merge(other[1])
+        param.finish()
+        pred.finish()
+        n = len(customers)
+        cols = np.empty((6 + len(cmp.LEVELS), n))
+        per_customer_, shared = kernel_args
+        current_only = [a[:1] if a.ndim == 2 else a for a in per_customer_]
+
+        def one_chunk(sl):
+            idx = order[sl]
+            seeds = cp.BlockRNG(self.random_seed, offset + sl.start, offset + sl.stop
+                                ).stream_seeds()
+            chunk = [a[..., idx] for a in current_only]
+            part = np.empty((len(sk.COLUMNS), len(idx)))
+            de, dy = np.empty((len(idx), 2, S)), np.empty((len(idx), 1, S_sim))
+            sk.score_customers(seeds, *shared[:7], *chunk, *shared[7:-3], S_sim, lo_q, hi_q,
+                               c_thr, p_thr, part, np.zeros((3, S)), np.zeros((3, S_sim)),
+                               np.zeros(0), np.zeros(0), np.zeros(0), de, dy)
+            pa = de[:, 1]
+            r_param, _ = param.place(de[:, 0], pa)
+            r_pred, levels = pred.place(dy[:, 0], _cycled(pa, S_sim))
+            block = np.empty((len(cols), len(idx)))
+            block[0:2] = np.quantile(r_param, [lo_q, hi_q], axis=1)
+            block[2:4] = np.quantile(r_pred, [lo_q, hi_q], axis=1)
+            block[4] = (r_pred <= 0.2 * n).mean(axis=1)
+            block[5] = 0.0
+            block[6:] = (levels / S_sim).T
+            cols[:, idx] = block
+
+        for _ in sc.map_threads(self.n_threads, one_chunk, chunks):
+            pass
+        customers["rank_mean"] = cmp.rank_of_mean(customers["current_mean"])
+        for j, name in enumerate(("rank_param_lo", "rank_param_hi", "rank_pred_lo",
+                                  "rank_pred_hi", "p_top20")):
+            customers[name] = cols[j]
+        for j, level in enumerate(cmp.LEVELS):
+            customers[f"p_{level}"] = cols[6 + j]
+        levels = customers[[f"p_{lv}" for lv in cmp.LEVELS]].to_numpy()
+        customers["most_likely_level"] = pd.Categorical.from_codes(levels.argmax(axis=1),
+                                                                   cmp.LEVELS)
+        return pd.concat([cmp.lorenz_band(param.lorenz(), self.ci).assign(kind="param"),
+                          cmp.lorenz_band(pred.lorenz(), self.ci).assign(kind="pred")],
+                         ignore_index=True)
 
     def _kernel_inputs(self, bgd, ggd, x, t_x, T, m, factors, mults, plans, tables, names,
-                       alive):
+                       alive, bench=None):
         """The arguments of :func:`lifevalue.value.scoring_kernel.score_customers`: the
         per-customer arrays (indexed by chunk) and the shared ones.
 
         The tables of the scenarios are stacked row-wise, transposed to ``(rows, S)`` so
         that a customer's draws are contiguous; the potential's rows follow the current's.
         """
-        # the expected spend must be finite for every draw and customer (FHL 2005b, eq. 5)
+        # the expected spend must be finite for every draw and customer (Fader & Hardie 2013, eq. 5)
         pr.expected_spend(ggd["p"][:, None], ggd["q"][:, None], ggd["gamma"][:, None],
                           np.unique(x), 0.0)
         d = self.grid.discount
@@ -574,25 +691,35 @@ class CustomerValue:
                    np.asarray(g.edges, dtype="float64"), per_unit, d * factors["M"][1],
                    float(d @ factors["O"][1]), float(d @ factors["R"][1]), cum_O, cum_R,
                    self.costs_stop_at_churn]
+        none = np.zeros(0)
+        shared += [none, none, none] if bench is None or len(names) == 1 else [
+            bench["rate"], bench["spend"], bench["dropout"]]
         return per_customer_, shared
 
-    def _flow_weights(self, bgd, ggd, plan, x, t_x, T, m, factors, mults, alive):
+    def _flow_weights(self, bgd, ggd, plan, x, t_x, T, m, factors, mults, alive, bench=None):
         """Per draw and unique row, sums over customers of P(alive) and its products
         with spend, margin and costs: a cheap pass (no hypergeometric function) that
         lets :meth:`_tables` return the base's flows in the same pass as the tables.
 
         Within a row (x, T, scenario rate and dropout) P(alive) depends on t_x only, and
-        expected spend (FHL 2005b, eq. 5) is linear in the customer's mean spend m:
+        expected spend (Fader & Hardie 2013, eq. 5) is linear in the customer's mean spend m:
         ``p (gamma + x m) / (p x + q - 1) = c1 + c2 m``. So the customers are grouped by
         (row, t_x), their settings summed once per group, and the draws run over the
         groups only: ``sum_i P(alive) s_i spend_i = P(alive) (c1 sum_i s_i + c2 sum_i
-        s_i m_i)`` and likewise with the margin and the costs.
+        s_i m_i)`` and likewise with the margin and the costs. A spend benchmark is not
+        linear in m: the groups are then (row, t_x, m).
         """
         keys, u_idx = plan
         S = len(bgd["r"])
-        srt = np.lexsort((t_x, u_idx))
-        su, st = u_idx[srt], t_x[srt]
-        starts = np.flatnonzero(np.r_[True, (su[1:] != su[:-1]) | (st[1:] != st[:-1])])
+        b_spend = bench["spend"] if bench is not None else np.zeros(0)
+        b_rate = bench["rate"] if bench is not None else np.zeros(0)
+        by_m = len(b_spend) > 0
+        srt = np.lexsort((m, t_x, u_idx) if by_m else (t_x, u_idx))
+        su, st, sm = u_idx[srt], t_x[srt], m[srt]
+        new = (su[1:] != su[:-1]) | (st[1:] != st[:-1])
+        if by_m:
+            new |= sm[1:] != sm[:-1]
+        starts = np.flatnonzero(np.r_[True, new])
         first = srt[starts]
         smult = mults["spend"] * np.ones(len(x))
         marg = factors["M"][0] * mults["margin"]
@@ -616,7 +743,7 @@ class CustomerValue:
 
         def one_range(j):
             sk.flow_weights(*draws, xg, tg, Tg, *(i[first] for i in alive[2:]), *alive[:2], ug,
-                            group_sums, bounds[j], bounds[j + 1], acc)
+                            group_sums, bounds[j], bounds[j + 1], acc, m[first], b_spend, b_rate)
 
         for _ in sc.map_threads(self.n_threads, one_range, range(len(bounds) - 1)):
             pass
@@ -655,20 +782,28 @@ class CustomerValue:
         m = np.where(x > 0, cols["monetary_value"], 0.0)
         factors, mults = self._factors(summary), scenario.multipliers(summary)
         bgd, ggd = self._draws()[:2]
+        bench = self._benchmarks(bgd, ggd, scenario)
         g, P, n = self.grid, self.grid.horizon, len(x)
         out = {k: np.empty((n, P)) for k in ("p_active", "revenue", "margin", "costs")}
         for sl in sc.iter_chunks(n, None, len(bgd["r"]), P + 1):
             r, alpha, a, b = (bgd[k][:, None, None] for k in ("r", "alpha", "a", "b"))
             xs, Ts = x[sl][None, :, None], T[sl][None, :, None]
-            tau = mults["purchase_rate"][sl][None, :, None] * g.edges[None, None, :]
-            a_f = a * mults["dropout"][sl][None, :, None]
+            up = down = w = 1.0
+            if bench is not None:
+                up, down, w = bm.row_multipliers(bench, r[..., 0], alpha[..., 0], a[..., 0],
+                                                 b[..., 0], x[sl], T[sl])
+            tau = (mults["purchase_rate"][sl] * up)[..., None] * g.edges[None, None, :]
+            a_f = a * (mults["dropout"][sl] * down)[..., None]
             alive = pr.p_alive(r[..., 0], alpha[..., 0], a[..., 0], b[..., 0], x[sl], t_x[sl],
                                T[sl])[..., None]
             bought = alive * np.diff(pr.expected_purchases_if_alive(r, alpha, a_f, b, xs, Ts, tau),
                                      axis=-1)
             active = alive * pr.survival_if_alive(r, alpha, a_f, b, xs, Ts, tau[..., :-1])
             p, q, gam = (ggd[k][:, None] for k in ("p", "q", "gamma"))
-            spend = (pr.expected_spend(p, q, gam, x[sl], m[sl]) * mults["spend"][sl])[..., None]
+            spend = pr.expected_spend(p, q, gam, x[sl], m[sl])
+            if bench is not None and len(bench["spend"]):
+                spend = spend * bm.spend_multiplier(bench["spend"][:, None], w, spend)
+            spend = (spend * mults["spend"][sl])[..., None]
             M = (factors["M"][0][sl] * mults["margin"][sl])[:, None] * factors["M"][1]
             O = (factors["O"][0][sl] * mults["development_costs"][sl])[:, None] * factors["O"][1]
             R = (factors["R"][0][sl] * mults["retention_costs"][sl])[:, None] * factors["R"][1]
@@ -699,6 +834,10 @@ class CustomerValue:
                 f"acquisition_cost must be a number >= 0, got {acquisition_cost!r}",
                 column="acquisition_cost")
         scenario = _as_scenario(scenario or "neutral")
+        if scenario.has_benchmark:
+            raise v.InvalidOptionError(
+                f"scenario {scenario.name!r} raises customers to a benchmark of their own "
+                "history; a prospect has none: give a scenario of multipliers", column="scenario")
         prospect = pd.DataFrame({"frequency": [0], "recency": [0.0], "T": [0.0],
                                  "monetary_value": [0.0]}, index=pd.Index(["prospect"]))
         mults = scenario.multipliers(prospect)
@@ -745,24 +884,27 @@ def _alive_tables(bgd, x, t_x, T):
     return tabs
 
 
-def base_table(draw_totals: dict, ci: float) -> pd.DataFrame:
-    """The whole base's value from per-draw totals (:attr:`ValueResult.draw_totals`):
-    per scenario (current, potential, growth) the mean and the parameter interval over
-    the expected totals, and the predictive interval over the simulated ones."""
-    return pd.DataFrame(
-        {name: _base_row(draw_totals[(name, "expected")], draw_totals[(name, "simulated")], ci)
-         for name in ("current", "potential", "growth")}).T.rename_axis("value")
+def _cycled(per_draw, n_sim):
+    """Columns ``(n, S)`` cycled to ``(n, n_sim)``: simulated future j uses draw j % S."""
+    S = per_draw.shape[1]
+    return per_draw if n_sim == S else per_draw[:, np.arange(n_sim) % S]
 
 
-def _base_row(expected_totals, simulated_totals, ci) -> dict:
-    lo, hi = sc.quantile_bounds(ci)
-    return {
-        "mean": float(expected_totals.mean()),
-        "param_lo": float(np.quantile(expected_totals, lo)),
-        "param_hi": float(np.quantile(expected_totals, hi)),
-        "pred_lo": float(np.quantile(simulated_totals, lo)),
-        "pred_hi": float(np.quantile(simulated_totals, hi)),
-    }
+def _pyramid_table(customers: pd.DataFrame) -> pd.DataFrame:
+    """Per level: expected and most-likely customers, and their current value (see
+    :attr:`ValueResult.pyramid`)."""
+    value = customers["current_mean"]
+    frame = pd.DataFrame({"level": customers["most_likely_level"], "value": value,
+                          "positive": value.clip(lower=0.0), "negative": value.clip(upper=0.0)})
+    g = frame.groupby("level", observed=False)
+    out = pd.DataFrame({
+        "expected_customers": pd.Series({lv: customers[f"p_{lv}"].sum() for lv in cmp.LEVELS}),
+        "customers": g.size(), "value": g["value"].sum(), "positive_value": g["positive"].sum(),
+        "negative_value": g["negative"].sum()}).reindex(list(cmp.LEVELS))
+    total = out["positive_value"].sum()
+    out["share_of_value"] = out["positive_value"] / total if total > 0 else np.nan
+    out.index.name = "level"
+    return out
 
 
 def _as_scenario(potential) -> Scenario:

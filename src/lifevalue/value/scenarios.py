@@ -1,6 +1,16 @@
 """Scenarios: how a customer's behaviour changes between current and potential value.
 
-A :class:`Scenario` multiplies the drivers of the return-based formula:
+A :class:`Scenario` raises each customer towards a **benchmark** and multiplies the
+drivers of the return-based formula.
+
+Benchmarks (see :mod:`lifevalue.value.benchmarks`): ``benchmark_rate``,
+``benchmark_spend`` and ``benchmark_retention`` name a population level (0.75: what the
+top 25% of customers reach). At every posterior draw a customer whose purchase rate,
+spend per purchase or retention is below that level is raised to it; a customer above
+keeps their own. So the growth room differs per customer: it is large for a customer
+who is likely active but buys rarely or spends little, and zero for one already above.
+
+Multipliers, applied on top of the benchmark:
 
 * ``purchase_rate`` scales each active customer's purchase rate lambda;
 * ``dropout`` scales the dropout propensity: the customer's posterior
@@ -17,19 +27,21 @@ Each multiplier is a number, a pandas Series indexed by customer id (per custome
 or the name of a summary column. :meth:`Scenario.by_segment` builds per-customer
 multipliers from a scenario per segment.
 
-Presets (documented defaults):
+Presets (documented defaults): the benchmark level of rate, spend and retention, and
+the target share of wallet; every multiplier is 1.
 
-============  ============  =======  =====  ======  =====================
-preset        purchase rate  dropout  spend  margin  target share of wallet
-============  ============  =======  =====  ======  =====================
-neutral       1.00          1.00     1.00   1.00    -
-defensive     1.05          0.90     1.00   1.00    -
-realistic     1.15          0.80     1.05   1.00    0.40
-ambitious     1.30          0.65     1.10   1.00    0.60
-============  ============  =======  =====  ======  =====================
+============  ===============  =====================
+preset        benchmark level  target share of wallet
+============  ===============  =====================
+neutral       none             -
+defensive     0.50 (median)    -
+realistic     0.75 (top 25%)   0.40
+ambitious     0.90 (top 10%)   0.60
+============  ===============  =====================
 
-Costs stay at x1.00 in the presets; developing a customer usually costs more, so set
-``development_costs`` for your business.
+``neutral`` gives a potential equal to current value, exactly. Costs stay at x1.00 in
+the presets; developing a customer usually costs more, so set ``development_costs`` for
+your business.
 """
 
 from __future__ import annotations
@@ -46,11 +58,30 @@ from lifevalue import validation as v
 
 MULTIPLIERS = ("purchase_rate", "dropout", "spend", "margin", "development_costs",
                "retention_costs")
+BENCHMARKS = ("benchmark_rate", "benchmark_spend", "benchmark_retention")
 
 
 @dataclass(frozen=True)
 class Scenario:
-    """Multipliers of behaviour, margin and costs (1.0 means unchanged)."""
+    """Benchmark levels and multipliers of behaviour, margin and costs.
+
+    Parameters
+    ----------
+    name : str
+    purchase_rate, dropout, spend, margin, development_costs, retention_costs
+        Multipliers (1.0 means unchanged): a number, a customer-indexed Series or a
+        summary column name.
+    target_share_of_wallet : float in (0, 1], optional
+    benchmark_rate, benchmark_spend, benchmark_retention : float in (0, 1), optional
+        Population level each customer is raised to, at least (None: no benchmark).
+
+    Examples
+    --------
+    >>> Scenario.preset("realistic").benchmark_rate
+    0.75
+    >>> Scenario("mine", benchmark_spend=0.5, margin=1.1).is_neutral
+    False
+    """
 
     name: str = "custom"
     purchase_rate: object = 1.0
@@ -60,6 +91,9 @@ class Scenario:
     development_costs: object = 1.0
     retention_costs: object = 1.0
     target_share_of_wallet: float | None = None
+    benchmark_rate: float | None = None
+    benchmark_spend: float | None = None
+    benchmark_retention: float | None = None
 
     def __post_init__(self):
         for field in MULTIPLIERS:
@@ -78,10 +112,20 @@ class Scenario:
             raise v.InvalidOptionError(
                 f"scenario {self.name!r}: target_share_of_wallet must be in (0, 1], got {t!r}",
                 column="target_share_of_wallet")
+        for field in BENCHMARKS:
+            level = getattr(self, field)
+            if level is not None and not (v.is_finite_number(level) and 0 < float(level) < 1):
+                raise v.InvalidOptionError(
+                    f"scenario {self.name!r}: {field} must be a population level in (0, 1), "
+                    f"got {level!r}", column=field)
+
+    @property
+    def has_benchmark(self) -> bool:
+        return any(getattr(self, f) is not None for f in BENCHMARKS)
 
     @property
     def is_neutral(self) -> bool:
-        return self.target_share_of_wallet is None and all(
+        return self.target_share_of_wallet is None and not self.has_benchmark and all(
             not isinstance(getattr(self, f), str | pd.Series) and float(getattr(self, f)) == 1.0
             for f in MULTIPLIERS)
 
@@ -125,7 +169,8 @@ class Scenario:
                    ) -> Scenario:
         """Per-customer multipliers from one scenario per segment label.
 
-        ``segments`` maps customer id -> label; every label needs a scenario.
+        ``segments`` maps customer id -> label; every label needs a scenario. The
+        benchmark levels are population levels, shared by all segments.
         """
         missing = sorted(set(segments.unique()) - set(scenarios), key=str)
         if missing:
@@ -135,6 +180,13 @@ class Scenario:
         for field in MULTIPLIERS:
             per_label = {k: float(getattr(s, field)) for k, s in scenarios.items()}
             fields[field] = segments.map(per_label).astype("float64")
+        for field in BENCHMARKS:  # population levels are shared by all segments
+            levels = {getattr(s, field) for s in scenarios.values()}
+            if len(levels) > 1:
+                raise v.InvalidOptionError(
+                    f"the segments' scenarios must share {field}: give every segment the "
+                    "same level and vary the multipliers", column=field)
+            fields[field] = levels.pop() if levels else None
         return cls(name=name, **fields)
 
     def multipliers(self, summary: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -179,11 +231,14 @@ def per_customer(value, summary: pd.DataFrame, what: str) -> np.ndarray:
     return out
 
 
+def _preset(name: str, level: float, share: float | None) -> Scenario:
+    return Scenario(name, target_share_of_wallet=share, benchmark_rate=level,
+                    benchmark_spend=level, benchmark_retention=level)
+
+
 PRESETS = {
     "neutral": Scenario("neutral"),
-    "defensive": Scenario("defensive", purchase_rate=1.05, dropout=0.90),
-    "realistic": Scenario("realistic", purchase_rate=1.15, dropout=0.80, spend=1.05,
-                          target_share_of_wallet=0.40),
-    "ambitious": Scenario("ambitious", purchase_rate=1.30, dropout=0.65, spend=1.10,
-                          target_share_of_wallet=0.60),
+    "defensive": _preset("defensive", 0.50, None),
+    "realistic": _preset("realistic", 0.75, 0.40),
+    "ambitious": _preset("ambitious", 0.90, 0.60),
 }

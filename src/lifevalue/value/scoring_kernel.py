@@ -9,8 +9,8 @@ of size customers x draws is ever stored.
 
 The expectation is ``margin * spend * P(alive) * W - costs``, with W (and, when costs
 stop at churn, SO and SR) the per-draw period sums of :meth:`CustomerValue._tables` for
-the customer's (x, T, scenario) row; P(alive) is FHL (2005a) eq. (12) and the spend FHL
-(2005b) eq. (5). The simulation is the Polya walk of
+the customer's (x, T, scenario) row; P(alive) is Fader, Hardie & Lee (2008) and the spend
+Fader & Hardie (2013) eq. (5). The simulation is the Polya walk of
 :func:`lifevalue.models.customer_posterior.simulate_discounted_revenue`, one uniform per
 draw for a customer who buys nothing in the horizon.
 
@@ -56,7 +56,8 @@ COLUMNS = tuple(
 def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, u_idx, margin,
                     spend, rate, dropout, dev, ret, W, Q0, SO, SR, by_x, by_value, edges,
                     per_unit, weights, fixed_O, fixed_R, cum_O, cum_R, stop, n_sim, lo_q, hi_q,
-                    c_thr, p_thr, out, tot_expected, tot_simulated):
+                    c_thr, p_thr, out, tot_expected, tot_simulated, b_rate, b_spend,
+                    b_drop, draws_e, draws_y):
     """Score the customers of one chunk into ``out`` and add their per-draw totals.
 
     Parameters
@@ -100,6 +101,13 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
         The customers' columns, one row each.
     tot_expected, tot_simulated : arrays ``(3, S)`` and ``(3, n_sim)``
         Per-draw sums over the customers of current, potential and growth: added to.
+    b_rate, b_spend, b_drop : arrays ``(S,)`` or empty
+        The potential's benchmarks per draw (:mod:`lifevalue.value.benchmarks`): rate,
+        mean spend and dropout probability; empty for none. They apply to the last
+        scenario when there are two; ``W`` and ``Q0`` of its rows already include them.
+    draws_e, draws_y : arrays ``(n, K + 1, S)`` and ``(n, K, n_sim)``, or ``(0, 0, 0)``
+        When not empty, each customer's expectations (then, last, P(alive)) and simulated
+        values are copied there (for the comparisons between customers).
     """
     S = len(r)
     K = u_idx.shape[0]
@@ -118,6 +126,12 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
     start = np.empty(4, dtype=np.uint64)
     counts = np.zeros(2 * P + 1, dtype=np.int64)  # see customer_posterior.new_counts
     p_d, p_c = gamma_constants(p)
+    # the potential's per-draw multipliers of rate, dropout and spend (1 without benchmark)
+    m_rate = np.ones(S)
+    m_drop = np.ones(S)
+    m_spend = np.ones(S)
+    has_bench = K == 2 and (len(b_rate) + len(b_spend) + len(b_drop)) > 0
+    keep = draws_e.shape[0] > 0
     for i in range(n):
         seed_stream(seeds[i // RNG_BLOCK], i % RNG_BLOCK, start)
         xi, ti, Ti, mi = x[i], t_x[i], T[i], m[i]
@@ -127,7 +141,13 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
         for s in range(S):
             total += pa[s]
         out[0, i] = total / S
+        if keep:
+            draws_e[i, K, :] = pa[:]
+        if has_bench:
+            _benchmark_multipliers(r, alpha, a, b, xi, Ti, sp, b_rate, b_spend, b_drop, m_rate,
+                                   m_drop, m_spend)
         for k in range(K):
+            bench = has_bench and k == 1
             u = u_idx[k, i]
             mk = margin[k, i] * spend[k, i]
             dk, rk = dev[k, i], ret[k, i]
@@ -137,6 +157,8 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
             SOu, SRu = SO[u if stop else 0], SR[u if stop else 0]
             for s in range(S):
                 e = mk * sp[s] * pa[s] * Wu[s]
+                if bench:
+                    e *= m_spend[s]
                 if stop:
                     e -= pa[s] * (dk * SOu[s] + rk * SRu[s])
                 else:
@@ -161,11 +183,16 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
                 if w >= buy[s]:
                     Yk[j] = idle if w < pa[s] else idle_dead
                     continue
+                c_r, c_d, c_s = rate[k, i], dropout[k, i], 1.0
+                if bench:
+                    c_r *= m_rate[s]
+                    c_d *= m_drop[s]
+                    c_s = m_spend[s]
                 revenue, drop, st = buyer_revenue(
-                    st, w / pa[s], r[s] + xi, (alpha[s] + Ti) / rate[k, i],
-                    dropout[k, i] * a[s], b[s] + xi, p[s], p_d[s], p_c[s], p[s] * xi + q[s],
+                    st, w / pa[s], r[s] + xi, (alpha[s] + Ti) / c_r,
+                    c_d * a[s], b[s] + xi, p[s], p_d[s], p_c[s], p[s] * xi + q[s],
                     gam[s] + xi * mi, edges, per_unit, weights, counts)
-                value = revenue * mk
+                value = revenue * (mk * c_s)
                 if stop:
                     active = P if drop >= horizon else periods_active(drop, edges)
                     value -= dk * cum_O[active] + rk * cum_R[active]
@@ -175,6 +202,9 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
                     nb += 1
                 Yk[j] = value
             n_buyers[k] = nb
+            if keep:
+                draws_e[i, k, :] = Ek[:]
+                draws_y[i, k, :] = Yk[:]
         # means, P(value < 0), totals and cells
         for k in range(K):
             Ek, Yk, te, ts = E[k], Y[k], tot_expected[k], tot_simulated[k]
@@ -234,9 +264,29 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
             out[15, i] = hi
 
 
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _benchmark_multipliers(r, alpha, a, b, x, T, sp, b_rate, b_spend, b_drop, m_rate, m_drop,
+                           m_spend):
+    """The rate, dropout and spend multipliers of one customer at every draw, as
+    :func:`lifevalue.value.benchmarks.row_multipliers` and
+    :func:`~lifevalue.value.benchmarks.spend_multiplier` (``sp`` the expected spend)."""
+    for s in range(len(r)):
+        w = 1.0
+        if x <= 0.0:  # no repeat purchase: silent for T at the mean rate
+            w = math.exp(-r[s] / alpha[s] * T)
+        if len(b_rate):
+            c = max(1.0, b_rate[s] * (alpha[s] + T) / (r[s] + x))
+            m_rate[s] = 1.0 + w * (c - 1.0)
+        if len(b_drop):
+            d = min(1.0, b_drop[s] * (b[s] + x) / ((1.0 - b_drop[s]) * a[s]))
+            m_drop[s] = 1.0 + w * (d - 1.0)
+        if len(b_spend):
+            m_spend[s] = 1.0 + w * (max(1.0, b_spend[s] / sp[s]) - 1.0)
+
+
 @numba.njit(nogil=True, cache=True, error_model="numpy", fastmath=_FASTMATH)
 def flow_weights(r, alpha, a, b, p, q, gam, x, t_x, T, ix, iT, it, by_x, by_value, row, sums,
-                 g0, g1, out):
+                 g0, g1, out, m, b_spend, b_rate):
     """Per table row and draw, sums over a row's customers of P(alive) and its products
     with spend, margin and costs (see ``CustomerValue._flow_weights``), added to ``out``
     ``(names, rows, S)`` for the groups ``[g0, g1)``.
@@ -244,16 +294,22 @@ def flow_weights(r, alpha, a, b, p, q, gam, x, t_x, T, ix, iT, it, by_x, by_valu
     ``x, t_x, T, row`` describe groups of customers sorted by row; ``sums`` holds, per
     group, the number of customers and the sums of s_i, s_i m_i, s_i M_i, s_i m_i M_i (s
     the spend multiplier, M the margin) and, when costs stop at churn, of the two
-    costs. A group's draws run in SIMD lanes: P(alive) (FHL 2005a, eq. 12; its logs
-    looked up in ``by_x`` and ``by_value`` when ``ix >= 0``) and the expected spend (FHL
-    2005b, eq. 5) ``c1 + c2 m`` with ``c1 = p gamma / d``, ``c2 = p x / d``, ``d = p x +
+    costs. A group's draws run in SIMD lanes: P(alive) (Fader, Hardie & Lee 2008; its logs
+    looked up in ``by_x`` and ``by_value`` when ``ix >= 0``) and the expected spend (Fader &
+    Hardie 2013, eq. 5) ``c1 + c2 m`` with ``c1 = p gamma / d``, ``c2 = p x / d``, ``d = p x +
     q - 1``. A row's groups are consecutive, so ranges of groups that start and end at
     row boundaries write disjoint parts of ``out``.
+
+    With a spend benchmark ``b_spend`` (per draw; empty for none; ``b_rate`` the rate
+    benchmark, for the weight of customers without a repeat purchase) each group has one
+    mean spend ``m`` and its expected spend is multiplied by the benchmark's spend
+    multiplier (:func:`lifevalue.value.benchmarks.spend_multiplier`).
     """
     S = len(r)
     pa = np.empty(S)
     c1 = np.empty(S)
     c2 = np.empty(S)
+    cs = np.empty(S)
     costs = out.shape[0] > 3
     last_x = -1.0
     for g in range(g0, g1):
@@ -276,10 +332,19 @@ def flow_weights(r, alpha, a, b, p, q, gam, x, t_x, T, ix, iT, it, by_x, by_valu
         u = row[g]
         n, s1, s2, s3, s4 = sums[0, g], sums[1, g], sums[2, g], sums[3, g], sums[4, g]
         o0, o1, o2 = out[0, u], out[1, u], out[2, u]
+        if len(b_spend):
+            for s in range(S):
+                w = 1.0
+                if xg <= 0.0:
+                    w = math.exp(-r[s] / alpha[s] * T[g])
+                cs[s] = pa[s] * (1.0 + w * (max(1.0, b_spend[s] / (c1[s] + c2[s] * m[g]))
+                                            - 1.0))
+        else:
+            cs[:] = pa[:]
         for s in range(S):
             o0[s] += pa[s] * n
-            o1[s] += pa[s] * (c1[s] * s1 + c2[s] * s2)
-            o2[s] += pa[s] * (c1[s] * s3 + c2[s] * s4)
+            o1[s] += cs[s] * (c1[s] * s1 + c2[s] * s2)
+            o2[s] += cs[s] * (c1[s] * s3 + c2[s] * s4)
         if costs:
             d, e = sums[5, g], sums[6, g]
             o3, o4 = out[3, u], out[4, u]
@@ -291,8 +356,8 @@ def flow_weights(r, alpha, a, b, p, q, gam, x, t_x, T, ix, iT, it, by_x, by_valu
 @numba.njit(nogil=True, cache=True, error_model="numpy", fastmath=_FASTMATH)
 def _alive_and_spend(r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, by_x, by_value,
                      pa, sp):
-    """P(alive) (FHL 2005a, eq. 12; tabulated logs when ``ix >= 0``) and expected spend
-    (FHL 2005b, eq. 5) of one customer at every draw, in SIMD lanes."""
+    """P(alive) (Fader, Hardie & Lee 2008; tabulated logs when ``ix >= 0``) and expected
+    spend (Fader & Hardie 2013, eq. 5) of one customer at every draw, in SIMD lanes."""
     if x <= 0.0:
         pa[:] = 1.0
     elif ix >= 0:

@@ -1,0 +1,103 @@
+"""What :meth:`lifevalue.value.CustomerValue.evaluate` returns, and the base's value
+from per-draw totals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from lifevalue.models import scoring as sc
+
+
+@dataclass
+class ValueResult:
+    """The outcome of :meth:`CustomerValue.evaluate`.
+
+    Attributes
+    ----------
+    customers : pandas.DataFrame
+        One row per customer (same index as the summary). For each of ``current``,
+        ``potential`` and ``growth`` (potential - current): ``<q>_mean``,
+        ``<q>_param_lo/hi`` (parameter interval) and ``<q>_pred_lo/hi`` (predictive
+        interval); ``current_p_negative`` and ``potential_p_negative``, the predictive
+        probability of a negative value; ``p_alive_mean``; the relationship-matrix
+        ``cell`` (from the mean values), ``p_retain``, ``p_develop``, ``p_phase_out``
+        (from the predictive draws) and ``most_likely_cell``. Units: values in
+        currency over the horizon, discounted; probabilities in [0, 1].
+
+        With comparisons (the default), on current value: ``rank_mean`` (rank of
+        ``current_mean`` among the scored customers, 1 = most valuable),
+        ``rank_param_lo/hi`` (parameter interval of the rank: the ranks of the
+        expectations at each population draw) and ``rank_pred_lo/hi`` (predictive
+        interval: the ranks of the simulated futures), in customers;
+        ``p_top20``, the predictive probability of being among the 20% most valuable;
+        ``p_top``, ``p_big``, ``p_medium``, ``p_small``, ``p_inactive``, the predictive
+        probability of each pyramid level (they add up to 1; see
+        :mod:`lifevalue.value.comparisons`), and ``most_likely_level``.
+    base : pandas.DataFrame
+        The whole base, one row each for current, potential and growth: ``mean``,
+        ``param_lo``, ``param_hi``, ``pred_lo``, ``pred_hi``. The intervals come from
+        per-draw totals, so customers share their population parameters.
+    cash_flows : pandas.DataFrame
+        Per period and scenario, base totals of the expected flows: ``p_active``
+        (sum of P_t = expected active customers), ``revenue``, ``margin``,
+        ``costs`` and ``discounted_net``.
+    assumptions : dict
+        Margin, costs, discounting, horizon, scenarios, thresholds and interval level.
+    lorenz : pandas.DataFrame or None
+        The concentration curve of current value: per ``customer_share`` (0 to 1, most
+        valuable first), the share of the non-negative value they hold, per ``kind``
+        (``param``: of the expectations; ``pred``: of the simulated futures) the mean
+        over draws and the ``lo``/``hi`` band (equal-tailed, level ``ci``).
+    pyramid : pandas.DataFrame or None
+        Per pyramid level: ``expected_customers`` (sum of the level probabilities) and
+        ``customers`` (of ``most_likely_level``), the current value of those customers
+        (``value``, of ``current_mean``), its positive and negative parts and
+        ``share_of_value``, the share of the positive value (shares add up to 1; the
+        loss-making customers' negative value is shown apart, in ``negative_value``).
+    draw_totals : dict
+        What ``base`` is computed from (:func:`base_table`): per ``(scenario, kind)``,
+        the sums over the customers of the expectation at each population draw (kind
+        ``"expected"``) and of the simulated futures (``"simulated"``). Totals of
+        disjoint sets of customers add up to those of their union (how
+        :func:`lifevalue.spark.value_base` works).
+    """
+
+    customers: pd.DataFrame
+    base: pd.DataFrame
+    cash_flows: pd.DataFrame
+    assumptions: dict = field(default_factory=dict)
+    draw_totals: dict = field(default_factory=dict)
+    lorenz: pd.DataFrame | None = None
+    pyramid: pd.DataFrame | None = None
+
+    def top_share(self, kind: str = "param") -> pd.Series:
+        """Share of the non-negative current value held by the top 20% of customers:
+        ``mean``, ``lo`` and ``hi`` (``kind`` ``'param'`` or ``'pred'``)."""
+        if self.lorenz is None:
+            raise ValueError("this result has no comparisons: evaluate(..., comparisons=True)")
+        row = self.lorenz[(self.lorenz["kind"] == kind)
+                          & np.isclose(self.lorenz["customer_share"], 0.2)].iloc[0]
+        return pd.Series({"mean": row["value_share"], "lo": row["lo"], "hi": row["hi"]})
+
+
+def base_table(draw_totals: dict, ci: float) -> pd.DataFrame:
+    """The whole base's value from per-draw totals (:attr:`ValueResult.draw_totals`):
+    per scenario (current, potential, growth) the mean and the parameter interval over
+    the expected totals, and the predictive interval over the simulated ones."""
+    return pd.DataFrame(
+        {name: _base_row(draw_totals[(name, "expected")], draw_totals[(name, "simulated")], ci)
+         for name in ("current", "potential", "growth")}).T.rename_axis("value")
+
+
+def _base_row(expected_totals, simulated_totals, ci) -> dict:
+    lo, hi = sc.quantile_bounds(ci)
+    return {
+        "mean": float(expected_totals.mean()),
+        "param_lo": float(np.quantile(expected_totals, lo)),
+        "param_hi": float(np.quantile(expected_totals, hi)),
+        "pred_lo": float(np.quantile(simulated_totals, lo)),
+        "pred_hi": float(np.quantile(simulated_totals, hi)),
+    }
