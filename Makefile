@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: demo test bench lint clean chromium java
+.PHONY: demo test docs bench lint clean chromium java
 
 # root installs system packages directly; anyone else through sudo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -55,8 +55,15 @@ java:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq default-jre-headless >/dev/null; }
 
-test: $(VENV)/.dev chromium java
+test: $(VENV)/.dev chromium java docs
 	$(PY) -m pytest
+
+# The documentation site (Sphinx) into build/docs: user guide, API reference from the
+# docstrings, and the notebooks executed with their figures. Offline; warnings are
+# errors; -E reads every page again, so every notebook runs against the current code.
+docs: $(VENV)/.dev
+	$(PY) -m sphinx -b html -E -W --keep-going -q -d build/.doctrees docs build/docs
+	@echo "Documentation: build/docs/index.html"
 
 # Side-by-side benchmarks (not part of `make test`): lifevalue vs lifetimes and
 # pymc-marketing, each case in a fresh, time-capped process, printed as one table with

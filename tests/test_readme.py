@@ -22,3 +22,10 @@ def test_five_line_example_runs():
     assert len(result.customers) == 2357
     assert result.base.loc["potential", "mean"] > result.base.loc["current", "mean"] > 0
     assert scope["bg"].converged and scope["gg"].converged
+
+
+def test_docs_home_page_shows_the_same_five_lines():
+    docs = (README.parent / "docs" / "index.md").read_text()
+    pattern = r"## Five lines of Python\n\n```python\n(.*?)```"
+    assert (re.search(pattern, docs, re.S).group(1)
+            == re.search(pattern, README.read_text(), re.S).group(1))

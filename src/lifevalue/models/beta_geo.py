@@ -124,7 +124,11 @@ class BetaGeo(BaseModel):
 
     @classmethod
     def from_lifetimes(cls, fitter, *, time_unit: str | None = None) -> BetaGeo:
-        """A point-estimate BetaGeo from a fitted ``lifetimes.BetaGeoFitter``."""
+        """A point-estimate BetaGeo from a fitted ``lifetimes.BetaGeoFitter``.
+
+        ``time_unit`` is the unit of the data the fitter saw ('D', 'W' or 'M'): lifetimes
+        does not record it, and without it the model cannot be valued.
+        """
         params = getattr(fitter, "params_", None)
         if params is None:
             raise v.NotFittedError("the lifetimes BetaGeoFitter is not fitted")
@@ -157,9 +161,37 @@ class BetaGeo(BaseModel):
 
     def p_alive(self, summary: pd.DataFrame, *, ci: float = 0.9,
                 max_draws: int | None = None) -> pd.DataFrame:
-        """P(alive) per customer (FHL 2005a, eq. 12) with its parameter interval.
+        """P(alive) per customer with its parameter interval.
 
-        Returns columns ``p_alive_mean``, ``p_alive_param_lo``, ``p_alive_param_hi``.
+        The probability that the customer has not dropped out by the end of their
+        observation period, given their history (Fader, Hardie & Lee 2008, "Computing
+        P(alive) using the BG/NBD model"), at every posterior draw.
+
+        Parameters
+        ----------
+        summary : pandas.DataFrame
+            An RFM summary from :func:`lifevalue.summarize` (its calibration columns
+            when it has a holdout period), with the time unit the model was fitted in.
+        ci : float, default 0.9
+            Mass of the central parameter interval.
+        max_draws : int, optional
+            Use at most this many posterior draws (thinned evenly); all by default.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per customer (the summary's index): ``p_alive_mean`` and the
+            parameter interval ``p_alive_param_lo``, ``p_alive_param_hi``.
+
+        Notes
+        -----
+        In the BG/NBD a customer can drop out only right after a purchase, so a
+        customer with no repeat purchase (``frequency == 0``) has P(alive) = 1
+        exactly, however long ago their first purchase was: the interval is [1, 1].
+        Their expected purchases do fall with time, but a rule such as "P(alive) < 0.5
+        means inactive" never marks a one-time buyer inactive. The MBG/NBD model
+        (Batislam, Denizel & Filiztekin 2007), in which a customer may also drop out
+        at time 0, is the usual remedy; lifevalue does not offer it yet.
         """
         return self._closed_form_frame(summary, "p_alive", _p_alive, ci, max_draws)
 
@@ -284,7 +316,7 @@ class BetaGeo(BaseModel):
 
 
 def _p_alive(r, alpha, a, b, x, t_x, T):
-    """P(alive) (FHL 2005a, eq. 12) for draws ``(S, 1)`` and rows ``(k,)``, compiled."""
+    """P(alive) (Fader, Hardie & Lee 2008) for draws ``(S, 1)`` and rows ``(k,)``, compiled."""
     return p_alive_draws(r[:, 0], alpha[:, 0], a[:, 0], b[:, 0], x, t_x, T)
 
 

@@ -1,9 +1,13 @@
-"""Bayesian Gamma-Gamma model of spend per transaction (Fader, Hardie & Lee 2005,
+"""Bayesian Gamma-Gamma model of spend per transaction (Fader, Hardie & Lee 2005b,
 "RFM and CLV"; Fader & Hardie 2013, "The Gamma-Gamma model of monetary value").
 
 Each transaction of a customer is ``Gamma(p, nu)``; across customers
 ``nu ~ Gamma(q, gamma)``. It fits on repeat customers (x > 0) and assumes spend is
 independent of purchase frequency: ``fit`` measures that correlation and reports it.
+
+Fader, Hardie & Lee (2005b) introduced the model to pair it with the Pareto/NBD model of
+purchases; lifevalue pairs it with the BG/NBD. Either pairing assumes that a customer's
+spend is independent of their purchase process.
 """
 
 from __future__ import annotations
@@ -172,7 +176,7 @@ class GammaGamma(BaseModel):
         chunk_size: int | None = None,
         rng_offset: int = 0,
     ) -> pd.DataFrame:
-        """Expected spend per transaction (FHL 2005b, eq. 5) with both intervals.
+        """Expected spend per transaction (Fader & Hardie 2013, eq. 5) with both intervals.
 
         ``spend_mean`` and its parameter interval ``spend_param_lo``/``_hi``; with
         ``predictive=True`` also ``spend_pred_lo``/``_hi``, the predictive interval

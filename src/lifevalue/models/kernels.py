@@ -14,7 +14,7 @@ within a few units in the last place of NumPy's (the tests check the totals agai
 
 The kernels compute exactly the sums of :func:`.likelihoods.bgnbd_total_loglik_grad`
 (Fader, Hardie & Lee 2005, eq. 6) and :func:`.likelihoods.gamma_gamma_total_loglik_grad`
-(Fader & Hardie 2013, eq. 1) on the same sufficient statistics, regrouped:
+(Fader & Hardie 2013) on the same sufficient statistics, regrouped:
 
 * BG/NBD: ``-(r+x) log(alpha+T)`` is summed per distinct T with the count-weighted
   totals of 1 and x per T; only the repeat customers' triples evaluate
@@ -320,7 +320,7 @@ def _gamma_gamma_pairs(gamma, y, w, wx):
 @numba.njit(**_JIT)
 def gamma_gamma_loglik_grad(p, q, gamma, x_unique, x_count, y, w, wx, sum_x_log_m,
                             sum_log_m):
-    """Total Gamma-Gamma log-likelihood (Fader & Hardie 2013, eq. 1) and its gradient in
+    """Total Gamma-Gamma log-likelihood (Fader & Hardie 2013) and its gradient in
     (p, q, gamma).
 
     The arguments after the parameters are :func:`gamma_gamma_kernel_data`'s. Equals

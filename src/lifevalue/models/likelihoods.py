@@ -298,8 +298,9 @@ def _gg_x_terms(p, q, gamma, x, xp):
 def gamma_gamma_loglik(p, q, gamma, x, m, xp=NUMPY):
     """Per-customer Gamma-Gamma log-likelihood of the mean spend ``m`` over x purchases.
 
-    Fader, Hardie & Lee (2005), "RFM and CLV", eq. (3) with nu integrated out
-    (Fader & Hardie 2013, "The Gamma-Gamma model of monetary value", eq. 1):
+    The Gamma-Gamma model of Fader, Hardie & Lee (2005b, "RFM and CLV") with nu
+    integrated out: the density of the mean spend (Fader & Hardie 2013, "The Gamma-Gamma
+    model of monetary value"):
 
     ``f(m | p, q, gamma, x) = Gamma(px+q) / (Gamma(px) Gamma(q))
     * gamma^q m^(px-1) x^(px) / (gamma + m x)^(px+q)``.
@@ -481,8 +482,8 @@ def gamma_gamma_total_loglik_derivs(p, q, gamma, stats: GammaGammaStats, *,
                                     hessian: bool = True):
     """:func:`gamma_gamma_total_loglik`, its gradient and Hessian in (p, q, gamma).
 
-    Term by term from the density in :func:`gamma_gamma_loglik` (Fader & Hardie 2013,
-    eq. 1): digammas and trigammas once per distinct x, and
+    Term by term from the density in :func:`gamma_gamma_loglik` (Fader & Hardie
+    2013): digammas and trigammas once per distinct x, and
     ``L = log(gamma + m x)`` once per unique (x, m) pair.
     """
     psi = special.digamma
