@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from lifevalue import validation as v
-from lifevalue.models import BetaGeo, ConvergenceWarning, GammaGamma, base
+from lifevalue.models import BetaGeo, ConvergenceWarning, GammaGamma, base, inference
 
 
 def test_one_not_fitted_error(cdnow_cal):
@@ -194,8 +194,8 @@ def test_map_from_a_subsample_start_finds_the_same_mode(cdnow_cal, monkeypatch):
     direct = {}
     for cls in (BetaGeo, GammaGamma):
         direct[cls] = cls().fit(cdnow_cal, method="map")
-    monkeypatch.setattr(base, "THIN_ABOVE", 100)
-    monkeypatch.setattr(base, "THIN_TO", 500)
+    monkeypatch.setattr(inference, "THIN_ABOVE", 100)
+    monkeypatch.setattr(inference, "THIN_TO", 500)
     for cls, ref in direct.items():
         model = cls().fit(cdnow_cal, method="map")
         # the same log density to rounding; along BG/NBD's a-b ridge that leaves the

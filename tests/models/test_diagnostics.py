@@ -6,7 +6,7 @@ import pytest
 import xarray as xr
 
 from lifevalue import validation as v
-from lifevalue.models import BetaGeo, GammaGamma, base
+from lifevalue.models import BetaGeo, GammaGamma, datatree
 from lifevalue.models import diagnostics as dg
 from lifevalue.models.likelihoods import bgnbd_loglik, gamma_gamma_loglik
 
@@ -77,7 +77,7 @@ def test_weighted_loo_of_gamma_gamma(cdnow_gg_mcmc, cdnow_cal):
 
 def test_loo_in_chunks_when_the_pointwise_loglik_is_not_stored(cdnow_cal, monkeypatch):
     stored = BetaGeo().fit(cdnow_cal, draws=200, random_seed=4)
-    monkeypatch.setattr(base, "LOGLIK_MAX_VALUES", 0)
+    monkeypatch.setattr(datatree, "LOGLIK_MAX_VALUES", 0)
     chunked = BetaGeo().fit(cdnow_cal, draws=200, random_seed=4)
     assert "log_likelihood" not in chunked.idata_.children
     a, b = stored.loo(), chunked.loo()

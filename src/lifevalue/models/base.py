@@ -14,47 +14,37 @@ and, from NUTS, ``sample_stats``. Downstream code reads draws through
 
 from __future__ import annotations
 
-import json
 import logging
-import math
-import os
 import time
 import warnings
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 
 from lifevalue import validation as v
 from lifevalue.files import atomic_write  # noqa: F401 - moved to lifevalue.files; re-exported
 from lifevalue.models import diagnostics as dg
+from lifevalue.models.datatree import (  # noqa: F401 - public names
+    FORMAT_VERSION,
+    LOGLIK_MAX_VALUES,
+    FitTree,
+    _version,
+)
 from lifevalue.models.diagnostics import ESS_MIN, RHAT_MAX  # noqa: F401 - public names
-
-#: Bumped when the saved file layout changes; :meth:`BaseModel.load` refuses others.
-#: 1: ArviZ 0.x ``InferenceData`` (lifevalue 0.1); 2: ``xarray.DataTree`` (ArviZ 1).
-FORMAT_VERSION = 2
-
-#: The pointwise log-likelihood (one value per unique row and draw) is stored in
-#: ``idata_`` up to this many values (160 MB); :meth:`BaseModel.loo` computes it in
-#: chunks beyond.
-LOGLIK_MAX_VALUES = 20_000_000
+from lifevalue.models.inference import (  # noqa: F401 - public names
+    DEFAULT_SAMPLER,
+    SAMPLERS,
+    Inference,
+    LaplaceFallbackWarning,
+    default_sampler,
+)
 
 #: Positive-support PyMC distributions a prior may use.
 POSITIVE_PRIORS = (
     "HalfNormal", "HalfCauchy", "HalfStudentT", "Gamma", "Exponential", "LogNormal",
     "Weibull", "InverseGamma", "HalfFlat",
 )
-
-#: NUTS implementations ``fit(method="mcmc", sampler=...)`` accepts: ``"compiled"``
-#: samples lifevalue's compiled log density (:mod:`lifevalue.models.kernels`) with
-#: nutpie's NUTS; the others sample the PyMC model with that library's NUTS.
-SAMPLERS = ("compiled", "pymc", "nutpie", "numpyro")
-
-#: The sampler of ``fit(method="mcmc")`` when none is named, where nutpie is installed
-#: (``"pymc"`` where it is not: see :func:`default_sampler`).
-DEFAULT_SAMPLER = "compiled"
 
 #: Fit methods: NUTS, the posterior mode, or Laplace + PSIS with a NUTS fallback.
 METHODS = ("mcmc", "map", "laplace")
@@ -74,22 +64,13 @@ SHAPE_SIGMA = 300.0
 #: does not bind) and the posterior means move by under 0.1 sd.
 DROPOUT_SIGMA = 10.0
 
-#: Above this many unique rows the posterior mode search starts from the mode of a
-#: subsample of about ``THIN_TO`` customers.
-THIN_ABOVE = 50_000
-THIN_TO = 50_000
-
 
 class ConvergenceWarning(UserWarning):
     """An MCMC fit shows divergences, rank-normalised r-hat > 1.01, or bulk or tail ESS
     < 400 (or a Laplace fit an importance-sampling ESS < 400)."""
 
 
-class LaplaceFallbackWarning(UserWarning):
-    """``fit(method="laplace")``: Pareto k-hat > 0.7, so the posterior was sampled by NUTS."""
-
-
-class BaseModel:
+class BaseModel(Inference, FitTree):
     """Common machinery of lifevalue's Bayesian models.
 
     Subclasses define ``param_names``, ``summary_names``, :meth:`default_priors`,
@@ -200,20 +181,6 @@ class BaseModel:
         """The PyMC model of the population parameters given ``summary``."""
         stats = self._prepare(summary)
         return self._pymc_model(stats, self.resolved_priors(stats))
-
-    def _pymc_model(self, stats, priors):
-        import pymc as pm
-
-        from lifevalue.models.likelihoods import pytensor_namespace
-
-        with pm.Model() as model:
-            params = {}
-            for name in self.param_names:
-                spec = dict(priors[name])
-                dist = getattr(pm, spec.pop("dist"))
-                params[name] = dist(name, **spec)
-            pm.Potential("loglik", self._loglik(params, stats, pytensor_namespace()))
-        return model
 
     def fit(
         self,
@@ -355,394 +322,6 @@ class BaseModel:
             self._warn_if_not_converged()
         return self
 
-    # ------------------------------------------------------- the DataTree of a fit
-
-    def _values(self) -> np.ndarray:
-        """Posterior draws as (draws, parameters), chains pooled, ``param_names`` order."""
-        post = self.idata_["posterior"]
-        return np.column_stack([np.asarray(post[n].values, dtype="float64").reshape(-1)
-                                for n in self.param_names])
-
-    def _total_loglik_draws(self, stats) -> np.ndarray:
-        """Total log-likelihood of all customers at each draw, shape (chain, draw)."""
-        post = self.idata_["posterior"]
-        shape = (post.sizes["chain"], post.sizes["draw"])
-        return self._loglik_draws(self._values(), stats).reshape(shape)
-
-    def _complete(self, idata, stats, priors) -> xr.DataTree:
-        """Add the groups ArviZ expects to the posterior of a fit: ``observed_data``
-        (unique rows of the sufficient statistics with their ``count``), ``log_prior``
-        and, up to :data:`LOGLIK_MAX_VALUES` values, ``log_likelihood`` per unique row."""
-        from lifevalue.models.priors import logp_and_grad
-
-        post = idata["posterior"].to_dataset()
-        coords = {d: post[d].values for d in dg.SAMPLE_DIMS}
-        groups = {k: idata[k].to_dataset() for k in idata.children}
-        observed = self._observed(stats)
-        groups["observed_data"] = xr.Dataset(
-            {k: ("row", np.asarray(a, dtype="float64")) for k, a in observed.items()},
-            coords={"row": np.arange(stats.n_unique)})
-        groups["log_prior"] = xr.Dataset(
-            {n: (dg.SAMPLE_DIMS, np.asarray(logp_and_grad(priors[n], post[n].values)[0],
-                                            dtype="float64")
-                 * np.ones(post[n].shape))
-             for n in self.param_names}, coords=coords)
-        n_draws = post.sizes["chain"] * post.sizes["draw"]
-        if stats.n_unique * n_draws <= LOGLIK_MAX_VALUES and n_draws > 1:
-            values = np.column_stack([post[n].values.reshape(-1) for n in self.param_names])
-            ll = self._pointwise_loglik(values, stats, 0, stats.n_unique)
-            groups["log_likelihood"] = xr.Dataset(
-                {self.observed_name: ((*dg.SAMPLE_DIMS, "row"),
-                                      ll.reshape(*post[self.param_names[0]].shape, -1))},
-                coords={**coords, "row": np.arange(stats.n_unique)})
-        tree = xr.DataTree.from_dict(groups)
-        tree.attrs.update(idata.attrs)
-        return tree
-
-    def loo(self):
-        """PSIS leave-one-out cross-validation of every customer.
-
-        Equal to ``arviz.loo`` on a log-likelihood with one row per customer, computed
-        on the unique rows of the sufficient statistics (customers with the same history
-        have the same leave-one-out term) and weighted by their counts, in chunks of
-        rows: memory does not grow with the number of customers. Pass results of several
-        models fitted on the same summary to ``arviz.compare`` to rank them.
-
-        ``arviz.loo(model.idata_)`` also works, but treats each unique row as one
-        observation (the weights are in ``idata_.observed_data["count"]``).
-
-        Returns
-        -------
-        arviz.ELPDDataLOO
-            ``elpd``, its ``se``, ``p`` (effective number of parameters), pointwise
-            ``elpd_i`` and ``pareto_k`` over dim ``customer`` (customers in the order
-            of their unique rows).
-
-        Examples
-        --------
-        >>> from lifevalue import BetaGeo, datasets
-        >>> bg = BetaGeo().fit(datasets.load_cdnow_summary(), draws=200, tune=200,
-        ...                    random_seed=1)  # doctest: +SKIP
-        >>> bg.loo().elpd  # doctest: +SKIP
-        -9583.9...
-        """
-        self._check_fitted()
-        post = self.idata_["posterior"]
-        if post.sizes["chain"] * post.sizes["draw"] < 2:
-            raise v.InvalidOptionError(
-                "loo() needs posterior draws; this model is a point estimate "
-                f"({self.metadata_['method']}): fit it with method='mcmc' or 'laplace'",
-                column="method")
-        obs = self.idata_["observed_data"]
-        counts = obs["count"].values
-        if "log_likelihood" in self.idata_.children:
-            ll = self.idata_["log_likelihood"][self.observed_name].values
-
-            def rows(start, stop):
-                return ll[..., start:stop]
-        else:
-            stats = self._stats_from_observed(obs.to_dataset())
-            values = self._values()
-            shape = (post.sizes["chain"], post.sizes["draw"])
-
-            def rows(start, stop):
-                return self._pointwise_loglik(values, stats, start, stop).reshape(*shape, -1)
-        return dg.weighted_loo(dg.posterior_dataset(self.idata_), rows, counts,
-                               var_name=self.observed_name)
-
-    def _stats_from_observed(self, observed: xr.Dataset):
-        """Sufficient statistics rebuilt from the ``observed_data`` group."""
-        columns = {k: observed[k].values for k in observed.data_vars if k != "count"}
-        columns[v.COUNT_COLUMN] = observed["count"].values
-        return self._stats(columns)
-
-    def _log_posterior(self, theta: np.ndarray, stats, specs, *, jacobian: bool):
-        """Log posterior of ``theta = log(params)`` with its gradient and Hessian in theta.
-
-        Likelihood plus prior log densities; with ``jacobian`` also ``sum(theta)``, the
-        log Jacobian of ``params = exp(theta)``, which makes it the density of theta
-        itself (what the Laplace approximation approximates). Without it, its mode is the
-        mode of the density of the parameters (MAP).
-        """
-        from lifevalue.models.priors import logp_grad_hess
-
-        values = np.exp(theta)
-        ll, g, h = self._loglik_derivs(values, stats)
-        for i, spec in enumerate(specs):
-            lp, d1, d2 = logp_grad_hess(spec, values[i])
-            ll, g[i], h[i, i] = ll + lp, g[i] + d1, h[i, i] + d2
-        # chain rule: d/dtheta_i = v_i d/dv_i
-        g_theta = g * values
-        h_theta = h * np.outer(values, values) + np.diag(g_theta)
-        if jacobian:
-            ll, g_theta = ll + float(np.sum(theta)), g_theta + 1.0
-        return ll, g_theta, h_theta
-
-    def _mode(self, stats, priors, *, jacobian: bool, start: np.ndarray | None = None,
-              max_iter: int = 200, tol: float = 1e-10):
-        """Maximise :meth:`_log_posterior` by damped Newton steps with the analytic
-        Hessian; each step is one pass over the unique rows for value, gradient and
-        Hessian together.
-
-        Where the Hessian is not negative definite (far from the mode) the step uses
-        its eigenvalues' magnitudes (a saddle-free Newton step); steps are capped at one
-        unit of log parameter and halved until the log density rises enough (Armijo).
-        It stops when the Newton decrement ``g' (-H)^-1 g / 2``, the predicted gain in
-        log density, is below ``tol`` (a criterion that does not depend on the number
-        of customers), or when the gradient in log parameters is below ``1e-8 (1 + |f|)``.
-        Usually 5-15 iterations (2-4 on all customers after a start from a subsample's
-        mode). Where Newton steps stall (a flat ridge on a handful of customers) BFGS
-        finishes from where they stopped.
-
-        Returns
-        -------
-        theta, log density, Hessian (in theta), iterations
-        """
-        specs = [priors[n] for n in self.param_names]
-
-        def derivs(theta):
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                out = self._log_posterior(theta, stats, specs, jacobian=jacobian)
-            ll, g, h = out
-            if not (np.isfinite(ll) and np.all(np.isfinite(g)) and np.all(np.isfinite(h))):
-                return -np.inf, g, h
-            return out
-
-        if start is not None:
-            theta = np.asarray(start, dtype=float)
-        elif stats.n_unique > THIN_ABOVE:
-            # the mode of a subsample of about THIN_TO customers is a few cheap steps
-            # away, and from it the full data need 2-4 Newton steps instead of 6-10
-            fraction = THIN_TO / max(stats.n_customers, 1)
-            small = self._thin(stats, fraction, np.random.default_rng(0))
-            theta = self._mode(small, priors, jacobian=jacobian,
-                               start=np.log(self._map_start(small)))[0]
-        else:
-            theta = np.log(self._map_start(stats))
-        f, g, h = derivs(theta)
-        if not np.isfinite(f):
-            raise RuntimeError("MAP optimisation failed: the log density is not finite at "
-                               "the start")
-        for it in range(1, max_iter + 1):
-            eig, vec = np.linalg.eigh(-h)
-            eig = np.maximum(np.abs(eig), 1e-10 * max(np.max(np.abs(eig)), 1e-300))
-            step = vec @ ((vec.T @ g) / eig)
-            decrement = float(g @ step)
-            # a flat direction (a mode at the boundary, e.g. b -> 0 on a handful of
-            # customers) keeps the decrement up while the gradient in log parameters
-            # vanishes: stop there too, as BFGS would
-            if decrement / 2 < tol or np.max(np.abs(g)) < 1e-8 * (1.0 + abs(f)):
-                return theta, f, h, it - 1
-            step *= min(1.0, 1.0 / np.max(np.abs(step)))
-            t = 1.0
-            for _ in range(60):
-                f_new, g_new, h_new = derivs(theta + t * step)
-                if f_new >= f + 1e-4 * t * float(g @ step):
-                    break
-                t /= 2
-            else:
-                if decrement < 1e-6:  # at the mode up to rounding
-                    return theta, f, h, it - 1
-                break
-            theta, f, g, h = theta + t * step, f_new, g_new, h_new
-        # Newton stalled (a long flat ridge on a handful of customers): finish with BFGS
-        # on the gradient alone, as MAP did before it took Newton steps
-        return self._mode_bfgs(theta, derivs, max_iter)
-
-    @staticmethod
-    def _mode_bfgs(theta, derivs, newton_steps):
-        from scipy import optimize
-
-        def objective(t):
-            f, g, _ = derivs(t)
-            return (1e300, np.zeros_like(t)) if not np.isfinite(f) else (-f, -g)
-
-        res = optimize.minimize(objective, theta, jac=True, method="BFGS",
-                                options={"maxiter": 5000, "gtol": 1e-8})
-        if not np.isfinite(res.fun) or res.fun >= 1e300:
-            raise RuntimeError(f"MAP optimisation failed: {res.message}")
-        f, _, h = derivs(res.x)
-        return res.x, f, h, newton_steps + int(res.nit)
-
-    def _fit_nuts(self, stats, priors, *, sampler, **kwargs) -> xr.DataTree:
-        """NUTS draws of the posterior with the named sampler (see :meth:`fit`)."""
-        if sampler == "compiled":
-            return self._fit_compiled(stats, priors, **kwargs)
-        return _fit_mcmc(self._pymc_model(stats, priors), sampler=sampler, **kwargs)
-
-    def _compiled_log_density(self, stats, priors, start=None):
-        """The log density that ``sampler="compiled"`` samples, and its parametrisation.
-
-        ``theta = log(params)`` carries the log posterior plus the log Jacobian
-        ``sum(theta)`` (the density :meth:`_fit_laplace` approximates). NUTS samples
-        ``z`` with ``theta = mode + S z``, where ``mode`` is the mode of that density and
-        ``S S' = (-H)^-1`` from its Hessian ``H`` there (eigenvalue magnitudes, floored,
-        where ``-H`` is not positive definite; the identity where it is not finite, and
-        the MAP's mode and Hessian where theta's density has no mode to find): a fixed
-        affine map, so the log density of z is that of theta plus a constant, and at a
-        million customers it is close to a standard normal. ``start`` (parameter
-        values), when given, replaces the mode as the chains' starting point.
-
-        Returns
-        -------
-        logp : callable
-            ``z -> (log density, gradient in z)``; ``(-inf, 0)`` where not finite, which
-            NUTS treats as a divergence.
-        to_params : callable
-            ``z -> params`` (ndarray, ``param_names`` order).
-        z_start : ndarray
-        """
-        from lifevalue.models.priors import logp_and_grad
-
-        specs = [priors[n] for n in self.param_names]
-        fn, data = self._kernel(stats)
-        try:
-            mode, _, hess, _ = self._mode(stats, priors, jacobian=True)
-        except RuntimeError:  # no mode of theta's density: the MAP's will do as a centre
-            mode, _, hess, _ = self._mode(stats, priors, jacobian=False)
-        if np.all(np.isfinite(hess)):
-            eigval, eigvec = np.linalg.eigh(-hess)
-            eigval = np.abs(eigval)
-            eigval = np.maximum(eigval, 1e-12 * max(float(eigval.max()), 1e-300))
-            scale = eigvec / np.sqrt(eigval)  # S, with S S' = (-H)^-1
-        else:  # nutpie's mass matrix adaptation is left to find the scales
-            scale = np.eye(len(mode))
-        scale_t = np.ascontiguousarray(scale.T)
-        n = len(specs)
-
-        def logp(z):
-            # called once per leapfrog step, holding the GIL: scalar Python around one
-            # kernel call (which releases it)
-            with np.errstate(all="ignore"):
-                theta = mode + scale @ z
-                values = np.exp(theta)
-                ll, grad = fn(*values, *data)
-                for i, value in enumerate(values.tolist()):
-                    lp, d1 = logp_and_grad(specs[i], value)
-                    ll += lp
-                    grad[i] += d1
-                ll += sum(theta.tolist())
-                grad_z = scale_t @ (grad * values + 1.0)
-                check = float(ll) + float(grad_z @ grad_z)
-            if not math.isfinite(check):
-                return -math.inf, np.zeros(n)
-            return float(ll), grad_z
-
-        def to_params(z):
-            return np.exp(mode + scale @ z)
-
-        z_start = np.zeros(n)
-        if start is not None:
-            theta0 = np.log([float(start[k]) for k in self.param_names])
-            z_start = np.linalg.solve(scale, theta0 - mode)
-        return logp, to_params, z_start
-
-    def _fit_compiled(self, stats, priors, *, draws, tune, chains, random_seed, progressbar,
-                      initvals=None, **kwargs) -> xr.DataTree:
-        """NUTS by nutpie on :meth:`_compiled_log_density` (``sampler="compiled"``).
-
-        The chains run in threads; the kernels release the GIL, so two chains use two
-        cores. Each chain starts at the mode (or ``initvals``) plus a uniform jitter of
-        up to one unit of z, i.e. about one posterior sd, per direction. The result has
-        the groups of the other samplers: ``posterior`` with each of ``param_names``
-        over (chain, draw), and nutpie's ``sample_stats`` (``diverging``, ``n_steps``,
-        ``depth``, ``step_size``, ...), tuning draws left out.
-        """
-        try:
-            import nutpie
-            from nutpie.compiled_pyfunc import from_pyfunc
-        except ImportError as err:
-            raise ImportError("sampler='compiled' runs nutpie's NUTS: pip install nutpie "
-                              "(or choose sampler='pymc')") from err
-
-        logp, to_params, z_start = self._compiled_log_density(stats, priors, start=initvals)
-        names = list(self.param_names)
-        n = len(names)
-
-        def make_logp_fn():
-            return logp
-
-        def make_expand_fn(seed1, seed2, chain):
-            def expand(z):
-                values = to_params(np.asarray(z))
-                return {name: np.asarray(values[i]) for i, name in enumerate(names)}
-            return expand
-
-        def initial_point(seed):
-            jitter = np.random.default_rng(seed).uniform(-1.0, 1.0, n)
-            return z_start + jitter
-
-        compiled = from_pyfunc(n, make_logp_fn, make_expand_fn, [np.dtype("float64")] * n,
-                               [()] * n, names, make_initial_point_fn=initial_point)
-        idata = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains,
-                              cores=min(chains, os.cpu_count() or 1), seed=random_seed,
-                              progress_bar=progressbar, save_warmup=False, **kwargs)
-        return idata
-
-    def _fit_map(self, stats, priors) -> xr.DataTree:
-        """Posterior mode by Newton steps in log parameters, on the NumPy likelihood with
-        its analytic gradient and Hessian plus the priors' log densities (no Jacobian: the
-        mode is that of the density of the parameters themselves). Nothing is compiled."""
-        theta, logp, _, nit = self._mode(stats, priors, jacobian=False)
-        values = np.exp(theta)
-        # built directly: arviz's from_dict costs more than the Newton steps at 100k
-        posterior = xr.Dataset(
-            {n: (("chain", "draw"), np.array([[val]]))
-             for n, val in zip(self.param_names, values, strict=True)},
-            coords={"chain": [0], "draw": [0]})
-        tree = xr.DataTree.from_dict({"posterior": posterior})
-        tree.attrs.update({"map_logp": float(logp), "map_iterations": nit})
-        return tree
-
-    def _fit_laplace(self, stats, priors, *, draws, chains, proposals, random_seed):
-        """Laplace approximation at the mode of the log parameters' posterior, corrected
-        by PSIS (:func:`lifevalue.models.laplace.laplace_psis`) and resampled to
-        ``chains x draws`` draws; the diagnostics say whether to fall back to NUTS."""
-        from lifevalue.models import laplace as lp
-        from lifevalue.models.priors import logp_and_grad
-
-        specs = [priors[n] for n in self.param_names]
-        try:
-            theta, _, hess, nit = self._mode(stats, priors, jacobian=True)
-            np.linalg.cholesky(-hess)
-        except (RuntimeError, np.linalg.LinAlgError) as err:
-            msg = (f"{type(self).__name__} Laplace fit: no proper mode of the posterior "
-                   f"({err}); sampling the posterior with NUTS instead")
-            log.warning(msg)
-            warnings.warn(msg, LaplaceFallbackWarning, stacklevel=3)
-            return None, {"pareto_k": float("inf"), "importance_ess": 0.0, "proposals": 0,
-                          "fallback": True}
-        workers = max(1, min(2, os.cpu_count() or 1))
-
-        def log_density(thetas):
-            values = np.exp(thetas)
-            out = self._loglik_draws(values, stats, workers=workers)
-            for i, spec in enumerate(specs):
-                out = out + logp_and_grad(spec, values[:, i])[0]
-            return out + thetas.sum(axis=1)
-
-        n_out = chains * draws
-        rng = np.random.default_rng(random_seed)
-        res = lp.laplace_psis(log_density, theta, hess,
-                              n_proposals=proposals or max(n_out // 2, lp.MIN_PROPOSALS),
-                              n_out=n_out, rng=rng)
-        mode = {n: float(val) for n, val in zip(self.param_names, np.exp(theta), strict=True)}
-        diag = {"pareto_k": res.khat, "importance_ess": res.ess, "proposals": res.n_proposals,
-                "proposal_df": res.proposal.df, "mode_iterations": nit,
-                "fallback": not res.reliable, "mode": mode}
-        if not res.reliable:
-            msg = (f"{type(self).__name__} Laplace fit: Pareto k-hat {res.khat:.2f} > "
-                   f"{lp.KHAT_MAX}, the importance weights are unreliable; sampling the "
-                   "posterior with NUTS instead")
-            log.warning(msg)
-            warnings.warn(msg, LaplaceFallbackWarning, stacklevel=3)
-            return None, diag
-        values = np.exp(res.theta).reshape(chains, draws, -1)
-        idata = _posterior_tree({n: values[..., i] for i, n in enumerate(self.param_names)})
-        idata.attrs.update({"method": "laplace+psis", "pareto_k": res.khat,
-                            "importance_ess": res.ess, "proposals": res.n_proposals})
-        return idata, diag
-
     # ------------------------------------------------------------ fitted results
 
     def _check_fitted(self):
@@ -874,89 +453,6 @@ class BaseModel:
                 stacklevel=3,
             )
 
-    # --------------------------------------------------------------- persistence
-
-    @classmethod
-    def from_params(cls, params: dict[str, float], *, time_unit: str | None = None):
-        """A point-estimate model: one draw at ``params``, usable everywhere downstream.
-
-        ``time_unit`` ('D', 'W' or 'M') is the unit of the data the parameters were
-        estimated on; a transaction model without it cannot be valued (lifevalue does
-        not guess a unit).
-        """
-        if time_unit is not None:
-            v.check_time_unit(time_unit)
-        missing = [n for n in cls.param_names if n not in params]
-        if missing:
-            raise v.InvalidOptionError(f"params lack {missing[0]!r}", column="params")
-        model = cls()
-        model.idata_ = _posterior_tree({n: np.array([[float(params[n])]])
-                                        for n in cls.param_names})
-        model.metadata_ = {
-            "model": cls.__name__, "format_version": FORMAT_VERSION,
-            "lifevalue_version": _version(), "method": "point", "sampler": None,
-            "priors": {}, "time_unit": time_unit,
-        }
-        model.diagnostics_ = {"method": "point"}
-        return model
-
-    def save(self, path) -> Path:
-        """Save to one netCDF file, atomically: the ``DataTree`` of :attr:`idata_` (its
-        groups as netCDF groups, readable by ``xarray.open_datatree`` and
-        ``arviz.from_netcdf``) with lifevalue's metadata and diagnostics as JSON in the
-        root attributes ``lifevalue_metadata`` and ``lifevalue_diagnostics``."""
-        self._check_fitted()
-        path = Path(path)
-        tree = self.idata_.copy()
-        tree.attrs["lifevalue_metadata"] = json.dumps(self.metadata_)
-        tree.attrs["lifevalue_diagnostics"] = json.dumps(self.diagnostics_)
-        atomic_write(path, tree.to_netcdf)
-        return path
-
-    @classmethod
-    def load(cls, path):
-        """Load a model saved by :meth:`save`; refuses foreign or incompatible files."""
-        path = Path(path)
-        if not path.exists():
-            raise v.InputError(f"model file {str(path)!r} does not exist", column="model")
-        try:
-            with xr.open_datatree(path) as opened:
-                tree = opened.load()
-            # lifevalue 0.1 (format 1) kept its metadata in the posterior's attributes
-            attrs = tree.attrs if "lifevalue_metadata" in tree.attrs \
-                else tree["posterior"].attrs
-            meta = json.loads(attrs["lifevalue_metadata"])
-            diag = json.loads(attrs.get("lifevalue_diagnostics", "{}"))
-        except Exception as err:  # noqa: BLE001 - any failure means the same to the user
-            raise v.InputError(
-                f"model file {str(path)!r} is truncated, corrupt or not a lifevalue model "
-                f"({type(err).__name__})",
-                column="model",
-            ) from err
-        if meta.get("format_version") != FORMAT_VERSION:
-            old = meta.get("format_version")
-            raise v.InputError(
-                f"model file {str(path)!r} was saved by lifevalue "
-                f"{meta.get('lifevalue_version')} in format {old}"
-                f"{' (ArviZ 0.x InferenceData)' if old == 1 else ''}; this lifevalue "
-                f"({_version()}) reads format {FORMAT_VERSION} (ArviZ 1 DataTree). Refit "
-                "the model on its summary and save it again: `lifevalue fit ...`, or "
-                "`model.fit(summary).save(path)`.",
-                column="model",
-            )
-        if meta.get("model") != cls.__name__:
-            raise v.InputError(
-                f"model file {str(path)!r} holds a {meta.get('model')}, not a {cls.__name__}",
-                column="model",
-            )
-        for key in ("lifevalue_metadata", "lifevalue_diagnostics"):
-            tree.attrs.pop(key, None)
-        model = cls(priors=None)
-        model.idata_ = tree
-        model.metadata_ = meta
-        model.diagnostics_ = diag
-        return model
-
     def __repr__(self) -> str:
         if not self.is_fitted:
             return f"{type(self).__name__}(not fitted)"
@@ -979,42 +475,4 @@ def _check_prior(name: str, spec) -> None:
             f"prior of {name!r}: {spec['dist']!r} is not one of the positive distributions "
             f"{list(POSITIVE_PRIORS)}",
             column="priors",
-        )
-
-
-def default_sampler() -> str:
-    """:data:`DEFAULT_SAMPLER` where nutpie, which runs it, is installed; else ``"pymc"``."""
-    import importlib.util
-
-    return DEFAULT_SAMPLER if importlib.util.find_spec("nutpie") is not None else "pymc"
-
-
-def _version() -> str:
-    from lifevalue import __version__
-
-    return __version__
-
-
-def _posterior_tree(values: dict[str, np.ndarray]) -> xr.DataTree:
-    """A DataTree whose ``posterior`` holds ``values``, each of shape (chain, draw)."""
-    shape = next(iter(values.values())).shape
-    posterior = xr.Dataset({n: (("chain", "draw"), np.asarray(a, dtype="float64"))
-                            for n, a in values.items()},
-                           coords={"chain": np.arange(shape[0]), "draw": np.arange(shape[1])})
-    return xr.DataTree.from_dict({"posterior": posterior})
-
-
-def _fit_mcmc(model, *, draws, tune, chains, sampler, random_seed, progressbar,
-              **kwargs) -> xr.DataTree:
-    import pymc as pm
-
-    with model, warnings.catch_warnings():
-        # a leapfrog step that overflows (far out on Gamma-Gamma's ridge, early in
-        # tuning) is rejected by the sampler as a divergence; after tuning it would
-        # count in diagnostics_["divergences"] and raise ConvergenceWarning
-        warnings.filterwarnings("ignore", "overflow encountered", RuntimeWarning)
-        return pm.sample(
-            draws=draws, tune=tune, chains=chains, cores=min(chains, os.cpu_count() or 1),
-            random_seed=random_seed, progressbar=progressbar, nuts_sampler=sampler,
-            compute_convergence_checks=False, **kwargs,
         )
