@@ -54,10 +54,9 @@ SUMMARY_CASES = {
         _summary({("frequency", "b"): 2.5, ("frequency", "d"): 0.1}),
         r"^column 'frequency': 2 rows with a frequency that is not a whole number" + HEAD,
         ["b", "d"]),
-    "monetary value <= 0 for a repeat customer": (
-        _summary({("monetary_value", "f"): 0.0}),
-        r"^column 'monetary_value': 1 row with a monetary value <= 0 for a repeat customer"
-        + HEAD, ["f"]),
+    "negative monetary value": (
+        _summary({("monetary_value", "f"): -3.0}),
+        r"^column 'monetary_value': 1 row with a negative value" + HEAD, ["f"]),
     "negative value": (
         _summary({("T", "e"): -4.0}),
         r"^column 'T': 1 row with a negative value" + HEAD, ["e"]),
@@ -83,11 +82,11 @@ def test_bad_summary_everywhere(kind, maps):
         "CustomerValue.evaluate": lambda: lv.CustomerValue(bg, gg, max_draws=1).evaluate(
             summary),
     }
-    if kind != "monetary value <= 0 for a repeat customer":  # BG/NBD reads no spend
+    if kind != "negative monetary value":  # BG/NBD reads no spend
         calls["BetaGeo.fit"] = lambda: lv.BetaGeo().fit(summary, method="map")
         calls["p_alive"] = lambda: bg.p_alive(summary)
         calls["expected_purchases"] = lambda: bg.expected_purchases(summary, 4.0)
-    if kind in ("frequency not a whole number", "monetary value <= 0 for a repeat customer",
+    if kind in ("frequency not a whole number", "negative monetary value",
                 "duplicated customer"):  # Gamma-Gamma reads frequency and spend only
         calls["GammaGamma.fit"] = lambda: lv.GammaGamma().fit(summary, method="map")
         calls["expected_spend"] = lambda: gg.expected_spend(summary)

@@ -116,13 +116,21 @@ def as_of_calibration_end(summary):
 
 def fit_models(summary, method="mcmc", draws=None, tune=None, chains=None, sampler=None,
                seed=0, progress=False):
-    """Fit BG/NBD and Gamma-Gamma; convergence warnings are logged, not raised."""
-    from lifevalue.models import BetaGeo, ConvergenceWarning, GammaGamma
+    """Fit BG/NBD and Gamma-Gamma; the models' warnings (convergence, customers left out
+    of a fit, spend-frequency correlation) are logged, not raised."""
+    from lifevalue.models import (
+        BetaGeo,
+        ConvergenceWarning,
+        GammaGamma,
+        SpendFrequencyCorrelationWarning,
+        ZeroSpendWarning,
+    )
 
     summary = as_of_calibration_end(summary)
     models = []
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
+        for kind in (ConvergenceWarning, ZeroSpendWarning, SpendFrequencyCorrelationWarning):
+            warnings.simplefilter("always", kind)
         for cls in (BetaGeo, GammaGamma):
             start = time.perf_counter()
             log.info("fitting %s by %s", cls.__name__, method)

@@ -75,3 +75,26 @@ def test_needs_repeat_customers():
     s = pd.DataFrame({"frequency": [0, 0], "monetary_value": [0.0, 0.0]})
     with pytest.raises(v.InputError, match="Gamma-Gamma needs repeat customers"):
         GammaGamma().fit(s, method="map")
+
+
+def test_zero_spend_repeat_customers_are_left_out_of_the_fit_and_still_valued(cdnow_cal):
+    """A repeat customer whose purchases were free (customer 10244 of the CDNOW master
+    log) cannot enter the Gamma-Gamma likelihood; the fit says so and goes on, and their
+    spend posterior Gamma(p x + q, gamma + x m) still gives an expected spend."""
+    from lifevalue.models import ZeroSpendWarning
+
+    free = pd.DataFrame({"frequency": [2, 3], "recency": [10.0, 20.0], "T": [30.0, 30.0],
+                         "monetary_value": [0.0, 0.0]}, index=pd.Index([90001, 90002]))
+    with_free = pd.concat([cdnow_cal[free.columns], free])
+    with_free.attrs = dict(cdnow_cal.attrs)
+    with pytest.warns(ZeroSpendWarning, match=r"^2 repeat customers with a mean spend of 0 left "
+                      r"out of the Gamma-Gamma fit .* Customer ids \(up to 5\): 90001, 90002$"):
+        model = GammaGamma().fit(with_free, method="map")
+    assert model.metadata_["zero_spend_customers"] == 2
+    ref = GammaGamma().fit(cdnow_cal, method="map").point_estimate()
+    assert model.point_estimate() == pytest.approx(ref, rel=1e-10)
+    est = model.point_estimate()
+    out = model.expected_spend(with_free.loc[[90001]], predictive=True)
+    assert out.loc[90001, "spend_mean"] == pytest.approx(
+        est["p"] * est["gamma"] / (2 * est["p"] + est["q"] - 1), rel=1e-12)
+    assert 0 < out.loc[90001, "spend_pred_lo"] < out.loc[90001, "spend_pred_hi"]

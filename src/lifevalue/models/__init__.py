@@ -2,6 +2,11 @@
 
 from lifevalue.models.base import ConvergenceWarning
 from lifevalue.models.beta_geo import BetaGeo
-from lifevalue.models.gamma_gamma import GammaGamma, SpendFrequencyCorrelationWarning
+from lifevalue.models.gamma_gamma import (
+    GammaGamma,
+    SpendFrequencyCorrelationWarning,
+    ZeroSpendWarning,
+)
 
-__all__ = ["BetaGeo", "ConvergenceWarning", "GammaGamma", "SpendFrequencyCorrelationWarning"]
+__all__ = ["BetaGeo", "ConvergenceWarning", "GammaGamma", "SpendFrequencyCorrelationWarning",
+           "ZeroSpendWarning"]

@@ -39,6 +39,11 @@ from lifevalue.models.likelihoods import (
 CORRELATION_WARN = 0.3
 
 
+class ZeroSpendWarning(UserWarning):
+    """Repeat customers whose mean spend is 0 were left out of the Gamma-Gamma fit (their
+    spend cannot enter its likelihood); they are still valued."""
+
+
 class SpendFrequencyCorrelationWarning(UserWarning):
     """Spend and purchase frequency are correlated, against the model's assumption."""
 
@@ -82,10 +87,13 @@ class GammaGamma(BaseModel):
         }
 
     def _stats(self, columns):
-        rep = columns["frequency"] > 0
+        # a mean spend of 0 (e.g. free repeat purchases) has no Gamma density: such
+        # customers stay out of the likelihood (fit says so), not out of the valuation
+        rep = (columns["frequency"] > 0) & (columns["monetary_value"] > 0)
         if not rep.any():
-            raise v.InputError("Gamma-Gamma needs repeat customers (frequency > 0); the "
-                               "summary has none", column="frequency")
+            raise v.InputError("Gamma-Gamma needs repeat customers (frequency > 0) with a "
+                               "mean spend above 0; the summary has none",
+                               column="frequency")
         counts = columns.get(v.COUNT_COLUMN)
         return compress_gamma_gamma(columns["frequency"][rep], columns["monetary_value"][rep],
                                     counts=None if counts is None else counts[rep])
@@ -122,9 +130,20 @@ class GammaGamma(BaseModel):
         return np.array([1.0, 2.0, mean_m])
 
     def fit(self, summary: pd.DataFrame, **kwargs):
-        """Fit as :meth:`BaseModel.fit`, and measure the spend-frequency correlation."""
+        """Fit as :meth:`BaseModel.fit`, and measure the spend-frequency correlation.
+
+        Repeat customers whose mean spend is 0 cannot enter the Gamma-Gamma likelihood:
+        they are left out of the fit with a :class:`ZeroSpendWarning` that counts them
+        and shows up to five ids (``metadata_["zero_spend_customers"]`` holds the
+        count). Their spend is still predicted and valued: given the population
+        parameters, a customer's ``nu`` has the posterior ``Gamma(p x + q, gamma + x m)``
+        (Fader & Hardie 2013), defined for ``m = 0`` too.
+        """
         cols = v.check_summary(summary, self.summary_names)
-        rep = cols["frequency"] > 0
+        zero = (cols["frequency"] > 0) & (cols["monetary_value"] == 0)
+        n_zero = int(zero.sum() if v.check_counts(summary) is None
+                     else v.check_counts(summary)[zero].sum())
+        rep = (cols["frequency"] > 0) & ~zero
         x, m = cols["frequency"][rep], cols["monetary_value"][rep]
         counts = v.check_counts(summary)
         if counts is not None:  # sufficient statistics: one row per customer again
@@ -136,8 +155,16 @@ class GammaGamma(BaseModel):
             corr.update(pearson=float(np.corrcoef(x, m)[0, 1]), spearman=float(rho),
                         spearman_pvalue=float(pval))
         self.spend_frequency_correlation_ = corr
+        if n_zero:
+            ids = ", ".join(str(i) for i in summary.index[zero][:5])
+            warnings.warn(
+                f"{n_zero} repeat customer{'s' if n_zero > 1 else ''} with a mean spend of 0 "
+                f"left out of the Gamma-Gamma fit (their spend has no Gamma density); they "
+                f"are still valued. Customer ids (up to 5): {ids}",
+                ZeroSpendWarning, stacklevel=2)
         super().fit(summary, **kwargs)
         self.metadata_["spend_frequency_correlation"] = corr
+        self.metadata_["zero_spend_customers"] = n_zero
         if abs(corr["spearman"]) > CORRELATION_WARN:
             warnings.warn(
                 f"spend and purchase frequency are correlated (Spearman {corr['spearman']:.2f}"

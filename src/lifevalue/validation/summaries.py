@@ -135,8 +135,9 @@ def check_summary(frame: pd.DataFrame, names: Sequence[str]) -> dict[str, np.nda
 
     Checks: the columns exist; the summary is not empty; customer ids (the index) are
     unique; values are numeric, finite and not negative; ``frequency`` is a whole
-    number; ``recency`` <= ``T``; ``recency`` is 0 when ``frequency`` is 0; and
-    ``monetary_value`` > 0 for repeat customers.
+    number; ``recency`` <= ``T``; ``recency`` is 0 when ``frequency`` is 0. A mean spend
+    of 0 is allowed (free repeat purchases): the Gamma-Gamma fit leaves such customers
+    out of its likelihood and says so.
     """
     cols = summary_columns(frame, names)
     if len(frame) == 0:
@@ -179,11 +180,6 @@ def check_summary(frame: pd.DataFrame, names: Sequence[str]) -> dict[str, np.nda
         if bad.any():
             raise offending_rows_error(cols["recency"], shown[bad], int(bad.sum()),
                                        "a non-zero recency but no repeat purchase")
-    if "monetary_value" in out:
-        bad = (out["frequency"] > 0) & (out["monetary_value"] <= 0)
-        if bad.any():
-            raise offending_rows_error(cols["monetary_value"], shown[bad], int(bad.sum()),
-                                       "a monetary value <= 0 for a repeat customer")
     return out
 
 
