@@ -263,3 +263,42 @@ def test_per_customer_cash_flows_add_up_to_the_value(cdnow_bg_mcmc, cdnow_gg_mcm
     p = flows["p_active"].unstack()
     assert (p.diff(axis=1).iloc[:, 1:] <= 1e-12).all().all()
     np.testing.assert_allclose(p[1], result["p_alive_mean"], rtol=1e-9)
+
+
+def test_a_daily_summary_keeps_its_unit_through_a_csv_file(cdnow_log, tmp_path):
+    """A summary in days written to CSV and read back is still in days: a daily model
+    values it as before, and a model in weeks refuses it instead of valuing it with a
+    7x wrong period."""
+    import lifevalue as lv
+
+    days = lv.summarize(cdnow_log, amount="amount", observation_end="1998-06-30",
+                        time_unit="D").iloc[::5]
+    bg, gg = (cls().fit(days, method="map") for cls in (BetaGeo, GammaGamma))
+    assert bg.metadata_["time_unit"] == "D"
+    path = tmp_path / "days.csv"
+    days.to_csv(path)
+    back = pd.read_csv(path, index_col="customer_id")
+    assert back.attrs == {}  # a CSV file keeps no attrs; the constant columns carry them
+    cv = CustomerValue(bg, gg, margin=0.3, max_draws=1)
+    pd.testing.assert_frame_equal(cv.evaluate(back, "neutral").customers,
+                                  cv.evaluate(days, "neutral").customers, check_dtype=False)
+    weeks = BetaGeo.from_params(bg.point_estimate(), time_unit="W")
+    with pytest.raises(v.InvalidOptionError, match=r"^the summary is in time_unit 'D' \(days\) "
+                       r"but the model was fitted in 'W' \(weeks\)"):
+        CustomerValue(weeks, gg, margin=0.3, max_draws=1).evaluate(back)
+
+
+def test_a_calibration_split_is_not_valued_silently(maps, cdnow_log):
+    """A calibration/holdout summary describes customers as of the calibration end:
+    evaluate refuses it and says how to choose."""
+    import lifevalue as lv
+
+    split = lv.summarize(cdnow_log, amount="amount", calibration_end="1997-09-30",
+                         observation_end="1998-06-30")
+    cv = CustomerValue(*maps, margin=0.3, max_draws=1)
+    with pytest.raises(v.MissingColumnError, match=r"^the summary is a calibration/holdout "
+                       r"split .*Choose: lifevalue\.calibration_part\(summary\) to fit or value "
+                       r"them as of the calibration end, or lifevalue\.summarize\(\.\.\.\) "
+                       r"without calibration_end to value them as of the end of the data"):
+        cv.evaluate(split)
+    assert len(cv.evaluate(lv.calibration_part(split), "neutral").customers) == len(split)
