@@ -8,8 +8,9 @@ The flow is transactions -> summary -> models -> value -> segments -> report/CLI
 2357
 """
 
-from lifevalue import datasets, validation
+from lifevalue import datasets, errors, validation
 from lifevalue.data import calibration_part, summarize
+from lifevalue.errors import ModelError
 from lifevalue.models import BetaGeo, ConvergenceWarning, GammaGamma
 from lifevalue.validation import InputError
 from lifevalue.value import CustomerValue, PeriodGrid, Scenario
@@ -17,5 +18,5 @@ from lifevalue.value import CustomerValue, PeriodGrid, Scenario
 __version__ = "0.2.0"
 
 __all__ = ["BetaGeo", "ConvergenceWarning", "CustomerValue", "GammaGamma", "InputError",
-           "PeriodGrid", "Scenario", "__version__", "calibration_part", "datasets", "summarize",
-           "validation"]
+           "ModelError", "PeriodGrid", "Scenario", "__version__", "calibration_part", "datasets",
+           "errors", "summarize", "validation"]

@@ -12,7 +12,7 @@
   type, missing key); the CLI exits with code 3.
 * :class:`NotFittedError`: a model was used before ``fit`` or ``load``.
 * Warnings: :class:`ConvergenceWarning`, :class:`LaplaceFallbackWarning`,
-  :class:`SpendFrequencyCorrelationWarning`.
+  :class:`SpendFrequencyCorrelationWarning`, :class:`ZeroSpendWarning`.
 
 The input errors and :class:`NotFittedError` are defined in :mod:`lifevalue.validation`
 and the warnings with their models; they are re-exported here unchanged (the same
@@ -34,12 +34,12 @@ from lifevalue.validation import (
 
 if TYPE_CHECKING:  # imported on first use, see __getattr__
     from lifevalue.models.base import ConvergenceWarning, LaplaceFallbackWarning
-    from lifevalue.models.gamma_gamma import SpendFrequencyCorrelationWarning
+    from lifevalue.models.gamma_gamma import SpendFrequencyCorrelationWarning, ZeroSpendWarning
 
 __all__ = ["ConvergenceWarning", "EmptyInputError", "InputError", "InvalidOptionError",
            "InvalidValueError", "JobFileError", "LaplaceFallbackWarning",
            "MissingColumnError", "ModelError", "NotFittedError",
-           "SpendFrequencyCorrelationWarning"]
+           "SpendFrequencyCorrelationWarning", "ZeroSpendWarning"]
 
 
 class ModelError(InputError):
@@ -62,6 +62,7 @@ _LAZY = {
     "ConvergenceWarning": "lifevalue.models.base",
     "LaplaceFallbackWarning": "lifevalue.models.base",
     "SpendFrequencyCorrelationWarning": "lifevalue.models.gamma_gamma",
+    "ZeroSpendWarning": "lifevalue.models.gamma_gamma",
 }
 
 
