@@ -90,3 +90,22 @@ def test_java_date_pattern():
         v.java_date_pattern("%a %d")
     assert v.java_date_pattern("%d.%m.%y") == "dd.MM.yy"
     assert v.java_date_pattern("%Y%m%d at %H") == "yyyyMMdd' at 'HH"
+
+
+def test_an_inferred_observation_end_is_checked_as_locally(spark, cdnow_log):
+    """The CDNOW sample plus one row dated 2031-03-15, no observation_end: Spark refuses
+    it as the local engines do, instead of moving the end of the data to 2031."""
+    future = pd.concat([cdnow_log, pd.DataFrame({"customer_id": [1], "date": [
+        pd.Timestamp("2031-03-15")], "amount": [10.0]})], ignore_index=True)
+    for frame in (future, spark.createDataFrame(future)):
+        with pytest.raises(v.InvalidValueError, match=r"^column 'date': 1 row with a date after "
+                           r"today \d{4}-\d\d-\d\d; offending rows") as info:
+            summarize(frame, amount="amount")
+        assert str(info.value).endswith(v.INFERRED_END_HINT)
+    # a last date far after the bulk of the log (but not in the future) is refused too
+    isolated = future.copy()
+    isolated.loc[isolated.index[-1], "date"] = pd.Timestamp("2019-03-15")
+    for frame in (isolated, spark.createDataFrame(isolated)):
+        with pytest.raises(v.InvalidValueError, match=r"^column 'date': 1 row with a date "
+                           r"isolated far after the rest of the log"):
+            summarize(frame, amount="amount")

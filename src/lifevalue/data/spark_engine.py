@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pandas as pd
 
 from lifevalue import validation as v
@@ -50,8 +51,7 @@ def summarize_spark(transactions, customer_id, date, amount, date_format, obs_en
                                          obs_end)
     day = F.datediff(F.to_date(ts), F.lit("1970-01-01").cast("date"))
     if obs_end is None:
-        last = transactions.select(F.max(F.to_date(ts))).first()[0]
-        obs_end = pd.Timestamp(last)
+        obs_end = _inferred_end(transactions, ts, day, customer_id, date)
     if cal_end is not None:
         v.check_calibration_end(cal_end, obs_end)
     end_occ, cal_occ, cal_day = _end_indices(obs_end, cal_end, occasion)
@@ -116,6 +116,35 @@ def summarize_spark(transactions, customer_id, date, amount, date_format, obs_en
         if attrs[name] is not None:
             summary = summary.withColumn(name, F.lit(attrs[name]))
     return summary
+
+
+def _inferred_end(transactions, ts, day, customer_id: str, date: str) -> pd.Timestamp:
+    """The last date of the log as its observation end, refused (as by the other
+    engines) when a date lies after today or far after the bulk of the log."""
+    from pyspark.sql import functions as F
+
+    first, last = transactions.select(F.min(day), F.max(day)).first()
+    today = v.today()
+    now = int((today - pd.Timestamp("1970-01-01")).days)
+    after, what = None, None
+    if last > now:
+        after, what = now, f"a date after today {today.date()}"
+    else:
+        # the date that 99.9% of the rows reach: exact rank through a sorted scan would
+        # cost a shuffle, so Spark's percentile with a relative error well under a day
+        bulk_end = int(transactions.select(
+            F.percentile_approx(day, v.TAIL_QUANTILE, 1_000_000)).first()[0])
+        limit = v.isolated_after(first, bulk_end, last)
+        if limit is not None:
+            after = limit
+    if after is None:
+        return pd.Timestamp(np.datetime64(int(last), "D"))
+    bad = transactions.where(day > F.lit(after))
+    n_bad = bad.count()
+    rows = bad.select(customer_id, date).limit(v.MAX_SHOWN).toPandas()
+    if what is not None:
+        raise v.offending_rows_error(date, rows, int(n_bad), what, hint=v.INFERRED_END_HINT)
+    raise v.isolated_dates_error(date, rows, int(n_bad), bulk_end)
 
 
 def summary_attrs(summary) -> dict:
