@@ -24,7 +24,7 @@ case functions they run:
     ``--chains``, ``--tune`` or ``--draws`` is given; they are read when the run starts
     from ``fit``'s signature and the model classes (``BaseModel.default_chains``,
     ``default_tune``, ``default_draws`` in ``src/lifevalue/models/base.py``: 4 chains of
-    500 tuning steps and 500 draws, for BG/NBD and Gamma-Gamma alike, when this was
+    300 tuning steps and 500 draws, for BG/NBD and Gamma-Gamma alike, when this was
     written), and the header prints what was read. lifevalue's cases are called without
     the settings not given, so that they run exactly the library's defaults. Targets:
     MAP at 1M >= 10x faster than lifetimes; lifevalue NUTS (BG/NBD + Gamma-Gamma) at 1M

@@ -203,7 +203,7 @@ def fit_options(f):
         click.option("--draws", type=int, default=None,
                      help="Draws per chain [default: the library's, 500]."),
         click.option("--tune", type=int, default=None,
-                     help="Tuning steps per chain [default: the library's, 500]."),
+                     help="Tuning steps per chain [default: the library's, 300]."),
         click.option("--chains", type=int, default=None,
                      help="MCMC chains [default: the library's, 4]."),
         click.option("--sampler", type=click.Choice(["compiled", "pymc", "nutpie", "numpyro"]),
@@ -369,7 +369,7 @@ def compare(old, new, data, top, out, margin):
 @click.option("--draws", type=int, default=None,
               help="Draws per chain [default: the library's, 500].")
 @click.option("--tune", type=int, default=None,
-              help="Tuning steps per chain [default: the library's, 500].")
+              help="Tuning steps per chain [default: the library's, 300].")
 @click.option("--progress/--no-progress", default=False, show_default=True,
               help="Show the sampler's progress.")
 def demo(out_dir, draws, tune, progress):

@@ -86,9 +86,12 @@ class BaseModel(Inference, FitTree):
     #: Draws per chain when ``fit`` is not told: 4 x 500 draws give a bulk and a tail
     #: ESS over 1000 on CDNOW with the default (whitened, compiled) sampler.
     default_draws: ClassVar[int] = 500
-    #: Tuning steps per chain when ``fit`` is not told: the compiled sampler starts at
-    #: the mode in whitened coordinates, so 500 steps tune its step size amply.
-    default_tune: ClassVar[int] = 500
+    #: Tuning steps per chain when ``fit`` is not told. The compiled sampler starts at
+    #: the mode in whitened coordinates, where 300 steps tune its step size: on 1M
+    #: simulated customers 4 x (300 + 500) gives R-hat 1.004 and a tail ESS near 1500,
+    #: and a tuning step costs more than a draw (tune 500 took 52 s for BG/NBD, 250 took
+    #: 37 s, same ESS); on CDNOW the ESS and R-hat do not change either.
+    default_tune: ClassVar[int] = 300
 
     def __init__(self, priors: dict[str, dict] | None = None):
         priors = dict(priors or {})
@@ -215,7 +218,7 @@ class BaseModel(Inference, FitTree):
             ``diagnostics_`` holds k-hat and the importance-sampling ESS.
         draws, tune, chains : int, optional
             NUTS settings, per chain; default the model's ``default_draws``,
-            ``default_tune`` and ``default_chains``: 4 chains of 500 draws after 500
+            ``default_tune`` and ``default_chains``: 4 chains of 500 draws after 300
             tuning steps (four chains, as ArviZ and Stan advise for R-hat).
             ``'laplace'`` returns ``chains x draws`` resampled draws; ``tune`` only
             matters after a fallback to NUTS.
