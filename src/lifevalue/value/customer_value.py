@@ -62,13 +62,15 @@ from lifevalue.models.likelihoods import unique_rows
 from lifevalue.value import benchmarks as bm
 from lifevalue.value import comparisons as cmp
 from lifevalue.value import scoring_kernel as sk
+from lifevalue.value.flows import CashFlows
 from lifevalue.value.periods import PeriodGrid
-from lifevalue.value.results import ValueResult, _base_row, base_table
-from lifevalue.value.scenarios import Scenario, per_customer
+from lifevalue.value.ranking import Ranking, cycled, pyramid_table
+from lifevalue.value.results import ValueResult, base_table
+from lifevalue.value.scenarios import Scenario, as_scenario, per_customer
 from lifevalue.value.thresholds import CELLS, MatrixThresholds, classify
 
 
-class CustomerValue:
+class CustomerValue(CashFlows, Ranking):
     """Return-based customer value from a fitted BG/NBD and Gamma-Gamma pair.
 
     With margin 1, no costs and monthly discounting it reduces to ``lifetimes``'
@@ -451,7 +453,7 @@ class CustomerValue:
         -------
         ValueResult
         """
-        potential = _as_scenario(potential)
+        potential = as_scenario(potential)
         offset = sc.check_rng_offset(rng_offset)
         x, t_x, T, m, factors = self._inputs(summary)
         c_thr, p_thr = self.matrix_thresholds(thresholds)
@@ -510,7 +512,7 @@ class CustomerValue:
                     sketches.append(local.sketch)
                 pa = de[:, K]
                 local.sketch[0].add(de[:, 0], pa)
-                local.sketch[1].add(dy[:, 0], _cycled(pa, S_sim))
+                local.sketch[1].add(dy[:, 0], cycled(pa, S_sim))
             out[:, idx] = part
             return tot_e, tot_s
 
@@ -543,7 +545,7 @@ class CustomerValue:
         if comparisons:
             lorenz = self._compare(customers, sketches, order, offset, chunks, kernel_args,
                                    (S, S_sim, lo_q, hi_q, c_thr, p_thr))
-            pyramid = _pyramid_table(customers)
+            pyramid = pyramid_table(customers)
         customers.attrs["ci"] = self.ci
         base = base_table(totals, self.ci)
         flows = pd.concat({name: self._flows(tables[name]["flows"], factors, mults[name])
@@ -553,97 +555,12 @@ class CustomerValue:
         return ValueResult(customers, base, flows, assumptions, draw_totals=totals,
                            lorenz=lorenz, pyramid=pyramid)
 
-    def prob_more_valuable(self, summary: pd.DataFrame, a, b, *, kind: str = "pred") -> float:
-        """P(customer ``a``'s current value > customer ``b``'s), from the posterior draws.
-
-        Parameters
-        ----------
-        summary : pandas.DataFrame
-            The RFM summary holding both customers (only their rows are scored).
-        a, b
-            Customer ids.
-        kind : {'pred', 'param'}
-            ``'pred'``: the customers' simulated futures, paired by population draw
-            (each customer's own luck included: what a decision about the two needs);
-            ``'param'``: their expected values at each population draw.
-
-        Returns
-        -------
-        float
-            Ties count half, so ``prob_more_valuable(a, b) + prob_more_valuable(b, a)
-            == 1``.
-        """
-        if kind not in ("pred", "param"):
-            raise v.InvalidOptionError(f"kind must be 'pred' or 'param', got {kind!r}",
-                                       column="kind")
-        pair = summary.loc[[a, b]]
-        kept = {}
-        self.evaluate(pair, "neutral", thresholds=(0.0, 0.0), comparisons=False, _keep=kept)
-        rows = {}
-        for idx, e, y in kept.values():
-            for j, i in enumerate(idx):
-                rows[i] = e[j] if kind == "param" else y[j]
-        return cmp.prob_more_valuable(rows[0], rows[1])
-
     def _benchmarks(self, bgd, ggd, scenario):
         """The scenario's benchmarks per draw, or None."""
         if not scenario.has_benchmark:
             return None
         return bm.population_benchmarks(bgd, ggd, scenario.benchmark_rate,
                                         scenario.benchmark_spend, scenario.benchmark_retention)
-
-    def _compare(self, customers, sketches, order, offset, chunks, kernel_args, consts):
-        """The second pass of the comparisons: each customer's current values again,
-        placed in the per-draw sketches of the first (:mod:`lifevalue.value.comparisons`).
-        Adds the rank, top-20% and level columns to ``customers``; returns the Lorenz
-        table."""
-        S, S_sim, lo_q, hi_q, c_thr, p_thr = consts
-        param, pred = sketches[0]
-        for other in sketches[1:]:
-            param.merge(other[0])
-            pred.merge(other[1])
-        param.finish()
-        pred.finish()
-        n = len(customers)
-        cols = np.empty((6 + len(cmp.LEVELS), n))
-        per_customer_, shared = kernel_args
-        current_only = [a[:1] if a.ndim == 2 else a for a in per_customer_]
-
-        def one_chunk(sl):
-            idx = order[sl]
-            seeds = cp.BlockRNG(self.random_seed, offset + sl.start, offset + sl.stop
-                                ).stream_seeds()
-            chunk = [a[..., idx] for a in current_only]
-            part = np.empty((len(sk.COLUMNS), len(idx)))
-            de, dy = np.empty((len(idx), 2, S)), np.empty((len(idx), 1, S_sim))
-            sk.score_customers(seeds, *shared[:7], *chunk, *shared[7:-3], S_sim, lo_q, hi_q,
-                               c_thr, p_thr, part, np.zeros((3, S)), np.zeros((3, S_sim)),
-                               np.zeros(0), np.zeros(0), np.zeros(0), de, dy)
-            pa = de[:, 1]
-            r_param, _ = param.place(de[:, 0], pa)
-            r_pred, levels = pred.place(dy[:, 0], _cycled(pa, S_sim))
-            block = np.empty((len(cols), len(idx)))
-            block[0:2] = np.quantile(r_param, [lo_q, hi_q], axis=1)
-            block[2:4] = np.quantile(r_pred, [lo_q, hi_q], axis=1)
-            block[4] = (r_pred <= 0.2 * n).mean(axis=1)
-            block[5] = 0.0
-            block[6:] = (levels / S_sim).T
-            cols[:, idx] = block
-
-        for _ in sc.map_threads(self.n_threads, one_chunk, chunks):
-            pass
-        customers["rank_mean"] = cmp.rank_of_mean(customers["current_mean"])
-        for j, name in enumerate(("rank_param_lo", "rank_param_hi", "rank_pred_lo",
-                                  "rank_pred_hi", "p_top20")):
-            customers[name] = cols[j]
-        for j, level in enumerate(cmp.LEVELS):
-            customers[f"p_{level}"] = cols[6 + j]
-        levels = customers[[f"p_{lv}" for lv in cmp.LEVELS]].to_numpy()
-        customers["most_likely_level"] = pd.Categorical.from_codes(levels.argmax(axis=1),
-                                                                   cmp.LEVELS)
-        return pd.concat([cmp.lorenz_band(param.lorenz(), self.ci).assign(kind="param"),
-                          cmp.lorenz_band(pred.lorenz(), self.ci).assign(kind="pred")],
-                         ignore_index=True)
 
     def _kernel_inputs(self, bgd, ggd, x, t_x, T, m, factors, mults, plans, tables, names,
                        alive, bench=None):
@@ -696,177 +613,6 @@ class CustomerValue:
             bench["rate"], bench["spend"], bench["dropout"]]
         return per_customer_, shared
 
-    def _flow_weights(self, bgd, ggd, plan, x, t_x, T, m, factors, mults, alive, bench=None):
-        """Per draw and unique row, sums over customers of P(alive) and its products
-        with spend, margin and costs: a cheap pass (no hypergeometric function) that
-        lets :meth:`_tables` return the base's flows in the same pass as the tables.
-
-        Within a row (x, T, scenario rate and dropout) P(alive) depends on t_x only, and
-        expected spend (Fader & Hardie 2013, eq. 5) is linear in the customer's mean spend m:
-        ``p (gamma + x m) / (p x + q - 1) = c1 + c2 m``. So the customers are grouped by
-        (row, t_x), their settings summed once per group, and the draws run over the
-        groups only: ``sum_i P(alive) s_i spend_i = P(alive) (c1 sum_i s_i + c2 sum_i
-        s_i m_i)`` and likewise with the margin and the costs. A spend benchmark is not
-        linear in m: the groups are then (row, t_x, m).
-        """
-        keys, u_idx = plan
-        S = len(bgd["r"])
-        b_spend = bench["spend"] if bench is not None else np.zeros(0)
-        b_rate = bench["rate"] if bench is not None else np.zeros(0)
-        by_m = len(b_spend) > 0
-        srt = np.lexsort((m, t_x, u_idx) if by_m else (t_x, u_idx))
-        su, st, sm = u_idx[srt], t_x[srt], m[srt]
-        new = (su[1:] != su[:-1]) | (st[1:] != st[:-1])
-        if by_m:
-            new |= sm[1:] != sm[:-1]
-        starts = np.flatnonzero(np.r_[True, new])
-        first = srt[starts]
-        smult = mults["spend"] * np.ones(len(x))
-        marg = factors["M"][0] * mults["margin"]
-        dev = factors["O"][0] * mults["development_costs"]
-        ret = factors["R"][0] * mults["retention_costs"]
-        sums = {"n": np.ones(len(x)), "s": smult, "sm": smult * m, "sM": smult * marg,
-                "smM": smult * m * marg}
-        if self.costs_stop_at_churn:
-            sums["dev"], sums["ret"] = dev * np.ones(len(x)), ret * np.ones(len(x))
-        g = {k: np.add.reduceat(val[srt], starts) for k, val in sums.items()}
-        xg, tg, Tg, ug = x[first], t_x[first], T[first], u_idx[first]
-        names = ["pa", "rev", "mar"] + (["cost_O", "cost_R"] if self.costs_stop_at_churn else [])
-        group_sums = np.stack([g[k] for k in ("n", "s", "sm", "sM", "smM")
-                               + (("dev", "ret") if self.costs_stop_at_churn else ())])
-        acc = np.zeros((len(names), len(keys), S))
-        # ranges of groups that start at a row's first group: each row is one thread's
-        cuts = np.linspace(0, len(keys), 4 * self.n_threads + 1).round().astype(int)
-        bounds = np.unique(np.r_[0, np.searchsorted(ug, cuts[1:-1]), len(xg)])
-        draws = [np.ascontiguousarray(bgd[k]) for k in ("r", "alpha", "a", "b")]
-        draws += [np.ascontiguousarray(ggd[k]) for k in ("p", "q", "gamma")]
-
-        def one_range(j):
-            sk.flow_weights(*draws, xg, tg, Tg, *(i[first] for i in alive[2:]), *alive[:2], ug,
-                            group_sums, bounds[j], bounds[j + 1], acc, m[first], b_spend, b_rate)
-
-        for _ in sc.map_threads(self.n_threads, one_range, range(len(bounds) - 1)):
-            pass
-        return dict(zip(names, acc, strict=True))  # (rows, S) each
-
-    def _flows(self, f, factors, mults) -> pd.DataFrame:
-        """The base's expected flows per period, from :meth:`_tables`."""
-        d, P = self.grid.discount, self.grid.horizon
-        dev = factors["O"][0] * mults["development_costs"]
-        ret = factors["R"][0] * mults["retention_costs"]
-        if self.costs_stop_at_churn:  # sum over customers of P_t (O_i o_t + R_i r_t)
-            costs = f["cost_O"] * factors["O"][1] + f["cost_R"] * factors["R"][1]
-        else:
-            costs = dev.sum() * factors["O"][1] + ret.sum() * factors["R"][1]
-        margin = f["margin"] * factors["M"][1]
-        out = pd.DataFrame({"p_active": f["p_active"], "revenue": f["revenue"],
-                            "margin": margin, "costs": costs,
-                            "discounted_net": (margin - costs) * d},
-                           index=pd.RangeIndex(1, P + 1, name="period"))
-        return out
-
-    def cash_flows(self, summary: pd.DataFrame, scenario=None) -> pd.DataFrame:
-        """Each customer's expected cash flows per period (posterior means).
-
-        One row per customer and period t: ``p_active`` (P_t), ``revenue`` (P_t V_t),
-        ``margin`` (P_t V_t M_t), ``costs`` (O_t + R_t, weighted by P_t when costs stop
-        at churn), ``discount`` (d^t) and ``discounted_net``. Summed over periods,
-        ``discounted_net`` is the customer's ``current_mean`` (or ``potential_mean``
-        under ``scenario``). Meant for a selection of customers: it holds customers x
-        draws x periods per chunk of customers.
-        """
-        scenario = _as_scenario(scenario or "neutral")
-        v.check_time_unit_matches(summary, self.transactions_model.metadata_.get("time_unit"))
-        cols = v.check_summary(summary, ("frequency", "recency", "T", "monetary_value"))
-        x, t_x, T = cols["frequency"], cols["recency"], cols["T"]
-        m = np.where(x > 0, cols["monetary_value"], 0.0)
-        factors, mults = self._factors(summary), scenario.multipliers(summary)
-        bgd, ggd = self._draws()[:2]
-        bench = self._benchmarks(bgd, ggd, scenario)
-        g, P, n = self.grid, self.grid.horizon, len(x)
-        out = {k: np.empty((n, P)) for k in ("p_active", "revenue", "margin", "costs")}
-        for sl in sc.iter_chunks(n, None, len(bgd["r"]), P + 1):
-            r, alpha, a, b = (bgd[k][:, None, None] for k in ("r", "alpha", "a", "b"))
-            xs, Ts = x[sl][None, :, None], T[sl][None, :, None]
-            up = down = w = 1.0
-            if bench is not None:
-                up, down, w = bm.row_multipliers(bench, r[..., 0], alpha[..., 0], a[..., 0],
-                                                 b[..., 0], x[sl], T[sl])
-            tau = (mults["purchase_rate"][sl] * up)[..., None] * g.edges[None, None, :]
-            a_f = a * (mults["dropout"][sl] * down)[..., None]
-            alive = pr.p_alive(r[..., 0], alpha[..., 0], a[..., 0], b[..., 0], x[sl], t_x[sl],
-                               T[sl])[..., None]
-            bought = alive * np.diff(pr.expected_purchases_if_alive(r, alpha, a_f, b, xs, Ts, tau),
-                                     axis=-1)
-            active = alive * pr.survival_if_alive(r, alpha, a_f, b, xs, Ts, tau[..., :-1])
-            p, q, gam = (ggd[k][:, None] for k in ("p", "q", "gamma"))
-            spend = pr.expected_spend(p, q, gam, x[sl], m[sl])
-            if bench is not None and len(bench["spend"]):
-                spend = spend * bm.spend_multiplier(bench["spend"][:, None], w, spend)
-            spend = (spend * mults["spend"][sl])[..., None]
-            M = (factors["M"][0][sl] * mults["margin"][sl])[:, None] * factors["M"][1]
-            O = (factors["O"][0][sl] * mults["development_costs"][sl])[:, None] * factors["O"][1]
-            R = (factors["R"][0][sl] * mults["retention_costs"][sl])[:, None] * factors["R"][1]
-            revenue = (bought * spend).mean(axis=0)
-            out["p_active"][sl] = active.mean(axis=0)
-            out["revenue"][sl] = revenue
-            out["margin"][sl] = revenue * M
-            out["costs"][sl] = (O + R) * (out["p_active"][sl] if self.costs_stop_at_churn
-                                          else 1.0)
-        index = pd.MultiIndex.from_product([summary.index, pd.RangeIndex(1, P + 1)],
-                                           names=[summary.index.name or "customer", "period"])
-        frame = pd.DataFrame({k: val.reshape(-1) for k, val in out.items()}, index=index)
-        frame["discount"] = np.tile(g.discount, n)
-        frame["discounted_net"] = (frame["margin"] - frame["costs"]) * frame["discount"]
-        return frame
-
-    def prospect_value(self, acquisition_cost: float = 0.0, scenario=None) -> pd.DataFrame:
-        """Value of a prospect: a new customer drawn from the population, minus A.
-
-        A newly acquired customer has x = 0, t_x = T = 0 (just made the first purchase,
-        not counted), so the same engine applies: P(alive) = 1, purchases follow FHL
-        (2005a) eq. (9), and spend is the population mean p gamma / (q - 1). The first
-        purchase itself is not counted. The parameter interval is across draws; this
-        is the figure that sets an acquisition budget.
-        """
-        if not v.is_finite_number(acquisition_cost) or float(acquisition_cost) < 0:
-            raise v.InvalidOptionError(
-                f"acquisition_cost must be a number >= 0, got {acquisition_cost!r}",
-                column="acquisition_cost")
-        scenario = _as_scenario(scenario or "neutral")
-        if scenario.has_benchmark:
-            raise v.InvalidOptionError(
-                f"scenario {scenario.name!r} raises customers to a benchmark of their own "
-                "history; a prospect has none: give a scenario of multipliers", column="scenario")
-        prospect = pd.DataFrame({"frequency": [0], "recency": [0.0], "T": [0.0],
-                                 "monetary_value": [0.0]}, index=pd.Index(["prospect"]))
-        mults = scenario.multipliers(prospect)
-        factors = {}
-        for key, name in (("M", "margin"), ("O", "development_cost"), ("R", "retention_cost")):
-            value = getattr(self, name)
-            if isinstance(value, str):
-                raise v.InvalidOptionError(
-                    f"a prospect has no summary row: give {name} as a number, per period or "
-                    "as a customer Series (its mean is used)", column=name)
-            if isinstance(value, pd.Series):
-                value = float(value.mean())  # a prospect is an average customer
-            per = self._per_period(value, prospect, name)[0]
-            factors[key] = (np.ones(1), np.broadcast_to(per, (self.grid.horizon,)).astype(float))
-        draws = self._draws()
-        zero = np.zeros(1)
-        keys, u_idx = self._plan(prospect, zero, zero, mults)
-        tables = self._tables(draws[0], keys, factors)
-        expected = self._expected(draws[0], draws[1], tables, u_idx, zero, zero, zero, zero,
-                                  factors, mults)
-        simulated = self._simulate(draws, zero, zero, zero, zero, factors, mults, 0, 1)
-        # the value itself after the acquisition cost A
-        row = _base_row(expected[:, 0] - acquisition_cost, simulated[:, 0] - acquisition_cost,
-                        self.ci)
-        out = pd.DataFrame({f"value_{k}": [val] for k, val in row.items()},
-                           index=pd.Index(["prospect"]))
-        out.attrs["ci"] = self.ci
-        return out
-
 
 #: Chunks hold about ``CELLS_PER_CHUNK / _ARRAYS_PER_CHUNK`` draws x customers (768
 #: customers at 1000 draws): many chunks to share among the threads, each small.
@@ -882,41 +628,6 @@ def _alive_tables(bgd, x, t_x, T):
         none = np.full(len(x), -1, dtype=np.int64)
         return np.zeros((1, 1)), np.zeros((1, 1)), none, none, none
     return tabs
-
-
-def _cycled(per_draw, n_sim):
-    """Columns ``(n, S)`` cycled to ``(n, n_sim)``: simulated future j uses draw j % S."""
-    S = per_draw.shape[1]
-    return per_draw if n_sim == S else per_draw[:, np.arange(n_sim) % S]
-
-
-def _pyramid_table(customers: pd.DataFrame) -> pd.DataFrame:
-    """Per level: expected and most-likely customers, and their current value (see
-    :attr:`ValueResult.pyramid`)."""
-    value = customers["current_mean"]
-    frame = pd.DataFrame({"level": customers["most_likely_level"], "value": value,
-                          "positive": value.clip(lower=0.0), "negative": value.clip(upper=0.0)})
-    g = frame.groupby("level", observed=False)
-    out = pd.DataFrame({
-        "expected_customers": pd.Series({lv: customers[f"p_{lv}"].sum() for lv in cmp.LEVELS}),
-        "customers": g.size(), "value": g["value"].sum(), "positive_value": g["positive"].sum(),
-        "negative_value": g["negative"].sum()}).reindex(list(cmp.LEVELS))
-    total = out["positive_value"].sum()
-    out["share_of_value"] = out["positive_value"] / total if total > 0 else np.nan
-    out.index.name = "level"
-    return out
-
-
-def _as_scenario(potential) -> Scenario:
-    if isinstance(potential, Scenario):
-        return potential
-    if isinstance(potential, str):
-        return Scenario.preset(potential)
-    if isinstance(potential, dict):
-        return Scenario.from_dict(potential)
-    raise v.InvalidOptionError(
-        f"scenario must be a preset name, a mapping or a Scenario, not {potential!r}",
-        column="scenario")
 
 
 def _check_margin(margin) -> None:

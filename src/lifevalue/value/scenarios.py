@@ -242,3 +242,16 @@ PRESETS = {
     "realistic": _preset("realistic", 0.75, 0.40),
     "ambitious": _preset("ambitious", 0.90, 0.60),
 }
+
+
+def as_scenario(potential) -> Scenario:
+    """A :class:`Scenario` from a preset name, a mapping or a Scenario."""
+    if isinstance(potential, Scenario):
+        return potential
+    if isinstance(potential, str):
+        return Scenario.preset(potential)
+    if isinstance(potential, dict):
+        return Scenario.from_dict(potential)
+    raise v.InvalidOptionError(
+        f"scenario must be a preset name, a mapping or a Scenario, not {potential!r}",
+        column="scenario")

@@ -1,0 +1,196 @@
+"""Cash flows per period and the value of a prospect: the parts of
+:class:`~lifevalue.value.customer_value.CustomerValue` that report the return-based
+formula period by period (for the whole base) and for a newly acquired customer.
+
+:class:`CashFlows` is a mixin of ``CustomerValue``: its methods use the value engine's
+tables, expectation and simulation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from lifevalue import validation as v
+from lifevalue.models import predictions as pr
+from lifevalue.models import scoring as sc
+from lifevalue.value import benchmarks as bm
+from lifevalue.value import scoring_kernel as sk
+from lifevalue.value.results import _base_row
+from lifevalue.value.scenarios import as_scenario
+
+
+class CashFlows:
+    """Expected cash flows per period of a base, and the value of a prospect (a mixin of
+    :class:`~lifevalue.value.customer_value.CustomerValue`)."""
+
+    def _flow_weights(self, bgd, ggd, plan, x, t_x, T, m, factors, mults, alive, bench=None):
+        """Per draw and unique row, sums over customers of P(alive) and its products
+        with spend, margin and costs: a cheap pass (no hypergeometric function) that
+        lets :meth:`_tables` return the base's flows in the same pass as the tables.
+
+        Within a row (x, T, scenario rate and dropout) P(alive) depends on t_x only, and
+        expected spend (Fader & Hardie 2013, eq. 5) is linear in the customer's mean spend m:
+        ``p (gamma + x m) / (p x + q - 1) = c1 + c2 m``. So the customers are grouped by
+        (row, t_x), their settings summed once per group, and the draws run over the
+        groups only: ``sum_i P(alive) s_i spend_i = P(alive) (c1 sum_i s_i + c2 sum_i
+        s_i m_i)`` and likewise with the margin and the costs. A spend benchmark is not
+        linear in m: the groups are then (row, t_x, m).
+        """
+        keys, u_idx = plan
+        S = len(bgd["r"])
+        b_spend = bench["spend"] if bench is not None else np.zeros(0)
+        b_rate = bench["rate"] if bench is not None else np.zeros(0)
+        by_m = len(b_spend) > 0
+        srt = np.lexsort((m, t_x, u_idx) if by_m else (t_x, u_idx))
+        su, st, sm = u_idx[srt], t_x[srt], m[srt]
+        new = (su[1:] != su[:-1]) | (st[1:] != st[:-1])
+        if by_m:
+            new |= sm[1:] != sm[:-1]
+        starts = np.flatnonzero(np.r_[True, new])
+        first = srt[starts]
+        smult = mults["spend"] * np.ones(len(x))
+        marg = factors["M"][0] * mults["margin"]
+        dev = factors["O"][0] * mults["development_costs"]
+        ret = factors["R"][0] * mults["retention_costs"]
+        sums = {"n": np.ones(len(x)), "s": smult, "sm": smult * m, "sM": smult * marg,
+                "smM": smult * m * marg}
+        if self.costs_stop_at_churn:
+            sums["dev"], sums["ret"] = dev * np.ones(len(x)), ret * np.ones(len(x))
+        g = {k: np.add.reduceat(val[srt], starts) for k, val in sums.items()}
+        xg, tg, Tg, ug = x[first], t_x[first], T[first], u_idx[first]
+        names = ["pa", "rev", "mar"] + (["cost_O", "cost_R"] if self.costs_stop_at_churn else [])
+        group_sums = np.stack([g[k] for k in ("n", "s", "sm", "sM", "smM")
+                               + (("dev", "ret") if self.costs_stop_at_churn else ())])
+        acc = np.zeros((len(names), len(keys), S))
+        # ranges of groups that start at a row's first group: each row is one thread's
+        cuts = np.linspace(0, len(keys), 4 * self.n_threads + 1).round().astype(int)
+        bounds = np.unique(np.r_[0, np.searchsorted(ug, cuts[1:-1]), len(xg)])
+        draws = [np.ascontiguousarray(bgd[k]) for k in ("r", "alpha", "a", "b")]
+        draws += [np.ascontiguousarray(ggd[k]) for k in ("p", "q", "gamma")]
+
+        def one_range(j):
+            sk.flow_weights(*draws, xg, tg, Tg, *(i[first] for i in alive[2:]), *alive[:2], ug,
+                            group_sums, bounds[j], bounds[j + 1], acc, m[first], b_spend, b_rate)
+
+        for _ in sc.map_threads(self.n_threads, one_range, range(len(bounds) - 1)):
+            pass
+        return dict(zip(names, acc, strict=True))  # (rows, S) each
+
+    def _flows(self, f, factors, mults) -> pd.DataFrame:
+        """The base's expected flows per period, from :meth:`_tables`."""
+        d, P = self.grid.discount, self.grid.horizon
+        dev = factors["O"][0] * mults["development_costs"]
+        ret = factors["R"][0] * mults["retention_costs"]
+        if self.costs_stop_at_churn:  # sum over customers of P_t (O_i o_t + R_i r_t)
+            costs = f["cost_O"] * factors["O"][1] + f["cost_R"] * factors["R"][1]
+        else:
+            costs = dev.sum() * factors["O"][1] + ret.sum() * factors["R"][1]
+        margin = f["margin"] * factors["M"][1]
+        out = pd.DataFrame({"p_active": f["p_active"], "revenue": f["revenue"],
+                            "margin": margin, "costs": costs,
+                            "discounted_net": (margin - costs) * d},
+                           index=pd.RangeIndex(1, P + 1, name="period"))
+        return out
+
+    def cash_flows(self, summary: pd.DataFrame, scenario=None) -> pd.DataFrame:
+        """Each customer's expected cash flows per period (posterior means).
+
+        One row per customer and period t: ``p_active`` (P_t), ``revenue`` (P_t V_t),
+        ``margin`` (P_t V_t M_t), ``costs`` (O_t + R_t, weighted by P_t when costs stop
+        at churn), ``discount`` (d^t) and ``discounted_net``. Summed over periods,
+        ``discounted_net`` is the customer's ``current_mean`` (or ``potential_mean``
+        under ``scenario``). Meant for a selection of customers: it holds customers x
+        draws x periods per chunk of customers.
+        """
+        scenario = as_scenario(scenario or "neutral")
+        v.check_time_unit_matches(summary, self.transactions_model.metadata_.get("time_unit"))
+        cols = v.check_summary(summary, ("frequency", "recency", "T", "monetary_value"))
+        x, t_x, T = cols["frequency"], cols["recency"], cols["T"]
+        m = np.where(x > 0, cols["monetary_value"], 0.0)
+        factors, mults = self._factors(summary), scenario.multipliers(summary)
+        bgd, ggd = self._draws()[:2]
+        bench = self._benchmarks(bgd, ggd, scenario)
+        g, P, n = self.grid, self.grid.horizon, len(x)
+        out = {k: np.empty((n, P)) for k in ("p_active", "revenue", "margin", "costs")}
+        for sl in sc.iter_chunks(n, None, len(bgd["r"]), P + 1):
+            r, alpha, a, b = (bgd[k][:, None, None] for k in ("r", "alpha", "a", "b"))
+            xs, Ts = x[sl][None, :, None], T[sl][None, :, None]
+            up = down = w = 1.0
+            if bench is not None:
+                up, down, w = bm.row_multipliers(bench, r[..., 0], alpha[..., 0], a[..., 0],
+                                                 b[..., 0], x[sl], T[sl])
+            tau = (mults["purchase_rate"][sl] * up)[..., None] * g.edges[None, None, :]
+            a_f = a * (mults["dropout"][sl] * down)[..., None]
+            alive = pr.p_alive(r[..., 0], alpha[..., 0], a[..., 0], b[..., 0], x[sl], t_x[sl],
+                               T[sl])[..., None]
+            bought = alive * np.diff(pr.expected_purchases_if_alive(r, alpha, a_f, b, xs, Ts, tau),
+                                     axis=-1)
+            active = alive * pr.survival_if_alive(r, alpha, a_f, b, xs, Ts, tau[..., :-1])
+            p, q, gam = (ggd[k][:, None] for k in ("p", "q", "gamma"))
+            spend = pr.expected_spend(p, q, gam, x[sl], m[sl])
+            if bench is not None and len(bench["spend"]):
+                spend = spend * bm.spend_multiplier(bench["spend"][:, None], w, spend)
+            spend = (spend * mults["spend"][sl])[..., None]
+            M = (factors["M"][0][sl] * mults["margin"][sl])[:, None] * factors["M"][1]
+            O = (factors["O"][0][sl] * mults["development_costs"][sl])[:, None] * factors["O"][1]
+            R = (factors["R"][0][sl] * mults["retention_costs"][sl])[:, None] * factors["R"][1]
+            revenue = (bought * spend).mean(axis=0)
+            out["p_active"][sl] = active.mean(axis=0)
+            out["revenue"][sl] = revenue
+            out["margin"][sl] = revenue * M
+            out["costs"][sl] = (O + R) * (out["p_active"][sl] if self.costs_stop_at_churn
+                                          else 1.0)
+        index = pd.MultiIndex.from_product([summary.index, pd.RangeIndex(1, P + 1)],
+                                           names=[summary.index.name or "customer", "period"])
+        frame = pd.DataFrame({k: val.reshape(-1) for k, val in out.items()}, index=index)
+        frame["discount"] = np.tile(g.discount, n)
+        frame["discounted_net"] = (frame["margin"] - frame["costs"]) * frame["discount"]
+        return frame
+
+    def prospect_value(self, acquisition_cost: float = 0.0, scenario=None) -> pd.DataFrame:
+        """Value of a prospect: a new customer drawn from the population, minus A.
+
+        A newly acquired customer has x = 0, t_x = T = 0 (just made the first purchase,
+        not counted), so the same engine applies: P(alive) = 1, purchases follow FHL
+        (2005a) eq. (9), and spend is the population mean p gamma / (q - 1). The first
+        purchase itself is not counted. The parameter interval is across draws; this
+        is the figure that sets an acquisition budget.
+        """
+        if not v.is_finite_number(acquisition_cost) or float(acquisition_cost) < 0:
+            raise v.InvalidOptionError(
+                f"acquisition_cost must be a number >= 0, got {acquisition_cost!r}",
+                column="acquisition_cost")
+        scenario = as_scenario(scenario or "neutral")
+        if scenario.has_benchmark:
+            raise v.InvalidOptionError(
+                f"scenario {scenario.name!r} raises customers to a benchmark of their own "
+                "history; a prospect has none: give a scenario of multipliers", column="scenario")
+        prospect = pd.DataFrame({"frequency": [0], "recency": [0.0], "T": [0.0],
+                                 "monetary_value": [0.0]}, index=pd.Index(["prospect"]))
+        mults = scenario.multipliers(prospect)
+        factors = {}
+        for key, name in (("M", "margin"), ("O", "development_cost"), ("R", "retention_cost")):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                raise v.InvalidOptionError(
+                    f"a prospect has no summary row: give {name} as a number, per period or "
+                    "as a customer Series (its mean is used)", column=name)
+            if isinstance(value, pd.Series):
+                value = float(value.mean())  # a prospect is an average customer
+            per = self._per_period(value, prospect, name)[0]
+            factors[key] = (np.ones(1), np.broadcast_to(per, (self.grid.horizon,)).astype(float))
+        draws = self._draws()
+        zero = np.zeros(1)
+        keys, u_idx = self._plan(prospect, zero, zero, mults)
+        tables = self._tables(draws[0], keys, factors)
+        expected = self._expected(draws[0], draws[1], tables, u_idx, zero, zero, zero, zero,
+                                  factors, mults)
+        simulated = self._simulate(draws, zero, zero, zero, zero, factors, mults, 0, 1)
+        # the value itself after the acquisition cost A
+        row = _base_row(expected[:, 0] - acquisition_cost, simulated[:, 0] - acquisition_cost,
+                        self.ci)
+        out = pd.DataFrame({f"value_{k}": [val] for k, val in row.items()},
+                           index=pd.Index(["prospect"]))
+        out.attrs["ci"] = self.ci
+        return out
