@@ -202,3 +202,15 @@ def git_state() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "git state unknown"
     return f"git {head}" + (" with uncommitted changes under src/" if dirty else "")
+
+
+def add_mcmc_options(parser) -> None:
+    """``--draws``, ``--tune`` and ``--chains`` for a benchmark's command line: None, the
+    default, means lifevalue's own defaults (read from the model classes when the run
+    starts)."""
+    parser.add_argument("--draws", type=int, default=None,
+                        help="MCMC draws per chain (default: lifevalue's, per model)")
+    parser.add_argument("--tune", type=int, default=None,
+                        help="MCMC tuning steps per chain (default: lifevalue's)")
+    parser.add_argument("--chains", type=int, default=None,
+                        help="MCMC chains (default: lifevalue's)")

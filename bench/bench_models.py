@@ -125,7 +125,7 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
-from _common import git_state, measure, ratio, run_worker
+from _common import add_mcmc_options, git_state, measure, ratio, run_worker
 
 # CDNOW estimates (Fader, Hardie & Lee 2005a, b), BG/NBD rate scale in days
 TRUE = {
@@ -540,12 +540,7 @@ def main(argv=None) -> int:
                         help="cap per lifetimes or pymc-marketing case (default: --cap-seconds)")
     parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
     parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
-    parser.add_argument("--draws", type=int, default=None,
-                        help="MCMC draws per chain (default: lifevalue's, per model)")
-    parser.add_argument("--tune", type=int, default=None,
-                        help="MCMC tuning steps per chain (default: lifevalue's)")
-    parser.add_argument("--chains", type=int, default=None,
-                        help="MCMC chains (default: lifevalue's)")
+    add_mcmc_options(parser)
     parser.add_argument("--seed", type=int, default=2005, help="simulation seed")
     parser.add_argument("--warmup-customers", type=int, default=2000,
                         help="customers in the untimed warm-up run (0: no warm-up)")

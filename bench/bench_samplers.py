@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import measure, run_worker  # noqa: E402
+from _common import add_mcmc_options, measure, run_worker  # noqa: E402
 from bench_models import mcmc_settings  # noqa: E402
 
 SAMPLERS = ("compiled", "pymc", "nutpie", "numpyro")
@@ -96,12 +96,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--samplers", nargs="+", choices=SAMPLERS, default=list(SAMPLERS))
-    parser.add_argument("--draws", type=int, default=None,
-                        help="draws per chain (default: lifevalue's)")
-    parser.add_argument("--tune", type=int, default=None,
-                        help="tuning steps per chain (default: lifevalue's)")
-    parser.add_argument("--chains", type=int, default=None,
-                        help="chains (default: lifevalue's)")
+    add_mcmc_options(parser)
     parser.add_argument("--cap-seconds", type=float, default=900.0)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -73,7 +73,7 @@ import bench_models
 import bench_scoring
 import bench_summary
 import bench_value
-from _common import git_state, ratio, run_worker
+from _common import add_mcmc_options, git_state, ratio, run_worker
 
 SECTIONS = {
     "summary": "summary of a transaction log",
@@ -355,12 +355,7 @@ def main(argv=None) -> int:
                         help="cap per lifevalue case (default 900)")
     parser.add_argument("--peer-cap-seconds", type=float, default=600.0,
                         help="cap per lifetimes or pymc-marketing case (default 600)")
-    parser.add_argument("--draws", type=int, default=None,
-                        help="MCMC draws per chain (default: lifevalue's, per model)")
-    parser.add_argument("--tune", type=int, default=None,
-                        help="MCMC tuning steps per chain (default: lifevalue's)")
-    parser.add_argument("--chains", type=int, default=None,
-                        help="MCMC chains (default: lifevalue's)")
+    add_mcmc_options(parser)
     parser.add_argument("--score-draws", type=int, default=1000)
     parser.add_argument("--warmup-customers", type=int, default=2000)
     parser.add_argument("--mem-limit-gb", type=float,
