@@ -118,6 +118,17 @@ CORRUPTIONS = {
 }
 
 
+def _corrupt(log: pd.DataFrame, kind: str, data) -> list[int]:
+    """Put the corruption ``kind`` into 1 to 3 rows of ``log`` drawn by hypothesis; the rows."""
+    col, value = CORRUPTIONS[kind]
+    rows = data.draw(st.lists(st.integers(0, len(log) - 1), min_size=1, max_size=3,
+                              unique=True))
+    log[col] = log[col].astype(object)
+    for r in rows:
+        log.loc[r, col] = value
+    return rows
+
+
 @SETTINGS
 @given(log=valid_logs(), kind=st.sampled_from([*CORRUPTIONS, "no amount column",
                                                "empty", "time unit", "calibration after end"]),
@@ -125,12 +136,7 @@ CORRUPTIONS = {
 def test_invalid_logs_raise_input_error(log, kind, engine, data):
     kw = dict(amount="amount", observation_end=START + pd.Timedelta(days=420), engine=engine)
     if kind in CORRUPTIONS:
-        col, value = CORRUPTIONS[kind]
-        rows = data.draw(st.lists(st.integers(0, len(log) - 1), min_size=1, max_size=3,
-                                  unique=True))
-        log[col] = log[col].astype(object)
-        for r in rows:
-            log.loc[r, col] = value
+        _corrupt(log, kind, data)
     elif kind == "no amount column":
         log = log.drop(columns="amount")
     elif kind == "empty":
@@ -167,12 +173,7 @@ def test_tiny_population_of_single_repeaters_fits():
 @given(log=valid_logs(), kind=st.sampled_from(list(CORRUPTIONS)),
        engine=st.sampled_from(["pandas", "duckdb"]), data=st.data())
 def test_rejected_and_kept_rows_make_the_input(log, kind, engine, data):
-    col, value = CORRUPTIONS[kind]
-    rows = data.draw(st.lists(st.integers(0, len(log) - 1), min_size=1, max_size=3,
-                              unique=True))
-    log[col] = log[col].astype(object)
-    for r in rows:
-        log.loc[r, col] = value
+    rows = _corrupt(log, kind, data)
     kw = dict(amount="amount", observation_end=START + pd.Timedelta(days=420), engine=engine,
               on_bad_rows="reject")
     try:
