@@ -72,10 +72,11 @@ class FitTree:
         groups["observed_data"] = xr.Dataset(
             {k: ("row", np.asarray(a, dtype="float64")) for k, a in observed.items()},
             coords={"row": np.arange(stats.n_unique)})
+        # a flat prior's log density is the scalar 0: broadcast to the draws' shape
         groups["log_prior"] = xr.Dataset(
-            {n: (dg.SAMPLE_DIMS, np.asarray(logp_and_grad(priors[n], post[n].values)[0],
-                                            dtype="float64")
-                 * np.ones(post[n].shape))
+            {n: (dg.SAMPLE_DIMS, np.broadcast_to(
+                np.asarray(logp_and_grad(priors[n], post[n].values)[0], dtype="float64"),
+                post[n].shape).copy())
              for n in self.param_names}, coords=coords)
         n_draws = post.sizes["chain"] * post.sizes["draw"]
         if stats.n_unique * n_draws <= LOGLIK_MAX_VALUES and n_draws > 1:

@@ -140,12 +140,11 @@ class GammaGamma(BaseModel):
         (Fader & Hardie 2013), defined for ``m = 0`` too.
         """
         cols = v.check_summary(summary, self.summary_names)
+        counts = v.check_counts(summary)
         zero = (cols["frequency"] > 0) & (cols["monetary_value"] == 0)
-        n_zero = int(zero.sum() if v.check_counts(summary) is None
-                     else v.check_counts(summary)[zero].sum())
+        n_zero = int(zero.sum() if counts is None else counts[zero].sum())
         rep = (cols["frequency"] > 0) & ~zero
         x, m = cols["frequency"][rep], cols["monetary_value"][rep]
-        counts = v.check_counts(summary)
         if counts is not None:  # sufficient statistics: one row per customer again
             x, m = np.repeat(x, counts[rep]), np.repeat(m, counts[rep])
         corr = {"pearson": np.nan, "spearman": np.nan, "spearman_pvalue": np.nan,
