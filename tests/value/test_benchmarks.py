@@ -88,6 +88,32 @@ def test_develop_cell_on_cdnow(demo, cdnow_cal):
     np.testing.assert_allclose(probs, 1.0, rtol=1e-12)
 
 
+def test_develop_probability_on_cdnow_posterior(cdnow_bg_mcmc, cdnow_gg_mcmc, cdnow_cal):
+    """With the posterior (not a point estimate), the develop cell is a confident call
+    for a real share of customers: likely active repeat buyers whose rate or spend is
+    below the realistic benchmark."""
+    cv = CustomerValue(cdnow_bg_mcmc, cdnow_gg_mcmc, random_seed=3, **DEMO)
+    c = cv.evaluate(cdnow_cal, "realistic").customers
+    sure = c["p_develop"] >= 0.5
+    assert sure.mean() >= 0.01
+    assert c.loc[sure, "p_alive_mean"].median() > 0.5
+    rows = cdnow_cal.loc[sure[sure].index]
+    assert (rows["frequency"] > 0).all()
+    # below the benchmark in rate or spend, at the posterior mean of the parameters
+    bgp, ggp = cdnow_bg_mcmc.point_estimate(), cdnow_gg_mcmc.point_estimate()
+    bench = bm.population_benchmarks({k: np.array([v]) for k, v in bgp.items()},
+                                     {k: np.array([v]) for k, v in ggp.items()},
+                                     0.75, 0.75, None)
+    rate = (bgp["r"] + rows["frequency"]) / (bgp["alpha"] + rows["T"])
+    x, m = rows["frequency"], rows["monetary_value"]
+    spend = (ggp["p"] * (ggp["gamma"] + x * m)) / (ggp["p"] * x + ggp["q"] - 1)
+    below = (rate < bench["rate"][0]) | (spend < bench["spend"][0])
+    assert below.all()
+    # the cell probabilities are those of the expectations at each draw: they agree
+    # with the cell of the mean values for most customers
+    assert (c["most_likely_cell"] == c["cell"]).mean() > 0.95
+
+
 def test_thresholds_do_not_depend_on_who_is_scored(maps, cdnow_cal):
     cv = CustomerValue(*maps, **DEMO)
     whole = cv.evaluate(cdnow_cal, "realistic", comparisons=False)

@@ -24,7 +24,10 @@ class ValueResult:
         interval); ``current_p_negative`` and ``potential_p_negative``, the predictive
         probability of a negative value; ``p_alive_mean``; the relationship-matrix
         ``cell`` (from the mean values), ``p_retain``, ``p_develop``, ``p_phase_out``
-        (from the predictive draws) and ``most_likely_cell``. Units: values in
+        (parameter kind: the share of population draws at which the customer's
+        expected current and potential values fall in that cell; the matrix is a
+        decision on what a customer is expected to bring, not on their own luck) and
+        ``most_likely_cell``. Units: values in
         currency over the horizon, discounted; probabilities in [0, 1].
 
         With comparisons (the default), on current value: ``rank_mean`` (rank of

@@ -230,16 +230,19 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
             for j in range(n_sim):
                 g_y[j] = YK[j] - Y0[j]
                 ts[j] += g_y[j]
+        # the cells of the expected values at each draw (parameter kind): the matrix is
+        # a decision on what the customer is expected to bring, not on their luck
         cells = np.zeros(3)
-        for j in range(n_sim):
-            if Y0[j] >= c_thr:
+        E0, EK = E[0], E[K - 1]
+        for s in range(S):
+            if E0[s] >= c_thr:
                 cells[0] += 1.0
-            elif YK[j] >= p_thr:
+            elif EK[s] >= p_thr:
                 cells[1] += 1.0
             else:
                 cells[2] += 1.0
         for c in range(3):
-            out[18 + c, i] = cells[c] / n_sim
+            out[18 + c, i] = cells[c] / S
         # the intervals
         for k in range(K):
             lo, hi = two_quantiles(E[k], S, 0, 0.0, lo_q, hi_q)
