@@ -28,12 +28,6 @@ def bg(cdnow_cal):
     return BetaGeo().fit(cdnow_cal, method="map")
 
 
-@pytest.fixture(scope="module")
-def value(cdnow_bg_mcmc, cdnow_gg_mcmc, cdnow_cal):
-    return CustomerValue(cdnow_bg_mcmc, cdnow_gg_mcmc, margin=0.3, max_draws=200).evaluate(
-        cdnow_cal.iloc[::4])
-
-
 def test_frequency_recency_and_alive_matrices(bg):
     ax = plots.plot_frequency_recency_matrix(bg, t=39, max_frequency=10, max_recency=39)
     image = ax.get_images()[0].get_array()
@@ -83,47 +77,6 @@ def test_posterior_and_trace(cdnow_bg_mcmc):
     post = cdnow_bg_mcmc.idata_["posterior"]
     assert len(axes[0, 1].get_lines()) == post.sizes["chain"] == 4  # one trace per chain
     assert len(axes[0, 1].get_lines()[0].get_ydata()) == post.sizes["draw"] == 500
-
-
-def test_customer_values_draw_both_intervals(value):
-    ids = value.customers.nlargest(5, "current_mean").index
-    ax = plots.plot_customer_values(value.customers, ids)
-    segments = [c for c in ax.collections if isinstance(c, LineCollection)]
-    assert len(segments) == 2 and all(len(s.get_segments()) == 5 for s in segments)
-    assert len(ax.get_lines()[0].get_xdata()) == 5
-    assert [t.get_text() for t in ax.get_xticklabels()] == [str(i) for i in ids]
-    labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels == ["predictive interval", "parameter interval", "expected value"]
-
-
-def test_value_distribution(value):
-    ax = plots.plot_value_distribution(value.customers, bins=30)
-    assert len(ax.patches) == 30
-    assert sum(p.get_height() for p in ax.patches) == len(value.customers)
-
-
-def test_relationship_matrix(value):
-    c = value.customers
-    ax = plots.plot_relationship_matrix(c, value.assumptions["thresholds"], intervals=20)
-    points = sum(len(col.get_offsets()) for col in ax.collections[:3])
-    assert points == len(c)
-    labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert any(label.startswith("retain (") for label in labels)
-    assert "parameter intervals" in labels
-    assert ax.get_xlabel() == "current value" and ax.get_ylabel() == "potential value"
-
-
-def test_pyramid_and_lorenz(value):
-    c = value.customers
-    levels = customer_pyramid(c["current_mean"], c["p_alive_mean"])
-    ax = plots.plot_pyramid(levels, c["current_mean"])
-    assert len(ax.patches) == 5
-    widths = [p.get_width() for p in ax.patches]
-    assert widths == levels.value_counts().reindex(
-        ["top", "big", "medium", "small", "inactive"]).tolist()
-    ax = plots.plot_lorenz(c["current_mean"])
-    assert len(ax.get_lines()[0].get_xdata()) == len(c) + 1
-    assert ax.get_legend().get_texts()[2].get_text().startswith("top 20% hold ")
 
 
 def test_plots_draw_on_a_given_axes(bg):

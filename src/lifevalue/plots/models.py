@@ -1,9 +1,5 @@
-"""Plots: plain functions ``plot_x(..., ax=None) -> Axes``.
-
-Each draws on ``ax`` (a new figure's axes when None) and returns it, so plots compose
-in notebooks and reports. Intervals are drawn wherever a figure has one, and the
-legend says which kind it is (parameter or predictive).
-"""
+"""Plots of the transaction models: the frequency/recency matrices, calibration and
+holdout, tracking, the posterior, repeat purchases and the PIT histogram."""
 
 from __future__ import annotations
 
@@ -12,19 +8,7 @@ import pandas as pd
 
 from lifevalue import validation as v
 from lifevalue.models import predictions as pr
-from lifevalue.segments.concentration import lorenz_curve, top_share
-from lifevalue.segments.matrix import CELLS
-from lifevalue.segments.pyramid import LEVELS
-
-CELL_COLOURS = {"retain": "#1b7837", "develop": "#2166ac", "phase_out": "#b2182b"}
-
-
-def _axes(ax):
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=(6, 4))
-    return ax
+from lifevalue.plots._common import _axes
 
 
 def _matrix(model, fn, max_frequency, max_recency, T):
@@ -355,107 +339,6 @@ def plot_repeat_purchases(ppc: pd.DataFrame, ax=None):
     ax.set_xlabel("repeat purchases in the calibration period")
     ax.set_ylabel(ppc.attrs.get("unit", "customers"))
     ax.set_title("Repeat purchases: observed vs model")
-    ax.legend()
-    return ax
-
-
-def plot_customer_values(customers: pd.DataFrame, ids=None, *, quantity: str = "current",
-                         ax=None):
-    """Value of selected customers with both intervals.
-
-    The thick bar is the parameter interval of the expected value, the thin line the
-    predictive interval of the customer's actual value.
-    """
-    ax = _axes(ax)
-    sel = customers if ids is None else customers.loc[list(ids)]
-    pos = np.arange(len(sel))
-    mean = sel[f"{quantity}_mean"].to_numpy()
-    ax.vlines(pos, sel[f"{quantity}_pred_lo"], sel[f"{quantity}_pred_hi"], color="grey",
-              linewidth=1, label="predictive interval")
-    ax.vlines(pos, sel[f"{quantity}_param_lo"], sel[f"{quantity}_param_hi"], color="tab:blue",
-              linewidth=6, label="parameter interval")
-    ax.plot(pos, mean, "o", color="black", label="expected value")
-    ax.set_xticks(pos, [str(i) for i in sel.index], rotation=90)
-    ax.set_xlabel("customer")
-    ax.set_ylabel(f"{quantity} value")
-    ax.set_title(f"{quantity.capitalize()} value per customer")
-    ax.legend()
-    return ax
-
-
-def plot_value_distribution(customers: pd.DataFrame, *, quantity: str = "current",
-                            bins: int = 50, ax=None):
-    """Histogram of customers' expected value."""
-    ax = _axes(ax)
-    ax.hist(customers[f"{quantity}_mean"], bins=bins, color="tab:blue")
-    ax.set_xlabel(f"expected {quantity} value")
-    ax.set_ylabel("customers")
-    ax.set_title(f"Distribution of {quantity} value")
-    return ax
-
-
-def plot_relationship_matrix(customers: pd.DataFrame, thresholds=None, *,
-                             intervals: int = 100, ax=None):
-    """Current vs potential value, coloured by cell, with threshold lines.
-
-    The ``intervals`` most valuable customers get their parameter intervals drawn as
-    crosses; the threshold lines split the plane into the cells.
-    """
-    ax = _axes(ax)
-    for cell in CELLS:
-        sel = customers[customers["cell"] == cell]
-        ax.scatter(sel["current_mean"], sel["potential_mean"], s=8, alpha=0.6,
-                   color=CELL_COLOURS[cell], label=f"{cell} ({len(sel)})")
-    top = customers.nlargest(intervals, "potential_mean")
-    ax.errorbar(top["current_mean"], top["potential_mean"],
-                xerr=[top["current_mean"] - top["current_param_lo"],
-                      top["current_param_hi"] - top["current_mean"]],
-                yerr=[top["potential_mean"] - top["potential_param_lo"],
-                      top["potential_param_hi"] - top["potential_mean"]],
-                fmt="none", ecolor="grey", alpha=0.5, linewidth=0.8,
-                label="parameter intervals")
-    if thresholds is not None:
-        ax.axvline(thresholds["current"], color="black", linestyle=":")
-        ax.axhline(thresholds["potential"], color="black", linestyle=":")
-    ax.set_xlabel("current value")
-    ax.set_ylabel("potential value")
-    ax.set_title("Customer relationship matrix")
-    ax.legend(fontsize="small")
-    return ax
-
-
-def plot_pyramid(levels: pd.Series, value: pd.Series | None = None, ax=None):
-    """The customer pyramid: customers per level, top level at the top."""
-    ax = _axes(ax)
-    counts = levels.value_counts().reindex(list(LEVELS), fill_value=0)
-    pos = np.arange(len(LEVELS))[::-1]
-    widths = counts.to_numpy()
-    ax.barh(pos, widths, left=-widths / 2, color="tab:blue")
-    labels = []
-    for level, count in counts.items():
-        label = f"{level}: {count}"
-        if value is not None:
-            label += f" ({value[levels == level].sum():,.0f})"
-        labels.append(label)
-    ax.set_yticks(pos, labels)
-    ax.set_xticks([])
-    ax.set_xlabel("customers" + (" (total value)" if value is not None else ""))
-    ax.set_title("Customer pyramid")
-    return ax
-
-
-def plot_lorenz(value, ax=None):
-    """Lorenz curve of value with the diagonal and the top-20% share marked."""
-    ax = _axes(ax)
-    curve = lorenz_curve(value)
-    share = top_share(value, 0.2)
-    ax.plot(curve["customer_share"], curve["value_share"], color="tab:blue", label="value")
-    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="equal value")
-    ax.plot([0.2, 0.2], [0, share], color="black", linestyle="--",
-            label=f"top 20% hold {share:.0%}")
-    ax.set_xlabel("share of customers (most valuable first)")
-    ax.set_ylabel("share of value")
-    ax.set_title("Concentration of value (Lorenz)")
     ax.legend()
     return ax
 
