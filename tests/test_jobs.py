@@ -92,6 +92,12 @@ def test_run_fits_scores_reports_and_compares(tmp_path, cdnow_log):
     assert "compare.previous" in first.stderr and "a first run?" in first.stderr
     scores = pd.read_csv(tmp_path / "scores.csv", index_col=0)
     assert len(scores) == 2357 and (tmp_path / "report.html").exists()
+    # comparisons by default: rank intervals, P(top 20%), level probabilities
+    levels = scores[["p_top", "p_big", "p_medium", "p_small", "p_inactive"]].sum(axis=1)
+    assert levels.round(9).eq(1.0).all()
+    assert (scores["rank_param_lo"] <= scores["rank_param_hi"]).all()
+    assert scores["most_likely_level"].isin(["top", "big", "medium", "small",
+                                             "inactive"]).all()
     info = json.loads((tmp_path / "model" / "fit.json").read_text())
     assert info["options"]["value"]["margin"] == 0.3  # saved with the model
     second = runner.invoke(cli.main, ["run", str(job)])
@@ -106,3 +112,14 @@ def test_run_fits_scores_reports_and_compares(tmp_path, cdnow_log):
     assert "value option margin = 0.3: as saved with the model at fit" in again.stderr
     pd.testing.assert_series_equal(pd.read_csv(out, index_col=0)["current_mean"],
                                    scores["current_mean"])
+
+
+def test_run_without_comparisons_writes_no_rank_columns(tmp_path, cdnow_log):
+    cdnow_log[["customer_id", "date", "amount"]].to_csv(tmp_path / "log.csv", index=False)
+    job = tmp_path / "job.toml"
+    job.write_text(GOOD + 'comparisons = false\n[score]\nout = "scores.csv"\n')
+    result = CliRunner().invoke(cli.main, ["run", str(job)])
+    assert result.exit_code == 0, result.stderr
+    scores = pd.read_csv(tmp_path / "scores.csv", index_col=0)
+    assert len(scores) == 2357 and "p_develop" in scores
+    assert not scores.columns.str.startswith(("rank_", "p_top")).any()

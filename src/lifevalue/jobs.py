@@ -74,6 +74,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "ci": (NUM, False, None, 0.9),
         "max_draws": (INT, False, None, 1000),
         "seed": (INT, False, None, 0),
+        "comparisons": (BOOL, False, None, True),
     },
     "score": {"out": ("path", True, None, None)},
     "report": {"out": ("path", True, None, None),

@@ -275,20 +275,23 @@ def evaluate(bg, gg, summary, opts: dict):
                        max_draws=opts["max_draws"], random_seed=opts["seed"])
     summary = as_of_calibration_end(summary)
     start = time.perf_counter()
-    result = cv.evaluate(summary, scenario(str(opts["scenario"])))
+    result = cv.evaluate(summary, scenario(str(opts["scenario"])),
+                         comparisons=bool(opts.get("comparisons", True)))
     log.info("valued %s customers in %.1f s", f"{len(summary):,}", time.perf_counter() - start)
     return result
 
 
 def score_frame(result):
-    """The scores table of a :class:`~lifevalue.value.ValueResult`, with the pyramid
-    level (``pyramid``) beside the matrix ``cell``."""
+    """The scores table of a :class:`~lifevalue.value.ValueResult`: its customers'
+    columns (with comparisons: ranks, P(top 20%) and the level probabilities), and the
+    pyramid level of the expected values (``pyramid``) beside the matrix ``cell``."""
     from lifevalue.segments import customer_pyramid
 
     scores = result.customers.copy()
     scores["pyramid"] = customer_pyramid(scores["current_mean"], scores["p_alive_mean"])
-    for col in ("cell", "most_likely_cell", "pyramid"):
-        scores[col] = scores[col].astype(str)
+    for col in ("cell", "most_likely_cell", "pyramid", "most_likely_level"):
+        if col in scores:
+            scores[col] = scores[col].astype(str)
     return scores
 
 
