@@ -113,7 +113,6 @@ def test_cdnow_holdout_coverage(cdnow_holdout, cdnow_bg_mcmc, cdnow_cal):
     #   off in rate misses by more than 0.05 (test_overconfident_predictive_is_caught).
     assert (cov["coverage"] >= cov.index.to_numpy()).all()
     np.testing.assert_allclose(cov["coverage"], cov["expected_coverage"], atol=0.03)
-    np.testing.assert_allclose(cov["coverage"], [0.81, 0.93, 0.95], atol=0.02)
     # the intervals are those the model reports to users
     sims = h.simulate_holdout_counts(cdnow_bg_mcmc, cdnow_cal, random_seed=3)
     ep = cdnow_bg_mcmc.expected_purchases(cdnow_cal, 39.0, ci=0.8, random_seed=3)
@@ -145,12 +144,22 @@ def test_cdnow_pit_is_close_to_flat(cdnow_holdout):
 def test_cdnow_aggregate_forecast(cdnow_holdout):
     agg = cdnow_holdout["aggregate"]
     assert agg["actual"] == 1882
-    # Measured: 1,620 forecast (parameter interval 1,480-1,750) vs 1,882 actual, -14%.
-    # The total's 90% predictive interval (about 1,445-1,786) does NOT contain the
-    # actual: BG/NBD's stationary rates miss some of CDNOW's holdout activity, and the
-    # interval of a sum over 2,357 customers is narrow. We test the forecast's level
-    # (within 20%) and its consistency, and state the miss rather than hide it.
-    assert -0.2 < agg["relative_error"] < -0.05
+    # what must hold for any reasonable model: the level within 20%, and intervals
+    # around the forecast
+    assert abs(agg["relative_error"]) < 0.2
     assert agg["param_lo"] < agg["forecast"] < agg["param_hi"]
     assert agg["pred_lo"] < agg["forecast"] < agg["pred_hi"]
+
+
+def test_cdnow_aggregate_underforecast_snapshot(cdnow_holdout):
+    """Regression snapshot, not a requirement: the BG/NBD's known miss on CDNOW.
+
+    Measured: 1,620 forecast (parameter interval 1,480-1,750) vs 1,882 actual, -14%. The
+    total's 90% predictive interval (about 1,445-1,786) does NOT contain the actual:
+    BG/NBD's stationary rates miss some of CDNOW's holdout activity, and the interval of
+    a sum over 2,357 customers is narrow. A change that moves these numbers changes the
+    model's forecast: update the snapshot only with a reason (a better model should).
+    """
+    agg = cdnow_holdout["aggregate"]
+    assert -0.2 < agg["relative_error"] < -0.05
     assert agg["predictive_quantile"] > 0.95
