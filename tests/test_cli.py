@@ -8,6 +8,7 @@ import signal
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pandas as pd
@@ -104,6 +105,46 @@ def test_report_command(model_dir, cdnow_csv, tmp_path):
     text = out.read_text()
     assert text.startswith("<!DOCTYPE html>") and "Customer relationship matrix" in text
     assert "http://" not in text and "https://" not in text  # self-contained
+    assert "Amounts are in the data's currency units" in text  # no --currency
+    assert "Not checked against held-out data" in text  # --calibration-end none
+
+
+def test_report_names_the_currency_and_checks_the_holdout(model_dir, cdnow_csv, tmp_path):
+    out = tmp_path / "r.html"
+    run("report", model_dir, cdnow_csv, "--margin", "0.3", "--max-draws", "50",
+        "--currency", "EUR", "--out", out)
+    text = out.read_text()
+    assert "Amounts are in EUR" in text and " EUR over the next 12 months" in text
+    assert "Holdout check: over the 39 weeks after the data" in text  # calibration end saved
+    assert text.count("data:text/csv;charset=utf-8;base64,") == 3
+
+
+def test_demo_uses_the_defaults_and_lists_every_file_it_wrote(tmp_path, monkeypatch):
+    calls = []
+    real = pipeline.fit_models
+
+    def fit_models(summary, method="mcmc", draws=None, tune=None, chains=None, sampler=None,
+                   *args):
+        calls.append((method, draws, tune, chains, sampler))
+        return real(summary, method, draws, tune, chains, sampler, *args)
+
+    monkeypatch.setattr(pipeline, "fit_models", fit_models)
+    result = run("demo", "--out-dir", tmp_path / "out", "--no-progress")
+    assert calls == [("mcmc", None, None, None, None)]  # the library's defaults
+    for n in range(1, 6):
+        assert f"[{n}/5" in result.stdout
+    listed = result.stdout.split("Files written:")[1].split()
+    names = sorted(p.split("/")[-1] for p in listed)
+    assert names == sorted(["transactions_model.nc", "spend_model.nc", "fit.json",
+                            "cdnow_scores.csv", "cdnow_report.html"])
+    for path in listed:
+        assert Path(path).is_absolute() and Path(path).is_file()
+    out = tmp_path / "out"
+    written = sorted(p.name for folder in (out, out / "cdnow_model") for p in folder.iterdir()
+                     if p.is_file() and not p.name.startswith("."))
+    assert written == names  # nothing written that is not listed
+    report = (tmp_path / "out" / "cdnow_report.html").read_text()
+    assert "Amounts are in USD" in report
 
 
 def test_bad_input_exits_3_and_names_the_column(tmp_path, model_dir):

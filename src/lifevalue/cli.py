@@ -293,6 +293,11 @@ def score(model_dir, data, is_summary, out, rejects, **kw):
     click.echo(str(out))
 
 
+CURRENCY_HELP = ("Currency of the amounts, named on every amount of the report: a symbol "
+                 "('$') goes before them, a code ('USD') after [default: none; the report "
+                 "says amounts are in the data's currency units].")
+
+
 @main.command(cls=_Command)
 @click.argument("model_dir", type=click.Path())
 @click.argument("transactions", type=click.Path())
@@ -301,17 +306,21 @@ def score(model_dir, data, is_summary, out, rejects, **kw):
 @click.option("--out", required=True, type=click.Path(), help="HTML file to write.")
 @click.option("--title", default="Customer value report", show_default=True,
               help="Title of the report.")
-def report(model_dir, transactions, out, title, rejects, **kw):
+@click.option("--currency", default=None, help=CURRENCY_HELP)
+def report(model_dir, transactions, out, title, currency, rejects, **kw):
     """Write a self-contained HTML report of the customers in TRANSACTIONS.
 
     Columns, dates and options not given are those saved with the model at fit.
     """
-    from lifevalue import jobs
+    from lifevalue.report import write_report
 
     bg, gg, summary, data_opts, value_opts = _score_inputs(model_dir, transactions, kw,
                                                            rejects, out)
     result = pl.evaluate(bg, gg, summary, value_opts)
-    jobs.write_report_file(out, transactions, summary, bg, gg, result, data_opts, title)
+    write_report(out, summary=summary, transactions_model=bg, spend_model=gg, value=result,
+                 transactions=pl.report_log_frame(transactions, data_opts), title=title,
+                 currency=currency, scenario=pl.scenario(str(value_opts["scenario"])))
+    log.info("report written to %s", out)
     click.echo(str(out))
 
 
@@ -370,41 +379,62 @@ def compare(old, new, data, top, out, margin):
               help="Draws per chain [default: the library's, 500].")
 @click.option("--tune", type=int, default=None,
               help="Tuning steps per chain [default: the library's, 300].")
-@click.option("--progress/--no-progress", default=False, show_default=True,
-              help="Show the sampler's progress.")
-def demo(out_dir, draws, tune, progress):
-    """Run the whole pipeline on the bundled CDNOW sample and write the report."""
+@click.option("--currency", default="USD", show_default=True,
+              help="Currency named in the report (the CDNOW amounts are US dollars).")
+@click.option("--progress/--no-progress", default=True, show_default=True,
+              help="Show the sampler's progress bars (the steps are always listed).")
+def demo(out_dir, draws, tune, currency, progress):
+    """Run the whole pipeline on the bundled CDNOW sample and write the report.
+
+    Fits both models with the library's defaults, saves them, scores every customer
+    and writes the HTML report, then lists every file it wrote.
+    """
+    import time
+
     from lifevalue import datasets
     from lifevalue.report import write_report
 
+    start = time.perf_counter()
+
+    def step(number, text):
+        click.echo(f"[{number}/5 {time.perf_counter() - start:5.1f} s] {text}")
+
     out_dir = Path(out_dir)
+    step(1, "reading the bundled CDNOW sample (Fader, Hardie & Lee 2005)")
     log_frame = datasets.load_cdnow_transactions("sample")
     summary = datasets.load_cdnow_summary("sample")
     repeaters = summary["frequency"] > 0
-    click.echo("lifevalue demo: the CDNOW sample (Fader, Hardie & Lee 2005)")
-    n_repeat = int(summary["frequency"].sum())
-    click.echo(f"customers: {len(summary):,}; repeat customers in the 39-week calibration: "
-               f"{int(repeaters.sum()):,}; repeat purchases: {n_repeat:,}; mean repeat spend: "
-               f"${summary.loc[repeaters, 'monetary_value'].mean():.2f}")
+    click.echo(f"      {len(summary):,} customers; {int(repeaters.sum()):,} made "
+               f"{int(summary['frequency'].sum()):,} repeat purchases in the 39-week "
+               f"calibration period, spending {currency} "
+               f"{summary.loc[repeaters, 'monetary_value'].mean():.2f} on average")
+    step(2, "fitting BG/NBD and Gamma-Gamma with the library's defaults")
     bg, gg = pl.fit_models(summary, "mcmc", draws, tune, None, None, 1, progress)
     for model in (bg, gg):
-        click.echo(f"\n{type(model).__name__} posterior (mean, sd, 90% interval, "
-                   "convergence):")
-        click.echo(model.summary()[["mean", "sd", "lo", "hi", "r_hat", "ess_bulk", "ess_tail"]]
-                   .round(3).to_string())
+        status = "converged" if model.converged else (
+            "did NOT converge: " + "; ".join(model.convergence_problems()))
+        click.echo(f"      {type(model).__name__}: {status}")
+    step(3, "saving the model folder")
     value = dict(pl.VALUE_DEFAULTS, margin=0.3, retention_cost=0.5)
-    pl.write_bundle(out_dir / "cdnow_model", bg, gg,
-                    {"dataset": "CDNOW sample", "time_unit": "W",
-                     "options": {"data": {"time_unit": "W"}, "value": value}})
+    model_dir = pl.write_bundle(out_dir / "cdnow_model", bg, gg,
+                                {"dataset": "CDNOW sample", "time_unit": "W",
+                                 "options": {"data": {"time_unit": "W"}, "value": value}})
+    written = [Path(model_dir) / name for name in pl.BUNDLE_FILES]
+    step(4, "valuing every customer over the next 12 months (margin 30%, retention cost "
+            f"0.50 {currency} a month, 10% a year)")
     result = pl.evaluate(bg, gg, summary, value)
-    pl.write_table(pl.score_frame(result), out_dir / "cdnow_scores.csv")
-    click.echo("\nValue of the base over 12 months (margin 30%, retention cost 0.50 a month, "
-               "10% a year):")
-    click.echo(result.base.round(0).to_string())
-    path = write_report(out_dir / "cdnow_report.html", summary=summary, transactions_model=bg,
-                        spend_model=gg, value=result, transactions=log_frame,
-                        title="CDNOW sample: customer value")
-    click.echo(f"\nreport: {path.resolve()}")
+    written.append(pl.write_table(pl.score_frame(result), out_dir / "cdnow_scores.csv"))
+    base = result.base.loc["current"]
+    click.echo(f"      current value of the base: {base['mean']:,.0f} {currency} "
+               f"(parameter interval {base['param_lo']:,.0f} to {base['param_hi']:,.0f})")
+    step(5, "writing the report (with a holdout check of the model)")
+    written.append(write_report(out_dir / "cdnow_report.html", summary=summary,
+                                transactions_model=bg, spend_model=gg, value=result,
+                                transactions=log_frame, title="CDNOW sample: customer value",
+                                currency=currency, scenario=pl.scenario(value["scenario"])))
+    click.echo(f"\nDone in {time.perf_counter() - start:.1f} s. Files written:")
+    for path in written:
+        click.echo(f"  {Path(path).absolute()}")
 
 
 # kept for callers of the earlier private helpers
