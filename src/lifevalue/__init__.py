@@ -11,12 +11,12 @@ The flow is transactions -> summary -> models -> value -> segments -> report/CLI
 from lifevalue import datasets, errors, validation
 from lifevalue.data import calibration_part, summarize
 from lifevalue.errors import ModelError
-from lifevalue.models import BetaGeo, ConvergenceWarning, GammaGamma
+from lifevalue.models import BetaGeo, ConvergenceWarning, GammaGamma, ModifiedBetaGeo, ParetoNBD
 from lifevalue.validation import InputError
 from lifevalue.value import CustomerValue, PeriodGrid, Scenario
 
 __version__ = "0.2.0"
 
 __all__ = ["BetaGeo", "ConvergenceWarning", "CustomerValue", "GammaGamma", "InputError",
-           "ModelError", "PeriodGrid", "Scenario", "__version__", "calibration_part", "datasets",
-           "errors", "summarize", "validation"]
+           "ModelError", "ModifiedBetaGeo", "ParetoNBD", "PeriodGrid", "Scenario", "__version__",
+           "calibration_part", "datasets", "errors", "summarize", "validation"]

@@ -1,4 +1,5 @@
-"""Models: Bayesian BG/NBD (purchases and dropout) and Gamma-Gamma (spend)."""
+"""Models: Bayesian transaction models (BG/NBD, MBG/NBD, Pareto/NBD: purchases and
+dropout) and Gamma-Gamma (spend)."""
 
 from lifevalue.models.base import ConvergenceWarning
 from lifevalue.models.beta_geo import BetaGeo
@@ -7,6 +8,10 @@ from lifevalue.models.gamma_gamma import (
     SpendFrequencyCorrelationWarning,
     ZeroSpendWarning,
 )
+from lifevalue.models.interface import TransactionModelProtocol
+from lifevalue.models.modified_beta_geo import ModifiedBetaGeo
+from lifevalue.models.pareto_nbd import ParetoNBD
 
-__all__ = ["BetaGeo", "ConvergenceWarning", "GammaGamma", "SpendFrequencyCorrelationWarning",
+__all__ = ["BetaGeo", "ConvergenceWarning", "GammaGamma", "ModifiedBetaGeo", "ParetoNBD",
+           "SpendFrequencyCorrelationWarning", "TransactionModelProtocol",
            "ZeroSpendWarning"]

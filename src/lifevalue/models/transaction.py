@@ -1,0 +1,255 @@
+"""What every transaction model on (frequency, recency, T) shares: its sufficient
+statistics and the per-customer prediction frames.
+
+:class:`TransactionModel` is the common base of :class:`~lifevalue.models.BetaGeo`,
+:class:`~lifevalue.models.ModifiedBetaGeo` and :class:`~lifevalue.models.ParetoNBD`.
+It turns a model's closed forms (functions of population draws of shape ``(S, 1)``
+and customers' histories of shape ``(k,)``) into frames with parameter intervals, and
+its per-customer simulator into predictive intervals, chunked and threaded the same
+way for every model. A model supplies the hooks ``_p_alive_draws``,
+``_expected_draws``, ``_no_purchase_draws``, ``_new_customer_draws`` and
+``_simulate_counts``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+
+from lifevalue import validation as v
+from lifevalue.models import customer_posterior as cp
+from lifevalue.models import scoring as sc
+from lifevalue.models.base import BaseModel
+from lifevalue.models.likelihoods import BGNBDStats, compress_bgnbd, thin_bgnbd
+
+
+class TransactionModel(BaseModel):
+    """Base of the models of purchases and dropout fitted on (frequency, recency, T)."""
+
+    summary_names: ClassVar[tuple[str, ...]] = ("frequency", "recency", "T")
+    observed_name: ClassVar[str] = "purchases"
+
+    # ------------------------------------------------------ sufficient statistics
+
+    def _stats(self, columns):
+        return compress_bgnbd(columns["frequency"], columns["recency"], columns["T"],
+                              counts=columns.get(v.COUNT_COLUMN))
+
+    def _thin(self, stats, fraction, rng):
+        return thin_bgnbd(stats, fraction, rng)
+
+    def _observed(self, stats):
+        return {"frequency": stats.x, "recency": stats.t_x, "T": stats.T, "count": stats.count}
+
+    @staticmethod
+    def _mean_T(stats: BGNBDStats) -> float:
+        return float(np.sum(stats.count * stats.T) / np.sum(stats.count))
+
+    # ------------------------------------------------------------ model hooks
+
+    def _p_alive_draws(self, d, x, t_x, T):  # pragma: no cover - abstract
+        """P(alive) for draws ``d`` (name -> ``(S, 1)``) and rows ``(k,)``: ``(S, k)``."""
+        raise NotImplementedError
+
+    def _expected_draws(self, d, x, t_x, T, t):  # pragma: no cover - abstract
+        """Conditional expected purchases in (T, T+t], ``(S, k)``."""
+        raise NotImplementedError
+
+    def _no_purchase_draws(self, d, x, t_x, T, t):  # pragma: no cover - abstract
+        """Probability of no purchase in (T, T+t], ``(S, k)``."""
+        raise NotImplementedError
+
+    def _new_customer_draws(self, d, t):  # pragma: no cover - abstract
+        """Expected purchases in (0, t] of a new customer for draws ``(S, 1)`` and
+        horizons ``(1, H)``: ``(S, H)``."""
+        raise NotImplementedError
+
+    def _simulate_counts(self, params, x, t_x, T, horizon,
+                         rng: cp.BlockRNG):  # pragma: no cover - abstract
+        """Simulated purchases in (T, T+horizon], one future per population draw.
+
+        ``params`` holds arrays ``(S,)``, ``x, t_x, T`` arrays ``(n,)``. Returns
+        ``counts`` (int, ``(S, n)``) and ``active`` (bool, ``(S, n)``: still active at
+        ``T + horizon``).
+        """
+        raise NotImplementedError
+
+    # -------------------------------------------------------------- predictions
+
+    def _customers(self, summary: pd.DataFrame):
+        self._check_fitted()
+        v.check_time_unit_matches(summary, self.metadata_.get("time_unit"))
+        cols = v.check_summary(summary, self.summary_names)
+        return cols["frequency"], cols["recency"], cols["T"]
+
+    def _param_draws(self, max_draws):
+        d = self.draws(max_draws)
+        return {k: a[:, None] for k, a in d.items()}
+
+    def _closed_form_frame(self, summary, name, fn, ci, max_draws):
+        """``fn(draws, x, t_x, T)`` on the unique histories, reduced over the draws to
+        a mean and a parameter interval per customer."""
+        x, t_x, T = self._customers(summary)
+        d = self._param_draws(max_draws)
+        # rows sorted by (x, T, t_x): a chunk of rows shares few distinct (x, T)
+        mean, lo, hi = sc.per_unique_rows(
+            [x, T, t_x],
+            lambda xs, Ts, ts: fn(d, xs, ts, Ts),
+            lambda values: sc.reduce_draws(values, ci),
+            n_draws=len(d[self.param_names[0]]), n_threads=sc.check_threads(None),
+        )
+        return sc.interval_frame(name, mean, lo, hi, "param", summary.index, ci)
+
+    def p_alive(self, summary: pd.DataFrame, *, ci: float = 0.9,
+                max_draws: int | None = None) -> pd.DataFrame:
+        """P(alive) per customer with its parameter interval.
+
+        The probability that the customer has not dropped out by the end of their
+        observation period, given their history, at every posterior draw.
+
+        Parameters
+        ----------
+        summary : pandas.DataFrame
+            An RFM summary from :func:`lifevalue.summarize` (its calibration columns
+            when it has a holdout period), with the time unit the model was fitted in.
+        ci : float, default 0.9
+            Mass of the central parameter interval.
+        max_draws : int, optional
+            Use at most this many posterior draws (thinned evenly); all by default.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per customer (the summary's index): ``p_alive_mean`` and the
+            parameter interval ``p_alive_param_lo``, ``p_alive_param_hi``.
+        """
+        return self._closed_form_frame(summary, "p_alive", self._p_alive_draws, ci,
+                                       max_draws)
+
+    def prob_no_purchase(self, summary: pd.DataFrame, t: float, *, ci: float = 0.9,
+                         max_draws: int | None = None) -> pd.DataFrame:
+        """Probability of no purchase in (T, T+t], with its parameter interval.
+
+        Columns ``p_no_purchase_mean``, ``p_no_purchase_param_lo``/``_hi``.
+        """
+        check_horizon(t)
+        return self._closed_form_frame(
+            summary, "p_no_purchase",
+            lambda d, x, tx, T: self._no_purchase_draws(d, x, tx, T, float(t)), ci, max_draws)
+
+    def expected_purchases(
+        self,
+        summary: pd.DataFrame,
+        t: float,
+        *,
+        ci: float = 0.9,
+        predictive: bool = True,
+        random_seed: int = 0,
+        max_draws: int | None = None,
+        chunk_size: int | None = None,
+        rng_offset: int = 0,
+    ) -> pd.DataFrame:
+        """Expected purchases in (T, T+t] given each customer's history, with both
+        intervals.
+
+        Returns ``purchases_mean`` and its parameter interval
+        ``purchases_param_lo``/``_hi``; with ``predictive=True`` also the predictive
+        interval ``purchases_pred_lo``/``_hi`` of the count the customer will actually
+        make, simulated from the per-customer posterior (one simulation per draw).
+        ``rng_offset`` is as in :meth:`simulate_purchases`.
+        """
+        check_horizon(t)
+        out = self._closed_form_frame(
+            summary, "purchases",
+            lambda d, x, tx, T: self._expected_draws(d, x, tx, T, float(t)), ci, max_draws)
+        if predictive:
+            sims = self.simulate_purchases(summary, [t], random_seed=random_seed,
+                                           max_draws=max_draws, chunk_size=chunk_size, ci=ci,
+                                           rng_offset=rng_offset)
+            out["purchases_pred_lo"] = sims["purchases_pred_lo"].to_numpy()
+            out["purchases_pred_hi"] = sims["purchases_pred_hi"].to_numpy()
+        return out
+
+    def simulate_purchases(
+        self,
+        summary: pd.DataFrame,
+        lengths,
+        *,
+        ci: float = 0.9,
+        random_seed: int = 0,
+        max_draws: int | None = None,
+        chunk_size: int | None = None,
+        rng_offset: int = 0,
+        n_threads: int | None = None,
+    ) -> pd.DataFrame:
+        """Simulate total purchases over future periods of the given ``lengths``.
+
+        Each simulation draws the customer's latent state from its posterior given
+        their history at one population draw, then lives out the future. Returns
+        ``purchases_sim_mean`` (the simulation's mean, which converges to the closed
+        form of :meth:`expected_purchases`) and the predictive interval
+        ``purchases_pred_lo``/``_hi`` of the total over all periods, and
+        ``active_end_mean``, the share of simulations in which the customer is still
+        active at the end.
+
+        Random numbers follow the customers sorted by id, one stream per block of
+        :data:`~lifevalue.models.customer_posterior.RNG_BLOCK` customers.
+        ``rng_offset`` is the position, in that order, of this summary's first customer
+        within a larger population (a multiple of the block): scoring the customers
+        ``[k, k + n)`` of the sorted population with ``rng_offset=k`` gives exactly
+        the numbers of scoring the whole (the Spark scorer relies on it). Chunks run on
+        ``n_threads`` threads (default ``min(4, CPUs)``) with identical results.
+        """
+        x, t_x, T = self._customers(summary)
+        lengths = np.atleast_1d(np.asarray(lengths, dtype="float64"))
+        for length in lengths:
+            check_horizon(length)
+        offset = sc.check_rng_offset(rng_offset)
+        params = sc.simulation_draws(self.draws(max_draws))
+        order = sc.canonical_order(summary.index)
+        n_draws = len(params[self.param_names[0]])
+        cols = {k: np.empty(len(x)) for k in
+                ("purchases_sim_mean", "purchases_pred_lo", "purchases_pred_hi",
+                 "active_end_mean")}
+        threads = sc.check_threads(n_threads)
+
+        def one_chunk(sl):  # fills the chunk's customers of cols
+            idx = order[sl]
+            rng = cp.BlockRNG(random_seed, offset + sl.start, offset + sl.stop)
+            total, active = self._simulate_counts(params, x[idx], t_x[idx], T[idx],
+                                                  float(lengths.sum()), rng)
+            mean, lo, hi = sc.reduce_draws(total, ci, discrete=True)
+            cols["purchases_sim_mean"][idx] = mean
+            cols["purchases_pred_lo"][idx] = lo
+            cols["purchases_pred_hi"][idx] = hi
+            cols["active_end_mean"][idx] = active.mean(axis=0)
+
+        chunks = sc.iter_chunks(len(x), chunk_size, n_draws, len(lengths))
+        for _ in sc.map_threads(threads, one_chunk, chunks):
+            pass
+        out = pd.DataFrame(cols, index=summary.index)
+        out.attrs["ci"] = ci
+        return out
+
+    def expected_purchases_new_customer(self, t, *, ci: float = 0.9) -> pd.DataFrame:
+        """Expected purchases in (0, t] of a newly acquired customer.
+
+        ``t`` may be a sequence; the frame is indexed by t, with ``purchases_mean`` and
+        the parameter interval ``purchases_param_lo``/``_hi``.
+        """
+        self._check_fitted()
+        ts = np.atleast_1d(np.asarray(t, dtype="float64"))
+        for h in ts:
+            check_horizon(h)
+        values = self._new_customer_draws(self._param_draws(None), ts[None, :])
+        mean, lo, hi = sc.reduce_draws(values, ci)
+        return sc.interval_frame("purchases", mean, lo, hi, "param",
+                                 pd.Index(ts, name="t"), ci)
+
+
+def check_horizon(t) -> None:
+    """Refuse a horizon that is not a positive, finite time."""
+    if not v.is_finite_number(t) or float(t) <= 0:
+        raise v.InvalidOptionError(f"t must be a positive, finite time, got {t!r}", column="t")
