@@ -302,3 +302,14 @@ def test_a_calibration_split_is_not_valued_silently(maps, cdnow_log):
                        r"without calibration_end to value them as of the end of the data"):
         cv.evaluate(split)
     assert len(cv.evaluate(lv.calibration_part(split), "neutral").customers) == len(split)
+
+
+def test_other_transaction_models_are_refused_not_valued_as_bgnbd(cdnow_cal):
+    from lifevalue.models import GammaGamma, ModifiedBetaGeo, ParetoNBD
+
+    gg = GammaGamma().fit(cdnow_cal, method="map")
+    for cls in (ModifiedBetaGeo, ParetoNBD):
+        model = cls().fit(cdnow_cal, method="map")
+        with pytest.raises(v.InvalidOptionError, match=rf"^CustomerValue values BG/NBD models "
+                                                       rf"\(BetaGeo\) only; got {cls.__name__}$"):
+            CustomerValue(model, gg, margin=0.3)

@@ -1,4 +1,4 @@
-"""Is the model honest about the future? Holdout checks of BG/NBD predictions.
+"""Is the model honest about the future? Holdout checks of a transaction model.
 
 Fit on a calibration period, predict the holdout, and compare with what customers
 actually did:
@@ -22,10 +22,11 @@ actually did:
 
 The functions are pure: they take arrays of predictive draws (simulations ``(S, n)``:
 S futures of n customers) and the actual counts. :func:`simulate_holdout_counts` and
-:func:`expected_count_draws` make those arrays from a fitted
-:class:`~lifevalue.models.beta_geo.BetaGeo`; they hold ``S x n`` numbers at once, so
-they are meant for a holdout evaluation, not for scoring a large base (use
-``BetaGeo.expected_purchases`` for that).
+:func:`expected_count_draws` make those arrays from any fitted transaction model
+(:class:`~lifevalue.models.BetaGeo` and its siblings); they hold ``S x n`` numbers at
+once, so they are meant for a holdout evaluation, not for scoring a large base (use the
+model's ``expected_purchases`` for that). :mod:`lifevalue.models.scorecard` sums
+them up per model and compares models.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from scipy import stats
 
 from lifevalue import validation as v
 from lifevalue.models import customer_posterior as cp
-from lifevalue.models import predictions as pr
 from lifevalue.models import scoring as sc
 
 #: Interval levels reported by default.
@@ -288,14 +288,15 @@ def simulate_holdout_counts(model, summary: pd.DataFrame, t: float | None = None
                             min_simulations: int = sc.MIN_SIMULATIONS) -> np.ndarray:
     """Simulated purchases in (T, T+t] of each customer, ``(S, n)``.
 
-    The same simulation as ``BetaGeo.simulate_purchases`` (the per-customer posterior
-    of FHL 2005a, section 3, one future per population draw, random streams per block of
-    customers in id order), kept draw by draw instead of reduced to an interval, so its
-    quantiles are exactly the ``purchases_pred_lo``/``_hi`` the model reports.
+    The same simulation as the model's ``simulate_purchases`` (its per-customer
+    posterior, e.g. FHL 2005a, section 3 for the BG/NBD; one future per population
+    draw, random streams per block of customers in id order), kept draw by draw instead
+    of reduced to an interval, so its quantiles are exactly the
+    ``purchases_pred_lo``/``_hi`` the model reports.
 
     Parameters
     ----------
-    model : BetaGeo
+    model : BetaGeo, ModifiedBetaGeo or ParetoNBD
         Fitted on the calibration columns of ``summary``.
     summary : pandas.DataFrame
         A calibration/holdout summary (or any RFM summary if ``t`` is given).
@@ -304,12 +305,13 @@ def simulate_holdout_counts(model, summary: pd.DataFrame, t: float | None = None
     """
     x, t_x, T, t = _holdout_inputs(model, summary, t)
     params = sc.simulation_draws(model.draws(max_draws), min_simulations)
+    n_sim = len(params[model.param_names[0]])
     order = sc.canonical_order(summary.index)
-    out = np.empty((len(params["r"]), len(x)), dtype=np.int64)
-    for sl in sc.iter_chunks(len(x), None, len(params["r"])):
+    out = np.empty((n_sim, len(x)), dtype=np.int64)
+    for sl in sc.iter_chunks(len(x), None, n_sim):
         idx = order[sl]
         rng = cp.BlockRNG(random_seed, sl.start, sl.stop)
-        out[:, idx] = cp.simulate_purchase_counts(params, x[idx], t_x[idx], T[idx], t, rng)[0]
+        out[:, idx] = model._simulate_counts(params, x[idx], t_x[idx], T[idx], t, rng)[0]
     return out
 
 
@@ -317,13 +319,12 @@ def expected_count_draws(model, summary: pd.DataFrame, t: float | None = None, *
                          max_draws: int | None = None) -> np.ndarray:
     """Closed-form expected purchases in (T, T+t] per population draw, ``(S, n)``.
 
-    FHL (2005a), eq. (10) at each draw; its spread across draws is the parameter
-    interval.
+    The model's conditional expectation (for the BG/NBD, FHL 2005a, eq. 10) at each
+    draw; its spread across draws is the parameter interval.
     """
     x, t_x, T, t = _holdout_inputs(model, summary, t)
     d = {k: a[:, None] for k, a in model.draws(max_draws).items()}
-    return pr.expected_purchases(d["r"], d["alpha"], d["a"], d["b"], x[None, :], t_x[None, :],
-                                 T[None, :], t)
+    return model._expected_draws(d, x, t_x, T, t)
 
 
 def holdout_report(model, summary: pd.DataFrame, *, levels=LEVELS, bins: int = 10,

@@ -130,6 +130,12 @@ class CustomerValue(CashFlows, Ranking):
                  min_simulations: int = sc.MIN_SIMULATIONS, n_threads: int | None = None):
         transactions_model._check_fitted()
         spend_model._check_fitted()
+        from lifevalue.models.beta_geo import BetaGeo
+
+        if type(transactions_model) is not BetaGeo:  # its closed forms are the BG/NBD's
+            raise v.InvalidOptionError(
+                f"CustomerValue values BG/NBD models (BetaGeo) only; got "
+                f"{type(transactions_model).__name__}", column="transactions_model")
         self.transactions_model = transactions_model
         self.spend_model = spend_model
         unit = v.model_time_unit(transactions_model)  # never guessed
