@@ -85,6 +85,7 @@ def test_run_fits_scores_reports_and_compares(tmp_path, cdnow_log):
     cdnow_log[["customer_id", "date", "amount"]].to_csv(tmp_path / "log.csv", index=False)
     job = tmp_path / "job.toml"
     job.write_text(GOOD + '[score]\nout = "scores.csv"\n[report]\nout = "report.html"\n'
+                   'currency = "EUR"\n'
                    '[compare]\nprevious = "scores.csv"\nout = "changes.csv"\n')
     runner = CliRunner()
     first = runner.invoke(cli.main, ["run", str(job)])
@@ -92,6 +93,7 @@ def test_run_fits_scores_reports_and_compares(tmp_path, cdnow_log):
     assert "compare.previous" in first.stderr and "a first run?" in first.stderr
     scores = pd.read_csv(tmp_path / "scores.csv", index_col=0)
     assert len(scores) == 2357 and (tmp_path / "report.html").exists()
+    assert "Amounts are in EUR." in (tmp_path / "report.html").read_text()
     # comparisons by default: rank intervals, P(top 20%), level probabilities
     levels = scores[["p_top", "p_big", "p_medium", "p_small", "p_inactive"]].sum(axis=1)
     assert levels.round(9).eq(1.0).all()

@@ -161,6 +161,9 @@ def _value_options(f):
         click.option("--seed", type=int, default=None,
                      help="Random seed of the predictive simulation."
                      + SAVED.format(d["seed"])),
+        click.option("--comparisons/--no-comparisons", default=None,
+                     help="Rank the customers at every draw: rank intervals, P(top 20%), "
+                     "pyramid level probabilities [default: as saved at fit, else on]."),
     ]):
         f = opt(f)
     return f

@@ -78,7 +78,8 @@ SCHEMA: dict[str, dict[str, tuple]] = {
     },
     "score": {"out": ("path", True, None, None)},
     "report": {"out": ("path", True, None, None),
-               "title": (STR, False, None, "Customer value report")},
+               "title": (STR, False, None, "Customer value report"),
+               "currency": (STR, False, None, None)},
     "compare": {"previous": ("path", True, None, None), "out": ("path", False, None, None),
                 "top": (INT, False, None, 10)},
     "mlflow": {"tracking_uri": (STR, True, None, None),
@@ -210,11 +211,14 @@ def fit_step(transactions, out, data_opts: dict, fit_opts: dict, value_opts: dic
     return bg, gg, summary, info
 
 
-def write_report_file(out, transactions, summary, bg, gg, result, data_opts, title):
+def write_report_file(out, transactions, summary, bg, gg, result, data_opts, value_opts,
+                      report_opts):
     from lifevalue.report import write_report
 
     write_report(out, summary=summary, transactions_model=bg, spend_model=gg, value=result,
-                 transactions=pl.report_log_frame(transactions, data_opts), title=title)
+                 transactions=pl.report_log_frame(transactions, data_opts),
+                 title=report_opts["title"], currency=report_opts["currency"],
+                 scenario=pl.scenario(str(value_opts["scenario"])))
     log.info("report written to %s", out)
 
 
@@ -243,7 +247,7 @@ def run_job(job: dict) -> int:
         log.info("scores written to %s", job["score"]["out"])
     if "report" in job:
         write_report_file(job["report"]["out"], inp["transactions"], summary, bg, gg, result,
-                          data_opts, job["report"]["title"])
+                          data_opts, value_opts, job["report"])
     if previous is not None:
         from lifevalue import runs
 

@@ -31,7 +31,7 @@ DATA_DEFAULTS = {"customer_id": "customer_id", "date": "date", "amount": "amount
 VALUE_DEFAULTS = {"margin": None, "development_cost": 0.0, "retention_cost": 0.0,
                   "costs_stop_at_churn": False, "period": "M", "horizon": 12,
                   "discount_rate": 0.10, "scenario": "realistic", "ci": 0.9,
-                  "max_draws": 1000, "seed": 0}
+                  "max_draws": 1000, "seed": 0, "comparisons": True}
 #: The literal that clears a date saved at fit (``--calibration-end none``).
 NO_DATE = "none"
 
@@ -276,7 +276,7 @@ def evaluate(bg, gg, summary, opts: dict):
     summary = as_of_calibration_end(summary)
     start = time.perf_counter()
     result = cv.evaluate(summary, scenario(str(opts["scenario"])),
-                         comparisons=bool(opts.get("comparisons", True)))
+                         comparisons=bool(opts["comparisons"]))
     log.info("valued %s customers in %.1f s", f"{len(summary):,}", time.perf_counter() - start)
     return result
 
