@@ -251,7 +251,7 @@ def test_every_option_is_documented():
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0
     assert "5 the model cannot value these customers" in proc.stdout
-    for name in ("fit", "score", "report", "run", "compare", "demo"):
+    for name in ("fit", "score", "report", "run", "compare", "compare-models", "demo"):
         assert name in proc.stdout
 
 
@@ -277,3 +277,23 @@ def test_cdnow_master_log_goes_through_fit_score_report(tmp_path):
     report = tmp_path / "report.html"
     run("report", model, csv, "--margin", "0.3", "--max-draws", "50", "--out", report)
     assert report.stat().st_size > 10_000 and "23,570" in report.read_text()
+
+
+def test_compare_models_ranks_the_transaction_models(cdnow_csv, tmp_path):
+    out = tmp_path / "models.csv"
+    result = run("compare-models", cdnow_csv, *DATES, "--customer-id", "cust", "--amount",
+                 "spend", "--method", "map", "--out", out)
+    table = pd.read_csv(out, index_col=0)
+    assert sorted(table.index) == ["bgnbd", "mbgnbd", "paretonbd"]
+    assert table["rank"].tolist() == [1, 2, 3] and table["mae"].is_monotonic_increasing
+    assert table["actual_total"].eq(1882).all()  # CDNOW's holdout purchases
+    assert result.stdout.splitlines()[0].split()[:2] == ["rank", "elpd_loo"]
+    assert "fitting ParetoNBD by map" in result.stderr
+
+
+def test_compare_models_needs_a_holdout_and_named_models(cdnow_csv):
+    result = run("compare-models", cdnow_csv, "--customer-id", "cust", "--amount", "spend",
+                 "--method", "map", code=3)
+    assert ("compare-models needs --calibration-end: the models are scored on the holdout "
+            "period after it") in result.stderr
+    run("compare-models", cdnow_csv, "--model", "nbd", code=2)

@@ -296,6 +296,47 @@ def score(model_dir, data, is_summary, out, rejects, **kw):
     click.echo(str(out))
 
 
+@main.command("compare-models", cls=_Command)
+@click.argument("transactions", type=click.Path(dir_okay=True))
+@_data_options(saved=False)
+@click.option("--model", "names", multiple=True, type=click.Choice(list(pl.TRANSACTION_MODELS)),
+              help="A transaction model to compare (repeat the option) [default: all three].")
+@click.option("--method", type=click.Choice(["mcmc", "map", "laplace"]), default="mcmc",
+              show_default=True, help="How each model is fitted (LOO needs posterior draws).")
+@click.option("--draws", type=int, default=None, help="Draws per chain [default: the "
+              "library's, 500].")
+@click.option("--tune", type=int, default=None, help="Tuning steps per chain [default: the "
+              "library's, 300].")
+@click.option("--chains", type=int, default=None, help="Chains [default: the library's, 4].")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--progress/--no-progress", default=False, show_default=True,
+              help="Show the sampler's progress.")
+@click.option("--out", type=click.Path(), default=None,
+              help="Also write the comparison table, .csv or .parquet.")
+def compare_models(transactions, names, method, draws, tune, chains, seed, progress, out,
+                   rejects, **kw):
+    """Fit transaction models on the calibration period of TRANSACTIONS and rank them.
+
+    Needs --calibration-end: each model is fitted on the transactions up to it and
+    scored on the holdout period after it (per-customer and aggregate error, calibration
+    by decile, coverage of the predictive intervals), beside its PSIS-LOO on the
+    calibration data. Best first.
+    """
+    if out:
+        pl.check_table_path(out)
+    data = {k: (v if v is not None else pl.DATA_DEFAULTS[k])
+            for k, v in _data_given(kw).items()}
+    summary = pl.summarize_input(transactions, data, pl.rejects_path(rejects, out or "models"))
+    table = pl.compare_transaction_models(summary, names or list(pl.TRANSACTION_MODELS),
+                                          method, draws, tune, chains, seed, progress)
+    shown = ["rank", "elpd_loo", "elpd_diff", "diff_se", "mae", "rmse", "bias",
+             "aggregate_error", "coverage_0.9", "expected_coverage_0.9"]
+    click.echo(table[shown].round(3).to_string())
+    if out:
+        pl.write_table(table, out)
+        log.info("comparison written to %s", out)
+
+
 CURRENCY_HELP = ("Currency of the amounts, named on every amount of the report: a symbol "
                  "('$') goes before them, a code ('USD') after [default: none; the report "
                  "says amounts are in the data's currency units].")

@@ -325,3 +325,37 @@ def report_log_frame(transactions, opts: dict):
         return None
     frame[opts["date"]] = pd.to_datetime(frame[opts["date"]], format=opts["date_format"])
     return frame.rename(columns={opts["customer_id"]: "customer_id", opts["date"]: "date"})
+
+
+#: The transaction models ``lifevalue compare-models`` can fit, by their CLI name.
+TRANSACTION_MODELS = {"bgnbd": "BetaGeo", "mbgnbd": "ModifiedBetaGeo", "paretonbd": "ParetoNBD"}
+
+
+def compare_transaction_models(summary, names, method="mcmc", draws=None, tune=None,
+                               chains=None, seed=0, progress=False, max_draws=1000):
+    """Fit each named transaction model on the calibration part of a calibration/holdout
+    ``summary`` and compare them (:func:`lifevalue.models.scorecard.compare_models`)."""
+    from lifevalue import models as lm
+    from lifevalue.models.base import ConvergenceWarning
+    from lifevalue.models.scorecard import compare_models
+    from lifevalue.validation import InvalidOptionError
+
+    if "frequency_holdout" not in summary.columns:
+        raise InvalidOptionError(
+            "compare-models needs --calibration-end: the models are scored on the holdout "
+            "period after it", column="calibration_end")
+    part = as_of_calibration_end(summary)
+    fitted = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        for name in names:
+            cls = getattr(lm, TRANSACTION_MODELS[name])
+            start = time.perf_counter()
+            log.info("fitting %s by %s", cls.__name__, method)
+            fitted[name] = cls().fit(part, method=method, draws=draws, tune=tune,
+                                     chains=chains, random_seed=seed, progressbar=progress)
+            log.info("%s fitted in %.1f s: %s", cls.__name__, time.perf_counter() - start,
+                     fitted[name])
+    for w in caught:
+        log.warning("%s", w.message)
+    return compare_models(fitted, summary, max_draws=max_draws, random_seed=seed)
