@@ -131,8 +131,8 @@ def test_demo_uses_the_defaults_and_lists_every_file_it_wrote(tmp_path, monkeypa
     monkeypatch.setattr(pipeline, "fit_models", fit_models)
     result = run("demo", "--out-dir", tmp_path / "out", "--no-progress")
     assert calls == [("mcmc", None, None, None, None)]  # the library's defaults
-    for n in range(1, 6):
-        assert f"[{n}/5" in result.stdout
+    for n in range(1, 7):
+        assert f"[{n}/6" in result.stdout
     listed = result.stdout.split("Files written:")[1].split()
     names = sorted(p.split("/")[-1] for p in listed)
     assert names == sorted(["transactions_model.nc", "spend_model.nc", "fit.json",
@@ -145,6 +145,9 @@ def test_demo_uses_the_defaults_and_lists_every_file_it_wrote(tmp_path, monkeypa
     assert written == names  # nothing written that is not listed
     report = (tmp_path / "out" / "cdnow_report.html").read_text()
     assert "Amounts are in USD" in report
+    # the three purchase models, compared on the holdout period
+    models = report.split('id="models"')[1]
+    assert all(name in models for name in ("BG/NBD", "MBG/NBD", "Pareto/NBD"))
 
 
 def test_bad_input_exits_3_and_names_the_column(tmp_path, model_dir):

@@ -351,7 +351,11 @@ CURRENCY_HELP = ("Currency of the amounts, named on every amount of the report: 
 @click.option("--title", default="Customer value report", show_default=True,
               help="Title of the report.")
 @click.option("--currency", default=None, help=CURRENCY_HELP)
-def report(model_dir, transactions, out, title, currency, rejects, **kw):
+@click.option("--compare-models", "compare", is_flag=True,
+              help="Also fit MBG/NBD and Pareto/NBD (by MAP) beside BG/NBD on the "
+              "calibration period and show which predicts the holdout best (needs "
+              "--calibration-end).")
+def report(model_dir, transactions, out, title, currency, compare, rejects, **kw):
     """Write a self-contained HTML report of the customers in TRANSACTIONS.
 
     Columns, dates and options not given are those saved with the model at fit.
@@ -360,10 +364,13 @@ def report(model_dir, transactions, out, title, currency, rejects, **kw):
 
     bg, gg, summary, data_opts, value_opts = _score_inputs(model_dir, transactions, kw,
                                                            rejects, out)
+    comparison = pl.compare_transaction_models(
+        summary, list(pl.TRANSACTION_MODELS), method="map") if compare else None
     result = pl.evaluate(bg, gg, summary, value_opts)
     write_report(out, summary=summary, transactions_model=bg, spend_model=gg, value=result,
                  transactions=pl.report_log_frame(transactions, data_opts), title=title,
-                 currency=currency, scenario=pl.scenario(str(value_opts["scenario"])))
+                 currency=currency, scenario=pl.scenario(str(value_opts["scenario"])),
+                 model_comparison=comparison)
     log.info("report written to %s", out)
     click.echo(str(out))
 
@@ -441,7 +448,7 @@ def demo(out_dir, draws, tune, currency, progress):
     start = time.perf_counter()
 
     def step(number, text):
-        click.echo(f"[{number}/5 {time.perf_counter() - start:5.1f} s] {text}")
+        click.echo(f"[{number}/6 {time.perf_counter() - start:5.1f} s] {text}")
 
     out_dir = Path(out_dir)
     step(1, "reading the bundled CDNOW sample (Fader, Hardie & Lee 2005)")
@@ -471,11 +478,16 @@ def demo(out_dir, draws, tune, currency, progress):
     base = result.base.loc["current"]
     click.echo(f"      current value of the base: {base['mean']:,.0f} {currency} "
                f"(parameter interval {base['param_lo']:,.0f} to {base['param_hi']:,.0f})")
-    step(5, "writing the report (with a holdout check of the model)")
+    step(5, "comparing BG/NBD with MBG/NBD and Pareto/NBD (MAP) on the 39-week holdout")
+    comparison = pl.compare_transaction_models(summary, list(pl.TRANSACTION_MODELS),
+                                               method="map")
+    click.echo(f"      best forecast of the holdout: {comparison.index[0]}")
+    step(6, "writing the report (with a holdout check of the model)")
     written.append(write_report(out_dir / "cdnow_report.html", summary=summary,
                                 transactions_model=bg, spend_model=gg, value=result,
                                 transactions=log_frame, title="CDNOW sample: customer value",
-                                currency=currency, scenario=pl.scenario(value["scenario"])))
+                                currency=currency, scenario=pl.scenario(value["scenario"]),
+                                model_comparison=comparison))
     click.echo(f"\nDone in {time.perf_counter() - start:.1f} s. Files written:")
     for path in written:
         click.echo(f"  {Path(path).absolute()}")

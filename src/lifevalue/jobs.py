@@ -79,6 +79,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
     "score": {"out": ("path", True, None, None)},
     "report": {"out": ("path", True, None, None),
                "title": (STR, False, None, "Customer value report"),
+               "compare_models": (BOOL, False, None, False),
                "currency": (STR, False, None, None)},
     "compare": {"previous": ("path", True, None, None), "out": ("path", False, None, None),
                 "top": (INT, False, None, 10)},
@@ -218,7 +219,10 @@ def write_report_file(out, transactions, summary, bg, gg, result, data_opts, val
     write_report(out, summary=summary, transactions_model=bg, spend_model=gg, value=result,
                  transactions=pl.report_log_frame(transactions, data_opts),
                  title=report_opts["title"], currency=report_opts["currency"],
-                 scenario=pl.scenario(str(value_opts["scenario"])))
+                 scenario=pl.scenario(str(value_opts["scenario"])),
+                 model_comparison=pl.compare_transaction_models(
+                     summary, list(pl.TRANSACTION_MODELS), method="map")
+                 if report_opts["compare_models"] else None)
     log.info("report written to %s", out)
 
 

@@ -51,6 +51,11 @@ border-radius:4px;text-decoration:none;color:#2166ac}
 """
 
 
+#: The usual names of the transaction models, by class and by command-line name.
+MODEL_NAMES = {"BetaGeo": "BG/NBD", "ModifiedBetaGeo": "MBG/NBD", "ParetoNBD": "Pareto/NBD",
+               "bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "paretonbd": "Pareto/NBD"}
+
+
 def money(value: float, currency: str | None = None) -> str:
     """An amount as the report writes it.
 

@@ -13,6 +13,7 @@ from lifevalue.report import actions as act
 from lifevalue.report import figures as kf
 from lifevalue.report import trust as tr
 from lifevalue.report.fmt import (
+    MODEL_NAMES,
     CSS,
     PERIOD_NAMES,
     TIME_UNIT_NAMES,
@@ -38,7 +39,6 @@ LEVEL_WORDS = {"top": "top (most valuable 1%)", "big": "big (next 4%)",
                "inactive": "inactive (chance still active below 10%)"}
 
 
-MODEL_NAMES = {"BetaGeo": "BG/NBD", "ModifiedBetaGeo": "MBG/NBD", "ParetoNBD": "Pareto/NBD"}
 
 
 def model_name(model) -> str:
@@ -50,8 +50,9 @@ class Page:
     """Everything the page needs, computed once."""
 
     def __init__(self, summary, transactions_model, spend_model, value, currency, valuer,
-                 scenario, top_n, transactions=None):
+                 scenario, top_n, transactions=None, model_comparison=None):
         self.bg, self.gg, self.value = transactions_model, spend_model, value
+        self.model_comparison = model_comparison
         self.transactions = transactions
         self.summary = kf.valued_summary(summary)
         self.a = value.assumptions
@@ -332,6 +333,8 @@ class Page:
                 ax=ax), alt="repeat purchases over time"))
         if figs:
             parts.append('<div class="grid">' + "".join(figs) + "</div>")
+        if self.model_comparison is not None:
+            parts.append(tr.model_comparison_section(self.model_comparison))
         return "".join(parts)
 
     def base_section(self) -> str:
@@ -449,7 +452,7 @@ class Page:
 def build_report(*, summary: pd.DataFrame, transactions_model, spend_model, value,
                  transactions: pd.DataFrame | None = None, title: str = "Customer value",
                  top_n: int = 20, currency: str | None = None, valuer=None,
-                 scenario=None) -> str:
+                 scenario=None, model_comparison: pd.DataFrame | None = None) -> str:
     """The report as an HTML string.
 
     Parameters
@@ -477,13 +480,16 @@ def build_report(*, summary: pd.DataFrame, transactions_model, spend_model, valu
     scenario : Scenario, optional
         The potential scenario of ``value``; default the preset named in its
         assumptions.
+    model_comparison : pandas.DataFrame, optional
+        :func:`lifevalue.models.scorecard.compare_models` of transaction models on the
+        same calibration/holdout split, shown among the model checks.
 
     Returns
     -------
     str
     """
     page = Page(summary, transactions_model, spend_model, value, currency, valuer, scenario,
-                top_n, transactions)
+                top_n, transactions, model_comparison)
     parts = [f"<h1>{esc(title)}</h1>", page.units_line(), page.first_screen(),
              page.overview(), page.assumptions(), page.checks(), page.base_section(),
              page.matrix_section(), page.pyramid_section(), page.lists_section()]

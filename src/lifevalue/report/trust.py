@@ -8,7 +8,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from lifevalue.report.fmt import TIME_UNIT_NAMES, count, esc, number, percent, table
+from lifevalue.report.fmt import (
+    MODEL_NAMES,
+    TIME_UNIT_NAMES,
+    count,
+    esc,
+    number,
+    percent,
+    table,
+)
 
 #: Verdict levels, worst last.
 LEVELS = ("ok", "care", "warn")
@@ -199,3 +207,30 @@ def holdout_tables(check: dict) -> str:
            "what the model expects": lambda v: percent(v, 1),
            "average width (purchases)": lambda v: number(v, 2)}
     return table(total) + table(cov, fmt)
+
+
+def model_comparison_section(comparison: pd.DataFrame) -> str:
+    """The comparison of transaction models (:func:`lifevalue.models.scorecard.
+    compare_models`): a heading, how to read it, and a table with worded headings,
+    best first."""
+    rows = {}
+    for name, row in comparison.iterrows():
+        label = MODEL_NAMES.get(str(name), str(name))
+        loo = ("not available (point estimate)" if not np.isfinite(row["elpd_loo"]) else
+               f"{number(row['elpd_diff'], 1)} ± {number(row['diff_se'], 1)}")
+        rows[label] = {
+            "rank": count(row["rank"]),
+            "error per customer (purchases)": number(row["mae"], 3),
+            "total forecast error": percent(row["aggregate_error"], 1),
+            "90% ranges holding the actual count": (
+                f"{percent(row['coverage_0.9'], 1)} (model expects "
+                f"{percent(row['expected_coverage_0.9'], 1)})"),
+            "fit to the calibration data (LOO, difference to best)": loo}
+    frame = pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
+    return ('<h3 id="models">Which purchase model predicts best</h3>'
+            '<p class="note">Each model was fitted on the calibration period and forecast '
+            "every customer's purchases in the holdout period; best first, by the average "
+            "error per customer. The last column compares the models' fit to the "
+            "calibration data by leave-one-out cross-validation (0 for the best; more "
+            "negative is worse, by more than twice its ± to matter).</p>"
+            + table(frame, text=True))
