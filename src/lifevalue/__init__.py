@@ -20,3 +20,17 @@ __version__ = "0.2.0"
 __all__ = ["BetaGeo", "ConvergenceWarning", "CustomerValue", "GammaGamma", "InputError",
            "ModelError", "ModifiedBetaGeo", "ParetoNBD", "PeriodGrid", "Scenario", "__version__",
            "calibration_part", "datasets", "errors", "summarize", "validation"]
+
+#: Submodules imported on first use (``lv.plots``, ``lv.report``, ...), so that
+#: ``import lifevalue`` stays light and no attribute needs an explicit import first.
+_LAZY = ("plots", "report", "spark", "segments", "runs", "jobs", "tracking", "files",
+         "pipeline")
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f"lifevalue.{name}")
+    raise AttributeError(f"module 'lifevalue' has no attribute {name!r}")
+

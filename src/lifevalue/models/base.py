@@ -37,6 +37,7 @@ from lifevalue.models.inference import (  # noqa: F401 - public names
     SAMPLERS,
     Inference,
     LaplaceFallbackWarning,
+    check_sampler_options,
     default_sampler,
 )
 
@@ -259,6 +260,7 @@ class BaseModel(Inference, FitTree):
         if sampler not in SAMPLERS:
             raise v.InvalidOptionError(f"sampler {sampler!r} is not one of {list(SAMPLERS)}",
                                        column="sampler")
+        check_sampler_options(method, sampler, sampler_kwargs)
         if proposals is not None and (not isinstance(proposals, int | np.integer)
                                       or proposals < 100):
             raise v.InvalidOptionError(

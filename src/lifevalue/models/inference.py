@@ -17,6 +17,8 @@ import warnings
 import numpy as np
 import xarray as xr
 
+from lifevalue import validation as v
+
 #: NUTS implementations ``fit(method="mcmc", sampler=...)`` accepts: ``"compiled"``
 #: samples lifevalue's compiled log density (:mod:`lifevalue.models.kernels`) with
 #: nutpie's NUTS; the others sample the PyMC model with that library's NUTS.
@@ -341,6 +343,61 @@ class Inference:
         idata.attrs.update({"method": "laplace+psis", "pareto_k": res.khat,
                             "importance_ess": res.ess, "proposals": res.n_proposals})
         return idata, diag
+
+
+#: Options of ``pymc.sample``'s NUTS step that it takes as keywords.
+_PYMC_STEP_OPTIONS = ("target_accept", "max_treedepth", "early_max_treedepth", "step_scale")
+#: Options lifevalue sets itself (``fit``'s own arguments).
+_SET_BY_FIT = ("draws", "tune", "chains", "cores", "seed", "random_seed", "progress_bar",
+               "progressbar", "save_warmup", "nuts_sampler", "compiled_model", "model",
+               "compute_convergence_checks", "return_inferencedata")
+
+
+def check_sampler_options(method: str, sampler: str, options: dict) -> None:
+    """Refuse sampler options that the fit would ignore or the sampler does not know,
+    before any work: a typo must not pass silently.
+
+    ``method="map"`` takes none; NUTS (``"mcmc"``, and ``"laplace"``, which may fall back
+    to it) takes the options of the sampler that runs it: nutpie's settings for
+    ``sampler="compiled"``, ``pymc.sample``'s arguments and NUTS step options otherwise.
+    """
+    import inspect
+
+    if not options:
+        return
+    name = sorted(options)[0]
+    if method == "map":
+        raise v.InvalidOptionError(
+            f"fit(method='map') takes no sampler options; got {name!r}", column=name)
+    for key in sorted(options):
+        if key in _SET_BY_FIT:
+            raise v.InvalidOptionError(
+                f"sampler option {key!r} is set by fit itself; use fit's own arguments",
+                column=key)
+        if sampler == "compiled":
+            import nutpie
+            from nutpie import _lib
+
+            named = set(inspect.signature(nutpie.sample).parameters) - {"kwargs"}
+            if key in named or key == "initvals":  # initvals: the chains' start
+                continue
+            try:
+                _lib.PyNutsSettings.Diag(0).update({key: options[key]})
+            except AttributeError:
+                raise v.InvalidOptionError(
+                    f"sampler option {key!r} is not an option of nutpie's NUTS "
+                    f"(sampler='compiled')", column=key) from None
+            except (TypeError, ValueError):
+                continue  # a known option with a bad value: nutpie's own error says why
+        else:
+            import pymc as pm
+
+            known = (set(inspect.signature(pm.sample).parameters) - {"kwargs"}) | set(
+                _PYMC_STEP_OPTIONS)
+            if key not in known:
+                raise v.InvalidOptionError(
+                    f"sampler option {key!r} is not an option of pymc.sample "
+                    f"(sampler={sampler!r})", column=key)
 
 
 def default_sampler() -> str:
