@@ -1,26 +1,14 @@
-"""Every plot is tested for content: points, bars, labels and intervals."""
+"""Model plots, tested for content: points, bars, labels and intervals."""
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.collections import LineCollection, PolyCollection
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.collections import LineCollection, PolyCollection  # noqa: E402
-
-from lifevalue import plots  # noqa: E402
-from lifevalue.models import BetaGeo  # noqa: E402
-from lifevalue.segments import customer_pyramid  # noqa: E402
-from lifevalue.validation import InvalidOptionError, MissingColumnError  # noqa: E402
-from lifevalue.value import CustomerValue  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _close():
-    yield
-    plt.close("all")
+from lifevalue import plots
+from lifevalue.models import BetaGeo
+from lifevalue.validation import InvalidOptionError, MissingColumnError
 
 
 @pytest.fixture(scope="module")

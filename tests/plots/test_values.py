@@ -1,30 +1,20 @@
 """Value plots, tested for content: points, bars, bands, labels and intervals."""
 
-import matplotlib
+import numpy as np
+import pytest
+from matplotlib.collections import LineCollection, PolyCollection
+from matplotlib.patches import Rectangle
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.collections import LineCollection, PolyCollection  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
-
-from lifevalue import plots  # noqa: E402
-from lifevalue.segments import customer_pyramid  # noqa: E402
-from lifevalue.value import CustomerValue  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _close():
-    yield
-    plt.close("all")
+from lifevalue import plots
+from lifevalue.segments import customer_pyramid
+from lifevalue.value import CustomerValue
 
 
 @pytest.fixture(scope="module")
 def value(cdnow_bg_mcmc, cdnow_gg_mcmc, cdnow_cal):
-    return CustomerValue(cdnow_bg_mcmc, cdnow_gg_mcmc, margin=0.3, retention_cost=0.5, max_draws=200).evaluate(
-        cdnow_cal.iloc[::4], comparisons=True)
+    cv = CustomerValue(cdnow_bg_mcmc, cdnow_gg_mcmc, margin=0.3, retention_cost=0.5,
+                       max_draws=200)
+    return cv.evaluate(cdnow_cal.iloc[::4], comparisons=True)
 
 
 

@@ -13,8 +13,8 @@ from lifevalue.report import actions as act
 from lifevalue.report import figures as kf
 from lifevalue.report import trust as tr
 from lifevalue.report.fmt import (
-    MODEL_NAMES,
     CSS,
+    MODEL_NAMES,
     PERIOD_NAMES,
     TIME_UNIT_NAMES,
     count,
