@@ -1,6 +1,7 @@
 """Tests of lifevalue.spark: scoring a Spark DataFrame of customers gives, customer by
 customer and bit for bit, the numbers of local scoring; fits on Spark's sufficient
-statistics equal fits on the full summary."""
+statistics equal fits on the full summary. Every test runs on Spark classic and on Spark
+Connect (a local Connect server), one session of each kind for the module."""
 
 import numpy as np
 import pandas as pd
@@ -10,12 +11,24 @@ from lifevalue import CustomerValue
 from lifevalue import validation as v
 from lifevalue.models import BetaGeo, GammaGamma
 from lifevalue.spark import (
+    RANK,
     customer_scores,
+    local_session,
+    ranked_blocks,
     score_customers,
     sufficient_statistics,
     value_base,
     value_customers,
 )
+
+
+@pytest.fixture(scope="module", params=["classic", "connect"])
+def spark(request):
+    """A local Spark session of each kind: classic (``local[2]``) and Spark Connect
+    (``remote("local[2]")``, which has no RDD API)."""
+    session = local_session(request.param)
+    yield session
+    session.stop()
 
 
 def _spark_summary(spark, summary):
@@ -111,3 +124,23 @@ def test_bad_input(spark, cdnow_cal, cdnow_bg_mcmc):
     with pytest.raises(v.InvalidOptionError, match=r"^rng_offset must be a whole multiple "
                        r"of 256 and not negative, got 100$"):
         cdnow_bg_mcmc.simulate_purchases(cdnow_cal, [1.0], rng_offset=100)
+
+
+def test_ranks_follow_the_ids_in_whole_blocks(spark, string_id_summary):
+    # ranks without the RDD API: each customer's position in id order, whatever the
+    # number of ranges, with each random-number block in one partition
+    from pyspark.sql import functions as F
+
+    sdf = _spark_summary(spark, string_id_summary)
+    expected = pd.Series(np.arange(len(string_id_summary)),
+                         index=string_id_summary.index.sort_values())
+    for n in (1, 3, 7):
+        ranked = ranked_blocks(sdf, "customer_id", n).withColumn("part",
+                                                                 F.spark_partition_id())
+        got = ranked.select("customer_id", RANK, "part").toPandas().set_index("customer_id")
+        assert got[RANK].sort_index().tolist() == expected.tolist()
+        blocks = got.groupby(got[RANK] // 256)["part"].nunique()
+        assert (blocks == 1).all() and got["part"].nunique() <= n
+    with pytest.raises(v.InvalidOptionError, match=r"^kind 'yarn' is not one of 'classic', "
+                       r"'connect'$"):
+        local_session("yarn")

@@ -136,6 +136,7 @@ def test_missing_file(tmp_path):
 
 def test_not_a_frame():
     _raises([1, 2, 3], r"^transactions must be a pandas DataFrame or a path", "pandas")
+    _raises([1, 2, 3], r"^transactions must be a pandas DataFrame or a path", "duckdb")
 
 
 def test_bad_observation_end_option():

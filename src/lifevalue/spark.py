@@ -17,10 +17,15 @@ with the data, and each runs in Spark:
 
 **Same numbers as local scoring.** The local scorers draw random numbers per block of
 :data:`~lifevalue.models.customer_posterior.RNG_BLOCK` customers in customer-id order.
-Here the customers are ranked by id across the cluster, whole blocks are kept in one
-partition, and each partition is scored with ``rng_offset`` = the rank of its first
-customer, so every customer gets the random stream it gets locally: the scores are
-identical, bit for bit, for the same seed (tested).
+Here the customers are ranked by id across the cluster (:func:`ranked_blocks`), whole
+blocks are kept in one partition, and each partition is scored with ``rng_offset`` = the
+rank of its first customer, so every customer gets the random stream it gets locally:
+the scores are identical, bit for bit, for the same seed (tested).
+
+**Spark classic and Spark Connect.** Everything here uses the DataFrame API only (window
+functions, ``mapInPandas``), never the RDD API that Spark Connect lacks, so the same
+calls run on a classic session and on a Connect session (tested on both, with
+:func:`local_session`).
 
 The Python workers must import lifevalue: install it where Spark runs its Python
 (``PYSPARK_PYTHON``).
@@ -220,6 +225,50 @@ def value_base(summary, customer_value, potential="realistic", *,
     return base_table(totals, customer_value.ci)
 
 
+def local_session(kind: str = "classic", master: str = "local[2]"):
+    """A Spark session on this machine, classic or Spark Connect, to try lifevalue's
+    Spark functions on (and to test them).
+
+    Parameters
+    ----------
+    kind : {'classic', 'connect'}
+        ``'classic'``: ``SparkSession.builder.master(master)``; ``'connect'``: a local
+        Spark Connect server, ``SparkSession.builder.remote(master)`` (needs
+        ``pyspark[connect]``; as on Databricks serverless, there is no RDD API). A
+        process holds one kind at a time: stop one session before starting the other.
+    master : str
+        The local master, e.g. ``'local[2]'``.
+
+    Returns
+    -------
+    pyspark.sql.SparkSession
+        With few shuffle partitions, the session time zone UTC (and the UI off on
+        classic), and this
+        Python as the workers' (so that they import the same lifevalue) unless
+        ``PYSPARK_PYTHON`` says otherwise.
+    """
+    import os
+    import sys
+
+    from pyspark.sql import SparkSession
+
+    if kind not in ("classic", "connect"):
+        raise v.InvalidOptionError(f"kind {kind!r} is not one of 'classic', 'connect'",
+                                   column="kind")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    if kind == "classic":
+        builder = SparkSession.builder.master(master).config("spark.ui.enabled", "false")
+    else:  # a Connect client sets only runtime settings
+        builder = SparkSession.builder.remote(master)
+    session = (builder.appName("lifevalue")
+               .config("spark.sql.shuffle.partitions", "4")
+               .config("spark.sql.session.timeZone", "UTC")
+               .getOrCreate())
+    if kind == "classic":
+        session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
 # ------------------------------------------------------------------- the machinery
 
 
@@ -232,18 +281,65 @@ def _check_spark(summary) -> None:
 def ranked_blocks(summary, customer_id: str, n_partitions: int | None = None):
     """``summary`` with each customer's rank in id order (column :data:`RANK`),
     range-partitioned so that each random-number block lies in one partition, and
-    sorted by rank within partitions."""
+    sorted by rank within partitions.
+
+    No RDD (Spark Connect has none) and no window over the whole frame (which moves
+    every row into one partition): the ids are cut into ranges at ids sampled from the
+    summary, each customer is numbered within its range by a window function, and each
+    range's first rank is the number of customers in the ranges before it. Any cut
+    points give the same ranks (only the balance of the ranges depends on them), so the
+    sample does not make the result random.
+    """
+    from pyspark.sql import Window
     from pyspark.sql import functions as F
-    from pyspark.sql import types as T
 
     _check_spark(summary)
     v.check_columns(summary.columns, [customer_id], what="summary")
-    ordered = summary.orderBy(customer_id)
-    schema = T.StructType(ordered.schema.fields + [T.StructField(RANK, T.LongType(), False)])
-    ranked = ordered.rdd.zipWithIndex().map(lambda pair: (*pair[0], pair[1])).toDF(schema)
-    n = n_partitions or ranked.rdd.getNumPartitions()
+    n_customers = summary.count()
+    n = max(1, n_partitions or _default_partitions(summary, n_customers))
+    cid = F.col(customer_id)
+    # the range of a customer: how many cut points its id reaches (monotone in the id)
+    bucket = F.lit(0)
+    for cut in _cut_points(summary, customer_id, n, n_customers):
+        bucket = bucket + F.when(cid >= F.lit(cut), 1).otherwise(0)
+    ranged = summary.withColumn("_lifevalue_range", bucket)
+    sizes = {int(r[0]): int(r[1]) for r in
+             ranged.groupBy("_lifevalue_range").count().collect()}
+    starts, total = {}, 0
+    for b in sorted(sizes):
+        starts[b], total = total, total + sizes[b]
+    start = F.lit(0)
+    for b, first in starts.items():
+        start = F.when(F.col("_lifevalue_range") == b, F.lit(first)).otherwise(start)
+    within = F.row_number().over(Window.partitionBy("_lifevalue_range").orderBy(cid))
+    ranked = (ranged.withColumn(RANK, (start + within - 1).cast("long"))
+              .drop("_lifevalue_range"))
     return (ranked.repartitionByRange(n, F.floor(F.col(RANK) / RNG_BLOCK))
             .sortWithinPartitions(RANK))
+
+
+def _default_partitions(summary, n_customers: int) -> int:
+    """As many partitions as the session shuffles into, and no more than one per
+    random-number block."""
+    try:
+        shuffle = int(summary.sparkSession.conf.get("spark.sql.shuffle.partitions"))
+    except (TypeError, ValueError):  # pragma: no cover - an adaptive or unset value
+        shuffle = 200
+    return max(1, min(shuffle, -(-n_customers // RNG_BLOCK)))
+
+
+def _cut_points(summary, customer_id: str, n: int, n_customers: int) -> list:
+    """Up to ``n - 1`` customer ids, from a seeded sample, that cut the ids into ranges
+    of similar size."""
+    if n <= 1 or n_customers <= 1:
+        return []
+    fraction = min(1.0, 50.0 * n / n_customers)
+    ids = [r[0] for r in summary.select(customer_id).sample(fraction=fraction, seed=19)
+           .collect() if r[0] is not None]
+    if not ids:
+        return []
+    ids.sort()
+    return sorted({ids[(len(ids) * k) // n] for k in range(1, n)})
 
 
 def _score_partitions(summary, customer_id: str,

@@ -1,5 +1,6 @@
 """Tests of lifevalue.data.spark_engine: a Spark log gives the same summary as pandas,
-and bad input the same errors, computed in Spark (local[2])."""
+and bad input the same errors, computed in Spark (local[2]), on Spark classic and on
+Spark Connect, one session of each kind for the module."""
 
 import pandas as pd
 import pytest
@@ -8,6 +9,15 @@ from helpers import random_log
 from lifevalue import validation as v
 from lifevalue.data.spark_engine import summary_attrs
 from lifevalue.data.summary import summarize
+from lifevalue.spark import local_session
+
+
+@pytest.fixture(scope="module", params=["classic", "connect"])
+def spark(request):
+    """A local session of each kind: classic and Spark Connect (``remote("local[2]")``)."""
+    session = local_session(request.param)
+    yield session
+    session.stop()
 
 
 def _local(spark_summary, index_name="customer_id"):

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from lifevalue import validation as v
-from lifevalue.data import readers
+from lifevalue.data import inputs, readers
 
 
 def _source(con, transactions, date: str, amount: str | None, required) -> str:
@@ -25,7 +25,9 @@ def _source(con, transactions, date: str, amount: str | None, required) -> str:
     """
     path = v.check_transactions_source(transactions)
     if path is None:
-        con.register("transactions_frame", transactions)
+        # pandas is scanned as it is, Arrow in place; Polars through its Arrow memory
+        arrow = inputs.to_arrow(transactions)
+        con.register("transactions_frame", transactions if arrow is None else arrow)
         return "transactions_frame"
     quoted = str(path).replace("'", "''")
     if path.is_dir():
@@ -63,7 +65,7 @@ def summarize_duckdb(transactions, customer_id, date, amount, date_format, obs_e
                      occasion, on_bad_rows="error", refunds="error"):
     """Return ``(aggregates, end_occ, cal_occ, obs_end, rejected, counts)`` computed in
     DuckDB; ``obs_end`` is inferred (and checked) when not given."""
-    from lifevalue.data.summary import _end_indices
+    from lifevalue.data.periods import _end_indices
 
     required = [customer_id, date] + ([amount] if amount is not None else [])
     con = duckdb.connect()
@@ -111,12 +113,14 @@ def summarize_duckdb(transactions, customer_id, date, amount, date_format, obs_e
                        AS repeat_sum,
                    count(*) FILTER (WHERE holdout) AS n_hold,
                    coalesce(sum(amt) FILTER (WHERE holdout), 0.0) AS hold_sum
-            FROM w GROUP BY cid ORDER BY cid
+            FROM w GROUP BY cid
         """
         agg = con.execute(query).df()
     finally:
         con.close()
-    agg = agg.set_index("cid")
+    # sorting millions of aggregates costs DuckDB more than pandas (DuckDB's order of
+    # text is pandas' too: by code point)
+    agg = agg.set_index("cid").sort_index()
     agg.index.name = customer_id
     agg = agg.astype({"n_cal": "int64", "first": "int64", "last": "int64", "n_hold": "int64",
                       "repeat_sum": "float64", "hold_sum": "float64"})

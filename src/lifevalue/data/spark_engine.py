@@ -40,10 +40,10 @@ def summarize_spark(transactions, customer_id, date, amount, date_format, obs_en
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
+    from lifevalue.data.periods import _end_indices
     from lifevalue.data.summary import (
         HOLDOUT_COLUMNS,
         SUMMARY_COLUMNS,
-        _end_indices,
         _summary_from_aggregates,
     )
 
@@ -109,7 +109,8 @@ def summarize_spark(transactions, customer_id, date, amount, date_format, obs_en
              "calibration_end": None if cal_end is None else str(cal_end.date())}
     summary = agg.mapInPandas(to_summary, schema)
     t_col = "T_cal" if cal_end is not None else "T"
-    summary = summary.withColumn(t_col, F.col(t_col).alias(t_col, metadata={METADATA_KEY: attrs}))
+    # withMetadata, not withColumn with an alias: Spark Connect drops the alias's metadata
+    summary = summary.withMetadata(t_col, {METADATA_KEY: attrs})
     # the same constant columns as the local summary: they carry the unit and the "as of"
     # dates through any file or frame the summary passes through
     for name in ("time_unit", "observation_end", "calibration_end"):
@@ -163,7 +164,7 @@ def _by_customer():
 
 
 def _occasion(ts, day, occasion: str):
-    """Occasion index, as :func:`lifevalue.data.summary.occasion_index` computes it."""
+    """Occasion index, as :func:`lifevalue.data.periods.occasion_index` computes it."""
     from pyspark.sql import functions as F
 
     if occasion == "D":

@@ -16,9 +16,12 @@ Time units: ``'D'`` days, ``'W'`` weeks of 7 days, ``'M'`` months of 365.25/12 =
 as calendar-month differences. ``time_unit='W'`` with ``occasion='D'`` is the
 CDNOW convention of the papers (``lifetimes``' ``freq='D', freq_multiplier=7``).
 
-Two engines compute it: pandas for frames that fit comfortably in memory, and DuckDB
-for large frames and for CSV or Parquet files, which it reads directly. Both give the
-same summary (integer columns exactly, floats up to summation order).
+Three engines compute it: the in-memory engine ``'pandas'``
+(:mod:`lifevalue.data.pandas_engine`: checks in pandas, one sort of packed integer keys
+in NumPy) for pandas, Polars and Arrow logs; DuckDB (:mod:`lifevalue.data.duckdb_engine`)
+for CSV and Parquet files, which it reads directly, and for frames it scans in place;
+Spark (:mod:`lifevalue.data.spark_engine`) for Spark DataFrames. All give the same
+summary (integer columns exactly, floats up to summation order).
 """
 
 from __future__ import annotations
@@ -30,11 +33,17 @@ import numpy as np
 import pandas as pd
 
 from lifevalue import validation as v
-from lifevalue.data import readers
+from lifevalue.data import inputs, readers
+from lifevalue.data.pandas_engine import _aggregates_pandas
+from lifevalue.data.periods import _in_units, occasion_index
+
+__all__ = ["calibration_part", "occasion_index", "summarize"]
 
 _log = logging.getLogger(__name__)
 
-#: Frames with at least this many rows go to DuckDB when ``engine='auto'``.
+#: Frames with at least this many rows go to DuckDB when ``engine='auto'``, unless their
+#: customer ids are integers and their dates are dates or timestamps: the in-memory
+#: engine sorts those faster than DuckDB groups them, at any size.
 AUTO_DUCKDB_ROWS = 2_000_000
 
 SUMMARY_COLUMNS = ["frequency", "recency", "T", "monetary_value"]
@@ -60,9 +69,10 @@ def summarize(
 
     Parameters
     ----------
-    transactions : pandas.DataFrame, str or path-like
-        The log: a frame, or a path to a ``.csv`` or ``.parquet`` file (or a Parquet
-        folder).
+    transactions : DataFrame, LazyFrame, pyarrow.Table, str or path-like
+        The log: a pandas or Polars DataFrame, a Polars LazyFrame (collected), a pyarrow
+        Table, a Spark DataFrame (classic or Connect), or a path to a ``.csv`` or
+        ``.parquet`` file (or a Parquet folder). Every kind gives the same summary.
     customer_id, date, amount : str
         Column names. ``amount`` is optional; without it there is no monetary value.
     observation_end : date-like, optional
@@ -87,8 +97,11 @@ def summarize(
         ``strftime`` format of the date column when it is text (e.g. ``'%Y%m%d'``).
     engine : {'auto', 'pandas', 'duckdb', 'spark'}
         ``'auto'`` uses Spark for a Spark DataFrame, DuckDB for files and for frames of
-        at least ``AUTO_DUCKDB_ROWS`` rows, pandas otherwise (pandas also when
-        ``refunds='net'``, which only pandas does).
+        at least ``AUTO_DUCKDB_ROWS`` rows whose ids are not integers or whose dates are
+        text, the in-memory engine ``'pandas'`` otherwise (also when ``refunds='net'``,
+        which only it does). ``'pandas'`` takes pandas, Polars and Arrow logs (converted
+        to pandas) and files; ``'duckdb'`` scans pandas and Arrow (and Polars through
+        Arrow) in place and reads files itself.
     on_bad_rows : {'error', 'reject'}
         ``'error'`` (default) raises :class:`InvalidValueError` for the first row rule
         that refuses a row: missing customer id, unparsable date, non-numeric, NaN or
@@ -158,7 +171,7 @@ def summarize(
         v.check_calibration_end(cal_end, obs_end)
     inferred = obs_end is None
 
-    chosen = _choose_engine(transactions, engine, refunds)
+    chosen = _choose_engine(transactions, engine, refunds, customer_id, date)
     if chosen == "spark":
         if on_bad_rows != "error" or refunds != "error":
             raise v.InvalidOptionError(
@@ -203,7 +216,7 @@ def summarize(
 def _no_rejects(transactions, frame) -> pd.DataFrame:
     """An empty rejected-rows frame with the input's columns and ``reason``."""
     cols = list(frame.columns) if frame is not None else (
-        list(transactions.columns) if isinstance(transactions, pd.DataFrame) else [])
+        inputs.columns_of(transactions) if v.frame_kind(transactions) else [])
     out = pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
     out["reason"] = pd.Series(dtype=object)
     return out
@@ -255,7 +268,8 @@ def calibration_part(summary: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _choose_engine(transactions, engine: str, refunds: str = "error") -> str:
+def _choose_engine(transactions, engine: str, refunds: str = "error",
+                   customer_id: str = "customer_id", date: str = "date") -> str:
     from lifevalue.data.spark_engine import is_spark_frame
 
     spark_input = is_spark_frame(transactions)
@@ -273,170 +287,20 @@ def _choose_engine(transactions, engine: str, refunds: str = "error") -> str:
         return engine
     if refunds == "net":
         return "pandas"
-    if isinstance(transactions, pd.DataFrame):
-        return "duckdb" if len(transactions) >= AUTO_DUCKDB_ROWS else "pandas"
+    if v.frame_kind(transactions) is not None:
+        if inputs.has_typed_columns(transactions, customer_id, date):
+            return "pandas"
+        rows = inputs.row_count(transactions)
+        return "duckdb" if rows is None or rows >= AUTO_DUCKDB_ROWS else "pandas"
     return "duckdb"
 
 
 def _read_pandas(transactions, customer_id, date, amount) -> pd.DataFrame:
     path = v.check_transactions_source(transactions)
     if path is None:
-        return transactions
+        return inputs.to_pandas(transactions)
     required = [customer_id, date] + ([amount] if amount is not None else [])
     return readers.read_pandas(path, date, amount, required)
-
-
-def occasion_index(day: np.ndarray, dates: pd.Series | None, occasion: str) -> np.ndarray:
-    """Integer index of each purchase occasion.
-
-    ``'D'``: days since 1970-01-01; ``'W'``: Monday-to-Sunday weeks since the week of
-    1970-01-01; ``'M'``: calendar months, ``year * 12 + month - 1``.
-    """
-    if occasion == "D":
-        return day
-    if occasion == "W":
-        return np.floor_divide(day + 3, 7)
-    months = np.asarray(dates.to_numpy(), dtype="datetime64[M]").astype("int64")
-    return months + 1970 * 12
-
-
-def _aggregates_pandas(frame, customer_id, date, amount, date_format, obs_end, cal_end, occasion,
-                       on_bad_rows="error", refunds="error"):
-    checked = v.check_transactions_frame(frame, customer_id, date, amount, date_format,
-                                         observation_end=obs_end, on_bad_rows=on_bad_rows,
-                                         refunds=refunds)
-    clean, rejected, counts = checked.clean, checked.rejected, checked.counts
-    if refunds == "net" and amount is not None:
-        clean, extra = _net_refunds(frame, checked, customer_id, date, amount, on_bad_rows)
-        if len(extra):
-            rejected = pd.concat([rejected, extra]).sort_index()
-            counts[extra["reason"].iloc[0]] = len(extra)
-    dates = clean[date]
-    day = np.asarray(dates.to_numpy(), dtype="datetime64[D]").astype("int64")
-    if obs_end is None:
-        obs_end = _infer_end(frame, clean, day, customer_id, date, amount)
-    end_occ, cal_occ, cal_day = _end_indices(obs_end, cal_end, occasion)
-    table = pd.DataFrame(
-        {
-            "cid": clean[customer_id].to_numpy(),
-            "holdout": (day > cal_day) if cal_end is not None else np.zeros(len(day), bool),
-            "occ": occasion_index(day, dates, occasion),
-            "amount": clean[amount].to_numpy() if amount is not None else 0.0,
-        }
-    )
-    if refunds == "net" and amount is not None:
-        table["refund"] = table["amount"] < 0
-        occ = table.groupby(["cid", "holdout", "occ"], sort=True).agg(
-            amount=("amount", "sum"), refund=("refund", "any")).reset_index()
-        # an occasion that nets to 0 or less was refunded in full: no purchase
-        refunded = (occ["refund"] & (occ["amount"] <= 0)).to_numpy()
-        if refunded.any():
-            _log.warning("%d purchase occasions were refunded in full and are left out",
-                         int(refunded.sum()))
-        occ = occ[~refunded].drop(columns="refund").reset_index(drop=True)
-    else:
-        occ = table.groupby(["cid", "holdout", "occ"], sort=True)["amount"].sum().reset_index()
-    ids = occ["cid"].to_numpy()
-    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
-    group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(ids)]))
-    hold = occ["holdout"].to_numpy()
-    occ_i = occ["occ"].to_numpy()
-    amt = occ["amount"].to_numpy(dtype="float64")
-    cal = ~hold
-    n_cal = np.bincount(group[cal], minlength=len(starts))
-    # rows are sorted by (customer, holdout, occasion): a customer's calibration occasions
-    # come first, so the first row of a customer with any is its first occasion
-    first = np.where(n_cal > 0, occ_i[starts], -1)
-    last = np.where(n_cal > 0, occ_i[np.maximum(starts + n_cal - 1, 0)], -1)
-    repeat = cal.copy()
-    repeat[starts[n_cal > 0]] = False
-    agg = pd.DataFrame(
-        {
-            "n_cal": n_cal.astype("int64"),
-            "first": first.astype("int64"),
-            "last": last.astype("int64"),
-            "repeat_sum": np.bincount(group[repeat], weights=amt[repeat], minlength=len(starts)),
-            "n_hold": np.bincount(group[hold], minlength=len(starts)).astype("int64"),
-            "hold_sum": np.bincount(group[hold], weights=amt[hold], minlength=len(starts)),
-        },
-        index=pd.Index(ids[starts], name=customer_id),
-    )
-    return agg, end_occ, cal_occ, obs_end, rejected, counts
-
-
-def _infer_end(frame, clean, day, customer_id, date, amount) -> pd.Timestamp:
-    """The last date, after the isolated-date check of :func:`v.isolated_after`."""
-    rank = v.tail_rank(len(day))
-    bulk_end = int(np.partition(day, rank - 1)[rank - 1])
-    after = v.isolated_after(int(day.min()), bulk_end, int(day.max()))
-    if after is not None:
-        bad = day > after
-        cols = list(dict.fromkeys([customer_id, date] + ([amount] if amount else [])))
-        raise v.isolated_dates_error(date, frame.loc[clean.index[bad], cols], int(bad.sum()),
-                                     bulk_end)
-    return pd.Timestamp(np.datetime64(int(day.max()), "D"))
-
-
-def _net_refunds(frame, checked, customer_id, date, amount, on_bad_rows):
-    """Move each refund (negative amount) to the date of the customer's latest purchase
-    on or before it, so that it nets into that purchase occasion. Returns the rows to
-    summarise and the refunds with no earlier purchase (rejected, or raised)."""
-    clean = checked.clean
-    empty = frame.iloc[:0].assign(reason=pd.Series(dtype=object))
-    refund = (clean[amount] < 0).to_numpy()
-    if not refund.any():
-        return clean, empty
-    ids, dates = clean[customer_id].to_numpy(), clean[date].to_numpy()
-    r_pos = np.flatnonzero(refund)
-    refunds = pd.DataFrame({"cid": ids[r_pos], "on": dates[r_pos], "i": r_pos})
-    buys = pd.DataFrame({"cid": ids[~refund], "on": dates[~refund], "buy": dates[~refund]})
-    matched = pd.merge_asof(refunds.sort_values("on"), buys.sort_values("on"), on="on",
-                            by="cid", direction="backward").sort_values("i")
-    orphan = matched["buy"].isna().to_numpy()
-    moved_dates = dates.copy()
-    moved_dates[matched["i"].to_numpy()[~orphan]] = matched["buy"].to_numpy()[~orphan]
-    moved = clean.assign(**{date: moved_dates})
-    orphan_i = matched["i"].to_numpy()[orphan]
-    if not len(orphan_i):
-        return moved, empty
-    positions = checked.kept[orphan_i]  # positions in the input
-    cols = list(dict.fromkeys([customer_id, date, amount]))
-    if on_bad_rows == "error":
-        raise v.offending_rows_error(amount, frame.iloc[positions][cols], len(positions),
-                                     "a refund before any purchase of the customer")
-    extra = frame.iloc[positions].copy()
-    extra["reason"] = "refund before any purchase"
-    extra.index = pd.Index(positions)
-    keep = np.ones(len(clean), dtype=bool)
-    keep[orphan_i] = False
-    return moved[keep], extra
-
-
-def _end_indices(obs_end, cal_end, occasion):
-    def index_of(ts):
-        day = np.array([v._day_number(ts)])
-        return int(occasion_index(day, pd.Series([ts]), occasion)[0]), int(day[0])
-
-    end_occ, _ = index_of(obs_end)
-    if cal_end is None:
-        return end_occ, None, None
-    cal_occ, cal_day = index_of(cal_end)
-    return end_occ, cal_occ, cal_day
-
-
-def _in_units(occ_diff: np.ndarray, occasion: str, time_unit: str) -> np.ndarray:
-    """Convert a difference of occasion indices to ``time_unit``.
-
-    Divides when the unit is the longer one, so that days to weeks is ``days / 7``
-    exactly as ``lifetimes`` computes it.
-    """
-    occ_diff = np.asarray(occ_diff, dtype="float64")
-    if occasion == time_unit:
-        return occ_diff
-    ratio = v.DAYS_PER_UNIT[occasion] / v.DAYS_PER_UNIT[time_unit]
-    if ratio >= 1:
-        return occ_diff * ratio
-    return occ_diff / (v.DAYS_PER_UNIT[time_unit] / v.DAYS_PER_UNIT[occasion])
 
 
 def _with_metadata_columns(out: pd.DataFrame) -> pd.DataFrame:
@@ -474,7 +338,7 @@ def _summary_from_aggregates(
             f"no customer bought on or before calibration_end {cal_end.date()}: all "
             f"{len(agg)} customers first bought after it, so the calibration summary would "
             "be empty; choose a later calibration_end", column="calibration_end")
-    a = agg[known]
+    a = agg if known.all() else agg[known]
     n_cal = n_cal[known]
     first = a["first"].to_numpy()
     horizon = end_occ if cal_occ is None else cal_occ
@@ -486,6 +350,7 @@ def _summary_from_aggregates(
             "T": _in_units(horizon - first, occasion, time_unit),
         },
         index=a.index,
+        copy=False,
     )
     if has_amount:
         repeat_sum = a["repeat_sum"].to_numpy(dtype="float64")

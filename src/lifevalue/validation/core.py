@@ -143,16 +143,42 @@ def check_calibration_end(calibration_end: pd.Timestamp, observation_end: pd.Tim
 # ------------------------------------------------------------------ pandas transactions
 
 
+#: What ``summarize`` takes, for messages.
+TRANSACTIONS_INPUTS = ("a pandas DataFrame or a path to a CSV or Parquet file (or a Polars "
+                       "DataFrame or LazyFrame, a pyarrow Table, a Spark DataFrame)")
+
+
+def frame_kind(obj) -> str | None:
+    """``'pandas'``, ``'polars'``, ``'polars-lazy'`` or ``'arrow'`` for a log held in
+    memory, ``None`` for anything else; Polars is not imported to tell.
+
+    >>> frame_kind(pd.DataFrame()), frame_kind("log.csv")
+    ('pandas', None)
+    """
+    if isinstance(obj, pd.DataFrame):
+        return "pandas"
+    cls = type(obj)
+    module = cls.__module__ or ""
+    if module.startswith("polars"):
+        return {"DataFrame": "polars", "LazyFrame": "polars-lazy"}.get(cls.__name__)
+    if module.startswith("pyarrow"):
+        import pyarrow as pa
+
+        if isinstance(obj, pa.Table | pa.RecordBatch):
+            return "arrow"
+    return None
+
+
 def check_transactions_source(transactions):
-    """``None`` for a DataFrame, else the path of an existing CSV or Parquet input."""
+    """``None`` for a log held in memory (:func:`frame_kind`), else the path of an
+    existing CSV or Parquet input."""
     from pathlib import Path
 
-    if isinstance(transactions, pd.DataFrame):
+    if frame_kind(transactions) is not None:
         return None
     if not isinstance(transactions, str | os.PathLike):
         raise InputError(
-            "transactions must be a pandas DataFrame or a path to a CSV or Parquet file, "
-            f"not {type(transactions).__name__}"
+            f"transactions must be {TRANSACTIONS_INPUTS}, not {type(transactions).__name__}"
         )
     path = Path(transactions)
     if not path.exists():
@@ -202,7 +228,7 @@ class CheckedLog(NamedTuple):
     clean: pd.DataFrame
     rejected: pd.DataFrame
     counts: dict
-    kept: np.ndarray  # input positions of the clean rows
+    kept: np.ndarray | None  # input positions of the clean rows; None: every row
 
 
 def check_transactions_frame(
@@ -236,10 +262,7 @@ def check_transactions_frame(
         (``float64``) if given.
     """
     if not isinstance(frame, pd.DataFrame):
-        raise InputError(
-            f"transactions must be a pandas DataFrame or a path to a CSV or Parquet file, "
-            f"not {type(frame).__name__}"
-        )
+        raise InputError(f"transactions must be {TRANSACTIONS_INPUTS}, not {type(frame).__name__}")
     check_choice(on_bad_rows, "on_bad_rows", ON_BAD_ROWS)
     check_choice(refunds, "refunds", REFUNDS)
     required = [customer_id, date] + ([amount] if amount is not None else [])
@@ -255,7 +278,8 @@ def check_transactions_frame(
               ids.isna().to_numpy(), False),
              ("unparsable or missing date", date, "an unparsable or missing date",
               dates.isna().to_numpy(), False)]
-    out = pd.DataFrame({customer_id: ids, date: dates}, index=frame.index)
+    # no consolidation into one block: the columns are used one at a time
+    columns = {customer_id: ids, date: dates}
     if amount is not None:
         raw = shown[amount]
         if pd.api.types.is_bool_dtype(raw):
@@ -276,8 +300,9 @@ def check_transactions_frame(
         if refunds != "net":
             rules.append((REFUND_REASON if refunds == "reject" else "negative amount", amount,
                           "a negative amount", negative, refunds == "reject"))
-        out[amount] = values
-    day = np.asarray(dates.to_numpy(), dtype="datetime64[D]").astype("int64")
+        columns[amount] = values
+    out = pd.DataFrame(columns, index=frame.index, copy=False)
+    day = np.asarray(dates.to_numpy(), dtype="datetime64[D]").view("int64")
     if observation_end is not None:
         end = observation_end
         rules.append((f"date after observation_end {end.date()}", date,
@@ -292,18 +317,27 @@ def check_transactions_frame(
 
 def _apply_rules(frame, shown, clean, rules, on_bad_rows) -> CheckedLog:
     taken = np.zeros(len(frame), dtype=bool)
-    reason = np.full(len(frame), None, dtype=object)
+    reason = None
     counts = {}
     for name, column, what, mask, always in rules:
+        if not mask.any():
+            continue
         mask = mask & ~taken
         if not mask.any():
             continue
         if on_bad_rows == "error" and not always:
             hint = (INFERRED_END_HINT if name.startswith("date after today") else None)
             raise offending_rows_error(column, shown[mask], int(mask.sum()), what, hint=hint)
+        if reason is None:
+            reason = np.full(len(frame), None, dtype=object)
         taken |= mask
         reason[mask] = name
         counts[name] = int(mask.sum())
+    if reason is None:  # every row passes: nothing to copy
+        rejected = frame.iloc[:0].copy()
+        rejected["reason"] = np.empty(0, dtype=object)
+        rejected.index = pd.RangeIndex(len(frame))[taken]
+        return CheckedLog(clean, rejected, counts, None)
     rejected = frame.iloc[np.flatnonzero(taken)].copy()
     rejected["reason"] = reason[taken]
     rejected.index = pd.RangeIndex(len(frame))[taken]
