@@ -37,24 +37,3 @@ def cdnow_gg_mcmc(cdnow_cal):
     from lifevalue.models import GammaGamma
 
     return GammaGamma().fit(cdnow_cal, random_seed=7)
-
-
-@pytest.fixture(scope="session")
-def spark():
-    """One local Spark session (``local[2]``) for every Spark test."""
-    import os
-    import sys
-
-    # the Python workers must import lifevalue: run them on this interpreter
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    from pyspark.sql import SparkSession
-
-    session = (SparkSession.builder.master("local[2]").appName("lifevalue-tests")
-               .config("spark.ui.enabled", "false")
-               .config("spark.sql.shuffle.partitions", "4")
-               .config("spark.sql.session.timeZone", "UTC")
-               .config("spark.driver.memory", "1g")
-               .getOrCreate())
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
