@@ -98,3 +98,17 @@ def test_zero_spend_repeat_customers_are_left_out_of_the_fit_and_still_valued(cd
     assert out.loc[90001, "spend_mean"] == pytest.approx(
         est["p"] * est["gamma"] / (2 * est["p"] + est["q"] - 1), rel=1e-12)
     assert 0 < out.loc[90001, "spend_pred_lo"] < out.loc[90001, "spend_pred_hi"]
+
+
+@pytest.mark.parametrize("m", [[1.0, 2.0, 3.0, 5.0], [5.0, 3.0, 2.0, 1.0], [1.0, 3.0, 2.0, 5.0],
+                               [2.0, 2.0, 1.0, 7.0], [1.0, 2.0, 2.0, 9.0], [9.0, 2.0, 2.0, 1.0]])
+def test_spearman_equals_scipy_including_a_perfect_relation(m):
+    from scipy import stats
+
+    from lifevalue.models.gamma_gamma import _spearman
+
+    x = np.array([1.0, 2.0, 2.0, 4.0])
+    rho, p = _spearman(x, np.array(m))
+    ref = stats.spearmanr(x, m)
+    assert rho == pytest.approx(ref.statistic, abs=1e-12)
+    assert p == pytest.approx(ref.pvalue, abs=1e-12)

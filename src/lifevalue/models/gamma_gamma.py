@@ -259,8 +259,9 @@ def _spearman(x: np.ndarray, m: np.ndarray) -> tuple[float, float]:
     rho = float(np.einsum("i,i->", rx, rm)
                 / np.sqrt(np.einsum("i,i->", rx, rx) * np.einsum("i,i->", rm, rm)))
     rho = min(1.0, max(-1.0, rho))
+    if abs(rho) == 1.0:  # a perfectly monotone relation: t is infinite
+        return rho, 0.0
     dof = len(x) - 2
-    with np.errstate(divide="ignore"):
-        t = rho * np.sqrt(dof / ((1.0 - rho) * (1.0 + rho)))
+    t = rho * np.sqrt(dof / ((1.0 - rho) * (1.0 + rho)))
     return rho, float(2.0 * st.t.sf(abs(t), dof))
 
