@@ -155,7 +155,18 @@ REFERENCE = {
     "pymc-marketing-mcmc-nutpie": ("lifevalue-mcmc-nutpie", "lifevalue-mcmc-compiled",
                                    "lifevalue-laplace"),
 }
-MODELS = {"bgnbd": "BG/NBD", "gg": "Gamma-Gamma"}
+MODELS = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "paretonbd": "Pareto/NBD",
+          "gg": "Gamma-Gamma"}
+#: Run by default; MBG/NBD and Pareto/NBD on request (``--models``), on the same
+#: simulated BG/NBD customers (they have no true values there).
+DEFAULT_MODELS = ("bgnbd", "gg")
+#: Parameter names of the transaction models without true values.
+PARAMS = {"mbgnbd": ("r", "alpha", "a", "b"), "paretonbd": ("r", "alpha", "s", "beta")}
+#: lifevalue's class, lifetimes' fitter and pymc-marketing's model of each model.
+CLASSES = {"bgnbd": ("BetaGeo", "BetaGeoFitter", "BetaGeoModel"),
+           "mbgnbd": ("ModifiedBetaGeo", "ModifiedBetaGeoFitter", "ModifiedBetaGeoModel"),
+           "paretonbd": ("ParetoNBD", "ParetoNBDFitter", "ParetoNBDModel"),
+           "gg": ("GammaGamma", "GammaGammaFitter", "GammaGammaModel")}
 
 
 # --------------------------------------------------------------------------- simulation
@@ -206,9 +217,9 @@ def _shape(idata) -> dict:
 
 
 def _model_class(model: str):
-    from lifevalue.models import BetaGeo, GammaGamma
+    from lifevalue import models
 
-    return BetaGeo if model == "bgnbd" else GammaGamma
+    return getattr(models, CLASSES[model][0])
 
 
 def mcmc_settings(model: str, *, draws: int | None = None, tune: int | None = None,
@@ -241,9 +252,7 @@ def mcmc_settings(model: str, *, draws: int | None = None, tune: int | None = No
 
 
 def _lifevalue(spec, summary):
-    from lifevalue.models import BetaGeo, GammaGamma
-
-    model = (BetaGeo if spec["model"] == "bgnbd" else GammaGamma)()
+    model = _model_class(spec["model"])()
     # only the settings given: lifevalue's own defaults for the others
     given = {k: spec[k] for k in ("draws", "tune", "chains") if spec.get(k) is not None}
     if spec["case"] == "lifevalue-map":
@@ -280,16 +289,15 @@ def _lifevalue(spec, summary):
 
 
 def _lifetimes(spec, summary):
-    from lifetimes import BetaGeoFitter, GammaGammaFitter
+    import lifetimes
 
-    if spec["model"] == "bgnbd":
-        fitter = BetaGeoFitter()
+    fitter = getattr(lifetimes, CLASSES[spec["model"]][1])()
+    if spec["model"] != "gg":
         f, r, T = summary["frequency"], summary["recency"], summary["T"]
 
         def call():
             return fitter.fit(f, r, T)
     else:
-        fitter = GammaGammaFitter()
         rep = summary[summary["frequency"] > 0]
         f, m = rep["frequency"], rep["monetary_value"]
 
@@ -304,14 +312,15 @@ def _lifetimes(spec, summary):
 
 
 def _pymc_marketing(spec, summary):
-    from pymc_marketing.clv import BetaGeoModel, GammaGammaModel
+    from pymc_marketing import clv
 
     frame = summary.rename_axis("customer_id").reset_index()
-    if spec["model"] == "bgnbd":
-        model, names = BetaGeoModel(), ("r", "alpha", "a", "b")
+    model = getattr(clv, CLASSES[spec["model"]][2])()
+    if spec["model"] != "gg":
+        names = PARAMS.get(spec["model"], ("r", "alpha", "a", "b"))
         data = frame[["customer_id", "frequency", "recency", "T"]]
     else:
-        model, names = GammaGammaModel(), ("p", "q", "v")
+        names = ("p", "q", "v")
         data = frame.loc[frame["frequency"] > 0,
                          ["customer_id", "frequency", "monetary_value"]].reset_index(drop=True)
     if spec["case"] == "pymc-marketing-map":
@@ -506,8 +515,10 @@ def table(rows: list[dict]) -> str:
 def estimates_table(rows: list[dict]) -> str:
     out = ["| size | case | model | estimates (true values in the header) | unique rows |",
            "|---:|:---|:---|:---|---:|"]
-    for model, truth in TRUE.items():
-        true = ", ".join(f"{k}={v:.4g}" for k, v in truth.items())
+    for model in dict.fromkeys(r["model"] for r in rows):
+        truth = TRUE.get(model, dict.fromkeys(PARAMS.get(model, ())))
+        true = (", ".join(f"{k}={v:.4g}" for k, v in truth.items()) if model in TRUE
+                else "none: fitted to the simulated BG/NBD customers")
         out.append(f"| | **truth** | {MODELS[model]} | {true} | |")
         for r in rows:
             if r["model"] != model or r["status"] != "ok":
@@ -539,7 +550,8 @@ def main(argv=None) -> int:
     parser.add_argument("--peer-cap-seconds", type=float, default=None,
                         help="cap per lifetimes or pymc-marketing case (default: --cap-seconds)")
     parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
-    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
+    parser.add_argument("--models", nargs="+", choices=list(MODELS),
+                        default=list(DEFAULT_MODELS))
     add_mcmc_options(parser)
     parser.add_argument("--seed", type=int, default=2005, help="simulation seed")
     parser.add_argument("--warmup-customers", type=int, default=2000,
