@@ -97,21 +97,36 @@ HORIZON = 12
 ANNUAL_RATE = 0.10
 CI = 0.9
 
-CASES = {"lifevalue": "lifevalue", "pymc-marketing": "pymc-marketing"}
+CASES = {"lifevalue": "lifevalue (current + neutral potential)",
+         "lifevalue-realistic": "lifevalue (current + realistic potential)",
+         "lifevalue-first-call": "lifevalue first call, empty compile cache",
+         "pymc-marketing": "pymc-marketing"}
+#: how finely T and recency are recorded: whole days (the project's own benchmark data)
+#: or 0.01 week (timestamps): nearly every customer then has an (x, T) of their own
+RESOLUTIONS = {"day": "T in days", "continuous": "T to 0.01 week"}
+#: the potential scenario each lifevalue case scores
+POTENTIAL = {"lifevalue": "neutral", "lifevalue-realistic": "realistic",
+             "lifevalue-first-call": "realistic"}
 
 
 # --------------------------------------------------------------------------- inputs
 
 
-def simulate(n: int, seed: int):
-    """``n`` customers' RFM summary in weeks at daily resolution, with monetary value."""
+def simulate(n: int, seed: int, resolution: str = "day"):
+    """``n`` customers' RFM summary in weeks, with monetary value: T and recency in whole
+    days (``"day"``) or to 0.01 week (``"continuous"``, as timestamps give)."""
     from lifevalue.models.simulation import simulate_bgnbd, simulate_gamma_gamma
 
     rng = np.random.default_rng(seed)
     T = rng.integers(T_DAYS[0], T_DAYS[1] + 1, n).astype("float64") / 7.0
+    if resolution == "continuous":
+        T = np.round(rng.uniform(T_DAYS[0], T_DAYS[1], n) / 7.0, 2)
     s = simulate_bgnbd(n, TRUE_BG["r"], TRUE_BG["alpha"], TRUE_BG["a"], TRUE_BG["b"], T,
                        rng=rng)
-    s["recency"] = np.floor(s["recency"].to_numpy() * 7.0 + 1e-9) / 7.0
+    if resolution == "continuous":
+        s["recency"] = np.minimum(np.round(s["recency"].to_numpy(), 2), s["T"].to_numpy())
+    else:
+        s["recency"] = np.floor(s["recency"].to_numpy() * 7.0 + 1e-9) / 7.0
     s["monetary_value"] = simulate_gamma_gamma(s["frequency"].to_numpy(), TRUE_GG["p"],
                                                TRUE_GG["q"], TRUE_GG["gamma"], rng=rng)
     s.attrs["time_unit"] = "W"
@@ -133,6 +148,14 @@ def write_inputs(path: Path, summary, post: dict[str, np.ndarray]) -> None:
              **{f"post_{k}": a for k, a in post.items()})
 
 
+def make_inputs(tmp: Path, size: int, draws: int, seed: int, resolution: str) -> Path:
+    """Write (once) and return the inputs of ``size`` customers at ``resolution``."""
+    path = Path(tmp) / f"value-inputs-{resolution}-{size}-{draws}.npz"
+    if not path.exists():
+        write_inputs(path, simulate(size, seed, resolution), posterior_draws(draws, seed))
+    return path
+
+
 def _load(path: str):
     with np.load(path) as f:
         cols = {k: f[k] for k in ("customer_id", "frequency", "recency", "T",
@@ -144,7 +167,30 @@ def _load(path: str):
 # --------------------------------------------------------------------------- one case
 
 
-def _lifevalue(cols, post, draws):
+def _lifetimes_seconds(cols) -> float:
+    """lifetimes 0.11.3's point CLV (``GammaGammaFitter.customer_lifetime_value`` at the
+    true values, 12 months at the same monthly rate) on the same customers, in this
+    process: the best of three runs."""
+    import pandas as pd
+    from lifetimes import BetaGeoFitter, GammaGammaFitter
+
+    bgf = BetaGeoFitter()
+    bgf.params_ = pd.Series(TRUE_BG)
+    bgf.predict = bgf.conditional_expected_number_of_purchases_up_to_time  # as fit sets it
+    ggf = GammaGammaFitter()
+    ggf.params_ = pd.Series({"p": TRUE_GG["p"], "q": TRUE_GG["q"], "v": TRUE_GG["gamma"]})
+    args = [pd.Series(cols[k]) for k in ("frequency", "recency", "T", "monetary_value")]
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        ggf.customer_lifetime_value(bgf, *args, time=HORIZON,
+                                    discount_rate=(1.0 + ANNUAL_RATE) ** (1 / 12) - 1.0,
+                                    freq="W")
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def _lifevalue(cols, post, draws, case="lifevalue"):
     import arviz as az
     import pandas as pd
 
@@ -163,16 +209,20 @@ def _lifevalue(cols, post, draws):
         models.append(model)
     cv = CustomerValue(*models, period="M", horizon=HORIZON,
                        annual_discount_rate=ANNUAL_RATE, margin=1.0, ci=CI, max_draws=draws)
-    # compile the kernels (cached on disk after the first run in an environment, about
-    # 30 s) on a few customers, untimed: the timing is that of a scoring run
-    cv.evaluate(summary.iloc[:256], "neutral")
+    potential = POTENTIAL[case]
+    if case != "lifevalue-first-call":
+        # compile the kernels (cached on disk after the first run in an environment) on a
+        # few customers, untimed: the timing is that of a warm scoring run
+        cv.evaluate(summary.iloc[:256], potential)
 
     def call():
-        return cv.evaluate(summary, "neutral")
+        return cv.evaluate(summary, potential)
 
     def results(res):
-        return res.customers["current_mean"].to_numpy(), {
-            "columns": len(res.customers.columns)}
+        extra = {"columns": len(res.customers.columns)}
+        if case == "lifevalue":
+            extra["lifetimes_seconds"] = _lifetimes_seconds(cols)
+        return res.customers["current_mean"].to_numpy(), extra
 
     return call, results
 
@@ -221,9 +271,13 @@ def worker(spec: dict) -> dict:
 
     warnings.simplefilter("ignore")
     _limit_memory(spec["mem_limit_gb"])
+    if spec.get("numba_cache_dir"):  # an empty cache: numba compiles as in a new environment
+        os.environ["NUMBA_CACHE_DIR"] = spec["numba_cache_dir"]
     cols, post = _load(spec["data"])
-    build = _lifevalue if spec["case"] == "lifevalue" else _pymc_marketing
-    call, results = build(cols, post, spec["draws"])
+    if spec["case"].startswith("lifevalue"):
+        call, results = _lifevalue(cols, post, spec["draws"], spec["case"])
+    else:
+        call, results = _pymc_marketing(cols, post, spec["draws"])
     out, measured = measure(call)
     means, extra = results(out)
     np.save(spec["out"], np.asarray(means, dtype="float64"))
@@ -261,7 +315,7 @@ def agreement_table(rows: list[dict]) -> str:
            "| median per-customer relative difference |", "|---:|---:|---:|---:|"]
     for size in dict.fromkeys(r["size"] for r in rows):
         got = {r["case"]: r for r in rows if r["size"] == size and r["status"] == "ok"}
-        if len(got) < 2:
+        if not {"lifevalue", "pymc-marketing"} <= set(got):
             continue
         lv, pm = (np.load(got[c]["out"]) for c in ("lifevalue", "pymc-marketing"))
         rel = np.abs(pm - lv) / np.maximum(np.abs(lv), 1e-12)
@@ -307,7 +361,10 @@ def main(argv=None) -> int:
                         help="posterior draws, 2 chains of draws/2 (default: 1000)")
     parser.add_argument("--cap-seconds", type=float, default=1800.0,
                         help="wall-clock cap per case (default: 1800)")
-    parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
+    parser.add_argument("--cases", nargs="+", choices=list(CASES),
+                        default=["lifevalue", "pymc-marketing"])
+    parser.add_argument("--resolution", choices=list(RESOLUTIONS), default="day",
+                        help="T in whole days (default) or to 0.01 week")
     parser.add_argument("--peer-python", default=sys.executable,
                         help="interpreter with pymc-marketing (default: this one)")
     parser.add_argument("--mem-limit-gb", type=float, default=_default_mem_limit_gb(),
@@ -339,7 +396,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="lifevalue-bench-", dir=args.tmpdir) as tmp:
         for size in args.sizes:
             t0 = time.perf_counter()
-            summary = simulate(size, args.seed)
+            summary = simulate(size, args.seed, args.resolution)
             data = Path(tmp) / f"inputs-{size}.npz"
             write_inputs(data, summary, post)
             n_rep = int((summary["frequency"] > 0).sum())
@@ -350,6 +407,8 @@ def main(argv=None) -> int:
                 spec = {"case": case, "data": str(data), "draws": args.draws,
                         "mem_limit_gb": args.mem_limit_gb,
                         "out": str(Path(tmp) / f"means-{case}-{size}.npy")}
+                if case == "lifevalue-first-call":
+                    spec["numba_cache_dir"] = tempfile.mkdtemp(dir=tmp)
                 load = os.getloadavg()[0]
                 python = args.peer_python if case == "pymc-marketing" else sys.executable
                 result = {"size": size, "case": case, "cap": args.cap_seconds,

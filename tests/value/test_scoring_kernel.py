@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lifevalue.value.scoring_kernel import two_quantiles
+from lifevalue.value.order_statistics import two_quantiles
 
 
 @pytest.mark.parametrize("n_values", [0, 1, 7, 127, 128, 333, 1000, 2500])
@@ -37,3 +37,26 @@ def test_two_quantiles_when_the_sample_threshold_misses():
     got = two_quantiles(values, 1000, 0, 0.0, 0.05, 0.95)
     assert got == tuple(np.quantile(values, [0.05, 0.95]))
     assert got[0] > 100.0
+
+
+def test_first_call_says_when_it_must_compile(monkeypatch, caplog):
+    """A log record (not a warning) before the wait when the scorer is neither compiled
+    in this process nor in numba's cache; nothing when it is cached; once per process."""
+    import logging
+    import types
+
+    from lifevalue.value import scoring_kernel as sk
+
+    def fake(index):
+        cache_file = types.SimpleNamespace(_load_index=lambda: index)
+        return types.SimpleNamespace(signatures=[],
+                                     _cache=types.SimpleNamespace(_cache_file=cache_file))
+
+    caplog.set_level(logging.INFO, logger="lifevalue")
+    for index, said in (({}, True), ({"sig": "overload"}, False)):
+        monkeypatch.setattr(sk, "score_customers", fake(index))
+        monkeypatch.setattr(sk, "_noticed", __import__("threading").Event())
+        caplog.clear()
+        assert sk.notice_if_compiling() is said
+        assert any("compiling" in r.getMessage() for r in caplog.records) is said
+        assert sk.notice_if_compiling() is False  # once per process

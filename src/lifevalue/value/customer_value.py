@@ -21,8 +21,10 @@ that formula on the realised flows (P_t = 1, V_t the simulated revenue), summed 
 goes (the walk of :func:`lifevalue.models.customer_posterior.simulate_discounted_revenue`,
 :func:`~lifevalue.models.customer_posterior.buyer_revenue`). The
 expectation is the same sum, factorised: the parts
-that depend on the customer only through (x, T) and the scenario are computed once per
-unique row and draw (:meth:`CustomerValue._tables`); a test checks it against the
+that depend on the customer only through (x, T) and the scenario are computed per draw
+at a few ages per x and interpolated to each customer's T (:mod:`lifevalue.value.table_grid`,
+:meth:`CustomerValue._tables`; within 1e-7 relative of the exact tables, so that their
+cost and memory do not depend on how finely T is recorded); a test checks it against the
 formula written out period by period.
 
 Costs: by default O_t and R_t are spent every period of the horizon, exactly as the
@@ -62,6 +64,7 @@ from lifevalue.models.likelihoods import unique_rows
 from lifevalue.value import benchmarks as bm
 from lifevalue.value import comparisons as cmp
 from lifevalue.value import scoring_kernel as sk
+from lifevalue.value import table_grid as tg
 from lifevalue.value.flows import CashFlows
 from lifevalue.value.periods import PeriodGrid
 from lifevalue.value.ranking import Ranking, cycled, pyramid_table
@@ -238,6 +241,9 @@ class CustomerValue(CashFlows, Ranking):
         :meth:`_flow_weights`) it also returns the base's expected flows per period.
         With ``bench`` (:func:`lifevalue.value.benchmarks.population_benchmarks`) the
         rows' rate and dropout multipliers are raised to the benchmarks at each draw.
+        ``keys`` are either exact rows (x, T, rate, dropout) or the nodes of a
+        :class:`~lifevalue.value.table_grid.TableGrid` (a fifth column: the branch of a
+        rate benchmark's kink), whose tables the scorer interpolates.
         """
         g, d = self.grid, self.grid.discount
         S, U, P = len(bgd["r"]), len(keys), g.horizon
@@ -265,7 +271,11 @@ class CustomerValue(CashFlows, Ranking):
             if bench is not None:  # per draw and row
                 r_, al_, a_, b_ = (bgd[k][sl][:, None] for k in ("r", "alpha", "a", "b"))
                 part = {k: val[sl] if len(val) else val for k, val in bench.items()}
-                up, down, _ = bm.row_multipliers(part, r_, al_, a_, b_, keys[:, 0], keys[:, 1])
+                if keys.shape[1] > 4:  # grid nodes: each branch of a rate benchmark's kink
+                    up, down = tg.node_multipliers(part, r_, al_, a_, b_, keys)
+                else:
+                    up, down, _ = bm.row_multipliers(part, r_, al_, a_, b_, keys[:, 0],
+                                                     keys[:, 1])
                 rate, dropout = rate * up, dropout * down
             # eq. (10) and survival at the period edges, one series per draw and row
             cum, at_edges = purchases_and_survival(
@@ -336,43 +346,23 @@ class CustomerValue(CashFlows, Ranking):
             value -= dev * (d @ factors["O"][1]) + ret * (d @ factors["R"][1])
         return value
 
-    def _simulate(self, draws, x, t_x, T, m, factors, mults, start, stop):
-        """One realised value per (cycled) draw and customer, ``(S_sim, n)``, in the
-        draw-major walk of :func:`lifevalue.models.customer_posterior.simulate_discounted_revenue`:
-        for prospects (customers are scored by :mod:`lifevalue.value.scoring_kernel`).
-        The realised value is the return-based formula with P_t = 1 and V_t the
-        simulated revenue.
-        """
-        _, _, bgs, ggs = draws
-        g, d = self.grid, self.grid.discount
-        r, alpha, a, b = (bgs[k][:, None] for k in ("r", "alpha", "a", "b"))
-        alive = pr.p_alive(r, alpha, a, b, x, t_x, T)
-        q_none = no_purchase_draws(bgs["r"], bgs["alpha"], x, T,
-                                   mults["purchase_rate"] * g.edges[-1])
-        rng = cp.BlockRNG(self.random_seed, start, stop)
-        revenue, n_active = cp.simulate_discounted_revenue(
-            alive, q_none, bgs, ggs, x, T, m, g.edges, d * factors["M"][1], rng,
-            rate_multiplier=mults["purchase_rate"], dropout_multiplier=mults["dropout"],
-            need_active=self.costs_stop_at_churn)
-        value = revenue
-        value *= factors["M"][0] * mults["margin"] * mults["spend"]
-        dev = factors["O"][0] * mults["development_costs"]
-        ret = factors["R"][0] * mults["retention_costs"]
-        if self.costs_stop_at_churn:
-            # spent at the start of each period while active: sums over the first k periods
-            co = np.concatenate([[0.0], np.cumsum(d * factors["O"][1])])
-            cr = np.concatenate([[0.0], np.cumsum(d * factors["R"][1])])
-            value -= dev * co[n_active] + ret * cr[n_active]
-        else:
-            value -= dev * (d @ factors["O"][1]) + ret * (d @ factors["R"][1])
-        return value
-
     def _plan(self, summary, x, T, mults):
-        """Unique (x, T, rate, dropout) rows, sorted, and each customer's row."""
+        """Unique (x, T, rate, dropout) rows, sorted by x, rate, dropout, then T (the
+        rows of one node group of :meth:`_grid` consecutive), and each customer's row."""
         n = len(x)
-        *cols, _, u_idx = unique_rows(x, T, *(np.broadcast_to(mults[k], (n,)) for k in (
-            "purchase_rate", "dropout")), return_inverse=True)
-        return np.stack(cols, axis=1), u_idx
+        xs, rate, dropout, Ts, _, u_idx = unique_rows(
+            x, *(np.broadcast_to(mults[k], (n,)) for k in ("purchase_rate", "dropout")), T,
+            return_inverse=True)
+        return np.stack([xs, Ts, rate, dropout], axis=1), u_idx
+
+    @staticmethod
+    def _grid(bgd, keys, bench=None) -> tg.TableGrid:
+        """The nodes on which the period tables of the rows ``keys`` are computed, and
+        the rows' interpolation weights (:mod:`lifevalue.value.table_grid`): their
+        number does not depend on how finely T is recorded."""
+        kink = bench is not None and len(bench["rate"]) > 0
+        return tg.build_grid(keys, 0.5 * float(np.min(bgd["alpha"])), kink,
+                             benchmark=bench is not None)
 
     def _inputs(self, summary: pd.DataFrame):
         """The checked summary columns (x, t_x, T, m) and the settings' factors."""
@@ -461,6 +451,7 @@ class CustomerValue(CashFlows, Ranking):
         """
         potential = as_scenario(potential)
         offset = sc.check_rng_offset(rng_offset)
+        sk.notice_if_compiling()  # a log record if the first call must compile the kernels
         x, t_x, T, m, factors = self._inputs(summary)
         c_thr, p_thr = self.matrix_thresholds(thresholds)
         scenarios = {"current": Scenario("current"), "potential": potential}
@@ -479,17 +470,21 @@ class CustomerValue(CashFlows, Ranking):
             summary, x, T, mults["potential"])
         order = sc.canonical_order(summary.index)
         alive = _alive_tables(bgd, x, t_x, T)
-        tables = {}
+        tables, grids = {}, {}
         for name in scenarios:
             same = name == "potential" and same_potential
             b = bench if name == "potential" else None
-            tables[name] = tables["current"] if same else self._tables(
-                bgd, plans[name][0], factors,
+            if same:
+                tables[name], grids[name] = tables["current"], grids["current"]
+                continue
+            grids[name] = self._grid(bgd, plans[name][0], b)
+            tables[name] = self._tables(
+                bgd, grids[name].nodes, factors,
                 self._flow_weights(bgd, ggd, plans[name], x, t_x, T, m, factors, mults[name],
-                                   alive, b), b)
+                                   alive, grids[name], b), b)
         names = ["current"] if same_potential else list(scenarios)
         kernel_args = self._kernel_inputs(bgd, ggd, x, t_x, T, m, factors, mults, plans,
-                                          tables, names, alive, bench)
+                                          tables, names, alive, bench, grids)
         out = np.empty((len(sk.COLUMNS), n))  # a column per row: no strided stacking
         lo_q, hi_q = sc.quantile_bounds(self.ci)
         scale = 0.01 * float(np.mean(ggd["p"] * ggd["gamma"] / (ggd["q"] - 1.0)))
@@ -502,16 +497,18 @@ class CustomerValue(CashFlows, Ranking):
             seeds = cp.BlockRNG(self.random_seed, offset + sl.start, offset + sl.stop
                                 ).stream_seeds()
             per_customer_, shared = kernel_args
-            chunk = [a[..., idx] for a in per_customer_]
+            # C order whatever K (a fancy index of a (2, n) array is in F order): one
+            # compiled specialisation of the scorer, not two
+            chunk = [np.ascontiguousarray(a[..., idx]) for a in per_customer_]
             K = chunk[7].shape[0]  # the scenarios' table rows u_idx: (K, n)
             part = np.empty((len(sk.COLUMNS), len(idx)))
             tot_e, tot_s = np.zeros((3, S)), np.zeros((3, S_sim))
             de, dy = (np.empty((len(idx), K + 1, S)), np.empty((len(idx), K, S_sim))) \
                 if sketch or _keep is not None else (np.zeros((0, 0, 0)), np.zeros((0, 0, 0)))
-            if _keep is not None:
-                _keep[sl.start] = (idx, de[:, 0].copy(), dy[:, 0].copy())
             sk.score_customers(seeds, *shared[:7], *chunk, *shared[7:-3], S_sim, lo_q, hi_q,
                                c_thr, p_thr, part, tot_e, tot_s, *shared[-3:], de, dy)
+            if _keep is not None:  # after scoring: de and dy are filled by the scorer
+                _keep[sl.start] = (idx, de[:, 0].copy(), dy[:, 0].copy())
             if sketch:
                 if not hasattr(local, "sketch"):
                     local.sketch = (cmp.DrawSketch(S, scale), cmp.DrawSketch(S_sim, scale))
@@ -569,22 +566,28 @@ class CustomerValue(CashFlows, Ranking):
                                         scenario.benchmark_spend, scenario.benchmark_retention)
 
     def _kernel_inputs(self, bgd, ggd, x, t_x, T, m, factors, mults, plans, tables, names,
-                       alive, bench=None):
+                       alive, bench, grids):
         """The arguments of :func:`lifevalue.value.scoring_kernel.score_customers`: the
         per-customer arrays (indexed by chunk) and the shared ones.
 
-        The tables of the scenarios are stacked row-wise, transposed to ``(rows, S)`` so
-        that a customer's draws are contiguous; the potential's rows follow the current's.
+        The node tables of the scenarios are stacked row-wise, ``(nodes, S)`` so that a
+        node's draws are contiguous; the potential's nodes (and rows) follow the
+        current's, and the rows' first nodes are shifted accordingly.
         """
         # the expected spend must be finite for every draw and customer (Fader & Hardie 2013, eq. 5)
         pr.expected_spend(ggd["p"][:, None], ggd["q"][:, None], ggd["gamma"][:, None],
                           np.unique(x), 0.0)
         d = self.grid.discount
-        rows, offset = [], 0
+        rows, offset, node_offset = [], 0, 0
         per = {k: [] for k in ("u", "margin", "spend", "rate", "dropout", "dev", "ret")}
+        grid_rows = {"below": [], "above": [], "weights": []}
         for name in names:
             keys, u_idx = plans[name]
             mu = mults[name]
+            grid_rows["below"].append(grids[name].below + node_offset)
+            grid_rows["above"].append(grids[name].above + node_offset)
+            grid_rows["weights"].append(grids[name].weights)
+            node_offset += grids[name].n_nodes
             per["u"].append(u_idx + offset)
             per["margin"].append(factors["M"][0] * mu["margin"])
             per["spend"].append(mu["spend"] * np.ones(len(x)))
@@ -610,7 +613,9 @@ class CustomerValue(CashFlows, Ranking):
         cum_R = np.concatenate([[0.0], np.cumsum(d * factors["R"][1])])
         shared = [np.ascontiguousarray(bgd[k], dtype="float64") for k in ("r", "alpha", "a", "b")]
         shared += [np.ascontiguousarray(ggd[k], dtype="float64") for k in ("p", "q", "gamma")]
-        shared += [stacked("W"), stacked("Q0"), stacked("SO"), stacked("SR"), *alive[:2],
+        shared += [stacked("W"), stacked("Q0"), stacked("SO"), stacked("SR"),
+                   *(np.ascontiguousarray(np.concatenate(grid_rows[k], axis=-1))
+                     for k in ("below", "above", "weights")), *alive[:2],
                    np.asarray(g.edges, dtype="float64"), per_unit, d * factors["M"][1],
                    float(d @ factors["O"][1]), float(d @ factors["R"][1]), cum_O, cum_R,
                    self.costs_stop_at_churn]

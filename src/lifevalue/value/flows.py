@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from lifevalue import validation as v
+from lifevalue.models import customer_posterior as cp
 from lifevalue.models import predictions as pr
 from lifevalue.models import scoring as sc
 from lifevalue.value import benchmarks as bm
@@ -24,10 +25,13 @@ class CashFlows:
     """Expected cash flows per period of a base, and the value of a prospect (a mixin of
     :class:`~lifevalue.value.customer_value.CustomerValue`)."""
 
-    def _flow_weights(self, bgd, ggd, plan, x, t_x, T, m, factors, mults, alive, bench=None):
-        """Per draw and unique row, sums over customers of P(alive) and its products
-        with spend, margin and costs: a cheap pass (no hypergeometric function) that
-        lets :meth:`_tables` return the base's flows in the same pass as the tables.
+    def _flow_weights(self, bgd, ggd, plan, x, t_x, T, m, factors, mults, alive, grid,
+                      bench=None):
+        """Per draw and node of ``grid`` (:class:`~lifevalue.value.table_grid.TableGrid`),
+        sums over customers of P(alive) and its products with spend, margin and costs,
+        each spread on the nodes by the customer's row's interpolation weights: a cheap
+        pass (no hypergeometric function) that lets :meth:`_tables` return the base's
+        flows in the same pass as the node tables (the flows are linear in the tables).
 
         Within a row (x, T, scenario rate and dropout) P(alive) depends on t_x only, and
         expected spend (Fader & Hardie 2013, eq. 5) is linear in the customer's mean spend m:
@@ -62,20 +66,26 @@ class CashFlows:
         names = ["pa", "rev", "mar"] + (["cost_O", "cost_R"] if self.costs_stop_at_churn else [])
         group_sums = np.stack([g[k] for k in ("n", "s", "sm", "sM", "smM")
                                + (("dev", "ret") if self.costs_stop_at_churn else ())])
-        acc = np.zeros((len(names), len(keys), S))
-        # ranges of groups that start at a row's first group: each row is one thread's
+        acc = np.zeros((len(names), grid.n_nodes, S))
+        # ranges of groups that start at the first row of a node group (rows are sorted
+        # by x, rate, dropout, then T; see _plan): the ranges write disjoint nodes
+        first_rows = np.flatnonzero(np.r_[True, np.any(np.diff(keys[:, [0, 2, 3]], axis=0)
+                                                       != 0, axis=1)])
         cuts = np.linspace(0, len(keys), 4 * self.n_threads + 1).round().astype(int)
-        bounds = np.unique(np.r_[0, np.searchsorted(ug, cuts[1:-1]), len(xg)])
+        cuts = first_rows[np.minimum(np.searchsorted(first_rows, cuts[1:-1]),
+                                     len(first_rows) - 1)]
+        bounds = np.unique(np.r_[0, np.searchsorted(ug, cuts), len(xg)])
         draws = [np.ascontiguousarray(bgd[k]) for k in ("r", "alpha", "a", "b")]
         draws += [np.ascontiguousarray(ggd[k]) for k in ("p", "q", "gamma")]
 
         def one_range(j):
             sk.flow_weights(*draws, xg, tg, Tg, *(i[first] for i in alive[2:]), *alive[:2], ug,
-                            group_sums, bounds[j], bounds[j + 1], acc, m[first], b_spend, b_rate)
+                            group_sums, bounds[j], bounds[j + 1], acc, m[first], b_spend, b_rate,
+                            grid.below, grid.above, grid.weights)
 
         for _ in sc.map_threads(self.n_threads, one_range, range(len(bounds) - 1)):
             pass
-        return dict(zip(names, acc, strict=True))  # (rows, S) each
+        return dict(zip(names, acc, strict=True))  # (nodes, S) each
 
     def _flows(self, f, factors, mults) -> pd.DataFrame:
         """The base's expected flows per period, from :meth:`_tables`."""
@@ -180,17 +190,38 @@ class CashFlows:
                 value = float(value.mean())  # a prospect is an average customer
             per = self._per_period(value, prospect, name)[0]
             factors[key] = (np.ones(1), np.broadcast_to(per, (self.grid.horizon,)).astype(float))
-        draws = self._draws()
-        zero = np.zeros(1)
-        keys, u_idx = self._plan(prospect, zero, zero, mults)
-        tables = self._tables(draws[0], keys, factors)
-        expected = self._expected(draws[0], draws[1], tables, u_idx, zero, zero, zero, zero,
-                                  factors, mults)
-        simulated = self._simulate(draws, zero, zero, zero, zero, factors, mults, 0, 1)
+        expected, simulated = self._score_draws(prospect, factors, mults)
         # the value itself after the acquisition cost A
-        row = _base_row(expected[:, 0] - acquisition_cost, simulated[:, 0] - acquisition_cost,
-                        self.ci)
+        row = _base_row(expected - acquisition_cost, simulated - acquisition_cost, self.ci)
         out = pd.DataFrame({f"value_{k}": [val] for k, val in row.items()},
                            index=pd.Index(["prospect"]))
         out.attrs["ci"] = self.ci
         return out
+
+    def _score_draws(self, summary, factors, mults):
+        """One customer's expected value per draw ``(S,)`` and simulated value per
+        simulated future ``(S_sim,)``, from the same compiled scorer as
+        :meth:`evaluate` (one compiled simulation for customers and prospects alike;
+        its stream is that of the first customer of block 0)."""
+        from lifevalue.value.customer_value import _alive_tables  # it imports this module
+
+        sk.notice_if_compiling()
+        x, t_x, T, m = (np.zeros(1) for _ in range(4))
+        draws = self._draws()
+        bgd, ggd = draws[0], draws[1]
+        S, S_sim = len(bgd["r"]), len(draws[2]["r"])
+        plan = self._plan(summary, x, T, mults)
+        grid = self._grid(bgd, plan[0])
+        tables = {"current": self._tables(bgd, grid.nodes, factors)}
+        alive = _alive_tables(bgd, x, t_x, T)
+        per, shared = self._kernel_inputs(bgd, ggd, x, t_x, T, m, factors, {"current": mults},
+                                          {"current": plan}, tables, ["current"], alive, None,
+                                          {"current": grid})
+        seeds = cp.BlockRNG(self.random_seed, 0, 1).stream_seeds()
+        lo_q, hi_q = sc.quantile_bounds(self.ci)
+        de, dy = np.empty((1, 2, S)), np.empty((1, 1, S_sim))
+        sk.score_customers(seeds, *shared[:7], *(np.ascontiguousarray(a) for a in per),
+                           *shared[7:-3], S_sim, lo_q, hi_q, 0.0, 0.0,
+                           np.empty((len(sk.COLUMNS), 1)), np.zeros((3, S)),
+                           np.zeros((3, S_sim)), *shared[-3:], de, dy)
+        return de[0, 0], dy[0, 0]

@@ -23,7 +23,9 @@ customer start from the same stream (common random numbers), which makes the gro
 
 from __future__ import annotations
 
+import logging
 import math
+import threading
 
 import numba
 import numpy as np
@@ -32,16 +34,44 @@ from lifevalue.models.compiled_closed_forms import (
     p_alive_one,
     p_alive_tabulated,
 )
-from lifevalue.models.customer_posterior import (
-    RNG_BLOCK,
-    _load,
-    _uniform_s,
-    buyer_revenue,
-    gamma_constants,
-    periods_active,
-    seed_stream,
-)
+from lifevalue.models.customer_posterior import buyer_revenue, gamma_constants, periods_active
 from lifevalue.models.kernels import _FASTMATH
+from lifevalue.models.random_streams import RNG_BLOCK, _load, _uniform_s, seed_stream
+from lifevalue.value.order_statistics import two_quantiles
+
+_LOG = logging.getLogger("lifevalue")
+
+_noticed = threading.Event()
+
+
+def notice_if_compiling() -> bool:
+    """Say, once per process, that the first scoring must compile its kernels: numba
+    compiles them on first use in a new environment (or after an upgrade) and caches
+    them on disk (beside the package, or in a user-wide cache directory where the
+    package is read-only; the environment variable ``NUMBA_CACHE_DIR`` chooses another),
+    so later sessions load them in about a second. A log record on the ``lifevalue``
+    logger, not a warning. Returns whether it said so.
+
+    Said before the wait, not after a delay: the compiler holds the GIL, so a timer
+    thread could not speak until it had finished. Whether the scorer is in the cache is
+    read from numba's cache index (a private API; when it cannot be read, nothing is
+    said).
+    """
+    if _noticed.is_set():
+        return False
+    _noticed.set()
+    if score_customers.signatures:
+        return False
+    try:
+        cached = bool(score_customers._cache._cache_file._load_index())
+    except Exception:  # noqa: BLE001 - numba internals: say nothing rather than fail
+        return False
+    if not cached:
+        _LOG.warning("lifevalue: compiling the value-scoring kernels for this environment "
+                     "(once, about half a minute; later sessions load them from numba's "
+                     "on-disk cache)")
+    return not cached
+
 
 #: The columns :func:`score_customers` writes, in order (the order of the customers'
 #: table of :meth:`lifevalue.value.CustomerValue.evaluate`).
@@ -54,7 +84,8 @@ COLUMNS = tuple(
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
 def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, u_idx, margin,
-                    spend, rate, dropout, dev, ret, W, Q0, SO, SR, by_x, by_value, edges,
+                    spend, rate, dropout, dev, ret, W, Q0, SO, SR, below, above, lw, by_x,
+                    by_value, edges,
                     per_unit, weights, fixed_O, fixed_R, cum_O, cum_R, stop, n_sim, lo_q, hi_q,
                     c_thr, p_thr, out, tot_expected, tot_simulated, b_rate, b_spend,
                     b_drop, draws_e, draws_y):
@@ -76,10 +107,15 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
         Per scenario (K = 1: current only; K = 2: current and potential): the row of
         the tables, ``M_i`` times the margin multiplier, the spend, purchase-rate and
         dropout multipliers, and ``O_i``, ``R_i`` times their multipliers.
-    W, Q0, SO, SR : arrays ``(rows, S)``
-        Per table row and draw: the discounted margin-weighted expected purchases given
-        alive, the probability of no purchase in the horizon given alive, and (when
-        costs stop at churn) the discounted survival sums of the costs.
+    W, Q0, SO, SR : arrays ``(nodes, S)``
+        Per node of the table grid (:mod:`lifevalue.value.table_grid`) and draw: the
+        discounted margin-weighted expected purchases given alive, the probability of no
+        purchase in the horizon given alive, and (when costs stop at churn) the
+        discounted survival sums of the costs.
+    below, above, lw : arrays ``(rows,)``, ``(rows,)``, ``(6, rows)``
+        Each table row's first node on each branch of a rate benchmark's kink and its
+        Lagrange weights: a row's value at a draw is ``sum_i lw[i] table[below + i]``
+        (``above`` at the draws where the benchmark raises the rate).
     by_x, by_value : arrays
         The tabulated logs of P(alive), when ``ix >= 0``.
     edges, per_unit, weights
@@ -130,6 +166,11 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
     m_rate = np.ones(S)
     m_drop = np.ones(S)
     m_spend = np.ones(S)
+    Wu = np.empty(S)
+    Qu = np.empty(S)
+    SOu = np.empty(S)
+    SRu = np.empty(S)
+    sel = np.zeros(S)
     has_bench = K == 2 and (len(b_rate) + len(b_spend) + len(b_drop)) > 0
     keep = draws_e.shape[0] > 0
     for i in range(n):
@@ -152,9 +193,19 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
             mk = margin[k, i] * spend[k, i]
             dk, rk = dev[k, i], ret[k, i]
             fixed = dk * fixed_O + rk * fixed_R
-            # 1-D rows, as in flow_weights (where 2-D indexing kept the loop scalar)
-            Wu, Qu, Ek, Yk, Bk = W[u], Q0[u], E[k], Y[k], buyers[k]
-            SOu, SRu = SO[u if stop else 0], SR[u if stop else 0]
+            # the tables at the customer's row, interpolated on the grid's nodes
+            jb, ja = below[u], above[u]
+            kink = bench and ja != jb
+            if kink:
+                for s in range(S):  # the draws where the rate benchmark raises the rate
+                    sel[s] = 1.0 if b_rate[s] * (alpha[s] + Ti) > r[s] + xi else 0.0
+            wu = lw[:, u]
+            interpolate(W, jb, ja, wu, sel, kink, Wu)
+            interpolate(Q0, jb, ja, wu, sel, kink, Qu)
+            if stop:
+                interpolate(SO, jb, ja, wu, sel, kink, SOu)
+                interpolate(SR, jb, ja, wu, sel, kink, SRu)
+            Ek, Yk, Bk = E[k], Y[k], buyers[k]
             for s in range(S):
                 e = mk * sp[s] * pa[s] * Wu[s]
                 if bench:
@@ -267,6 +318,28 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
             out[15, i] = hi
 
 
+@numba.njit(nogil=True, cache=True, error_model="numpy", fastmath=_FASTMATH)
+def interpolate(table, jb, ja, lw, sel, kink, out):
+    """``out[s] = sum_i lw[i] table[jb + i, s]`` (``table[ja + i, s]`` where ``sel[s]``
+    is 1 and ``kink``): six-point Lagrange interpolation of a table row at every draw
+    (:mod:`lifevalue.value.table_grid`), over 1-D rows so that the draws run in SIMD
+    lanes."""
+    S = len(out)
+    out[:] = 0.0
+    for i in range(6):
+        wi = lw[i]
+        if wi == 0.0:
+            continue
+        tb = table[jb + i]
+        if kink:
+            ta = table[ja + i]
+            for s in range(S):
+                out[s] += wi * (tb[s] + sel[s] * (ta[s] - tb[s]))
+        else:
+            for s in range(S):
+                out[s] += wi * tb[s]
+
+
 @numba.njit(nogil=True, cache=True, error_model="numpy")
 def _benchmark_multipliers(r, alpha, a, b, x, T, sp, b_rate, b_spend, b_drop, m_rate, m_drop,
                            m_spend):
@@ -289,10 +362,13 @@ def _benchmark_multipliers(r, alpha, a, b, x, T, sp, b_rate, b_spend, b_drop, m_
 
 @numba.njit(nogil=True, cache=True, error_model="numpy", fastmath=_FASTMATH)
 def flow_weights(r, alpha, a, b, p, q, gam, x, t_x, T, ix, iT, it, by_x, by_value, row, sums,
-                 g0, g1, out, m, b_spend, b_rate):
-    """Per table row and draw, sums over a row's customers of P(alive) and its products
-    with spend, margin and costs (see ``CustomerValue._flow_weights``), added to ``out``
-    ``(names, rows, S)`` for the groups ``[g0, g1)``.
+                 g0, g1, out, m, b_spend, b_rate, below, above, lw):
+    """Per node and draw, sums over the customers of P(alive) and its products with
+    spend, margin and costs (see ``CustomerValue._flow_weights``), each spread on the
+    six nodes of its table row with the row's interpolation weights (``below``,
+    ``above``, ``lw``: :class:`lifevalue.value.table_grid.TableGrid`), added to ``out``
+    ``(names, nodes, S)`` for the groups ``[g0, g1)``. With a rate benchmark the branch
+    of its kink is chosen at each draw, as the scorer does.
 
     ``x, t_x, T, row`` describe groups of customers sorted by row; ``sums`` holds, per
     group, the number of customers and the sums of s_i, s_i m_i, s_i M_i, s_i m_i M_i (s
@@ -300,8 +376,9 @@ def flow_weights(r, alpha, a, b, p, q, gam, x, t_x, T, ix, iT, it, by_x, by_valu
     costs. A group's draws run in SIMD lanes: P(alive) (Fader, Hardie & Lee 2008; its logs
     looked up in ``by_x`` and ``by_value`` when ``ix >= 0``) and the expected spend (Fader &
     Hardie 2013, eq. 5) ``c1 + c2 m`` with ``c1 = p gamma / d``, ``c2 = p x / d``, ``d = p x +
-    q - 1``. A row's groups are consecutive, so ranges of groups that start and end at
-    row boundaries write disjoint parts of ``out``.
+    q - 1``. A row's groups are consecutive and rows of one node group are consecutive,
+    so ranges of groups that start and end at node-group boundaries write disjoint parts
+    of ``out``.
 
     With a spend benchmark ``b_spend`` (per draw; empty for none; ``b_rate`` the rate
     benchmark, for the weight of customers without a repeat purchase) each group has one
@@ -314,6 +391,9 @@ def flow_weights(r, alpha, a, b, p, q, gam, x, t_x, T, ix, iT, it, by_x, by_valu
     c2 = np.empty(S)
     cs = np.empty(S)
     costs = out.shape[0] > 3
+    n_out = out.shape[0]
+    add = np.empty((n_out, S))
+    sel = np.zeros(S)
     last_x = -1.0
     for g in range(g0, g1):
         xg = x[g]
@@ -334,7 +414,7 @@ def flow_weights(r, alpha, a, b, p, q, gam, x, t_x, T, ix, iT, it, by_x, by_valu
                 pa[s] = p_alive_one(r[s], alpha[s], a[s], b[s], xg, t_x[g], T[g])
         u = row[g]
         n, s1, s2, s3, s4 = sums[0, g], sums[1, g], sums[2, g], sums[3, g], sums[4, g]
-        o0, o1, o2 = out[0, u], out[1, u], out[2, u]
+        o0, o1, o2 = add[0], add[1], add[2]
         if len(b_spend):
             for s in range(S):
                 w = 1.0
@@ -345,15 +425,43 @@ def flow_weights(r, alpha, a, b, p, q, gam, x, t_x, T, ix, iT, it, by_x, by_valu
         else:
             cs[:] = pa[:]
         for s in range(S):
-            o0[s] += pa[s] * n
-            o1[s] += cs[s] * (c1[s] * s1 + c2[s] * s2)
-            o2[s] += cs[s] * (c1[s] * s3 + c2[s] * s4)
+            o0[s] = pa[s] * n
+            o1[s] = cs[s] * (c1[s] * s1 + c2[s] * s2)
+            o2[s] = cs[s] * (c1[s] * s3 + c2[s] * s4)
         if costs:
             d, e = sums[5, g], sums[6, g]
-            o3, o4 = out[3, u], out[4, u]
+            o3, o4 = add[3], add[4]
             for s in range(S):
-                o3[s] += pa[s] * d
-                o4[s] += pa[s] * e
+                o3[s] = pa[s] * d
+                o4[s] = pa[s] * e
+        _spread(add, out, below[u], above[u], lw[:, u], sel, b_rate, r, alpha, xg, T[g])
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy", fastmath=_FASTMATH)
+def _spread(add, out, jb, ja, lw, sel, b_rate, r, alpha, x, T):
+    """``out[:, node] += lw_i * add`` on the six nodes from ``jb`` (from ``ja`` at the
+    draws above a rate benchmark's kink)."""
+    S = add.shape[1]
+    kink = ja != jb
+    if kink:
+        for s in range(S):
+            sel[s] = 1.0 if b_rate[s] * (alpha[s] + T) > r[s] + x else 0.0
+    for k in range(add.shape[0]):
+        ak = add[k]
+        for i in range(6):
+            wi = lw[i]
+            if wi == 0.0:  # never touch a node another range may be writing
+                continue
+            ob = out[k, jb + i]
+            if kink:
+                oa = out[k, ja + i]
+                for s in range(S):
+                    v = wi * ak[s]
+                    oa[s] += v * sel[s]
+                    ob[s] += v - v * sel[s]
+            else:
+                for s in range(S):
+                    ob[s] += wi * ak[s]
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy", fastmath=_FASTMATH)
@@ -372,142 +480,3 @@ def _alive_and_spend(r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, by_x, 
             pa[s] = p_alive_one(r[s], alpha[s], a[s], b[s], x, t_x, T)
     for s in range(len(r)):
         sp[s] = p[s] * (gam[s] + x * m) / (p[s] * x + q[s] - 1.0)
-
-
-@numba.njit(nogil=True, cache=True)
-def two_quantiles(values, n_values, n_floor, floor, lo_q, hi_q):
-    """``np.quantile(v, [lo_q, hi_q])`` (linear interpolation) of ``v``: ``n_floor``
-    copies of ``floor`` followed by ``values[:n_values]``, all of which are ``>=
-    floor``. ``values`` is left as it was.
-
-    Each quantile needs two neighbouring order statistics. Rather than sorting, a
-    sample of 32 values sets a threshold a little beyond them; one branch-free pass keeps
-    the values beyond it, and the order statistics are selected among those few. When
-    the threshold turns out too tight (the kept values do not reach the rank), the
-    whole array is selected instead, so the result is exact either way.
-
-    Examples
-    --------
-    >>> v = np.array([3.0, -1.0, 7.0, 2.0, 2.0, 9.0, 0.5])
-    >>> two_quantiles(v, 7, 0, 0.0, 0.05, 0.95) == tuple(np.quantile(v, [0.05, 0.95]))
-    True
-    >>> w = np.array([4.0, 1.0])
-    >>> full = np.array([0.0, 0.0, 0.0, 4.0, 1.0])
-    >>> two_quantiles(w, 2, 3, 0.0, 0.1, 0.9) == tuple(np.quantile(full, [0.1, 0.9]))
-    True
-    """
-    n = n_values + n_floor
-    scratch = np.empty(max(n_values, 1))
-    sample = np.empty(_SAMPLE)
-    if n_values >= 4 * _SAMPLE:
-        step = n_values // _SAMPLE
-        for j in range(_SAMPLE):
-            sample[j] = values[j * step]
-    out = np.empty(2)
-    for side in range(2):
-        pos = (lo_q if side == 0 else hi_q) * (n - 1)
-        k = int(math.floor(pos))
-        k1 = min(k + 1, n - 1)
-        if k1 < n_floor:
-            first, second = floor, floor
-        elif k < n_floor:  # k + 1 is the least value
-            first, second = floor, values[:n_values].min()
-        else:
-            first, second = _order_pair(values, n_values, k - n_floor, k1 - n_floor, sample,
-                                        scratch)
-        out[side] = _lerp(first, second, pos - k)
-    return out[0], out[1]
-
-
-#: Values sampled to set the threshold of the candidates of an order statistic.
-_SAMPLE = 32
-
-
-@numba.njit(nogil=True, cache=True)
-def _order_pair(values, n, k, k1, sample, scratch):
-    """Order statistics k and k1 = k or k + 1 (0-based) of ``values[:n]``, selected in
-    ``scratch`` among the candidates beyond a threshold from ``sample`` (reordered; or
-    among all the values when ``n`` is small or the threshold misses)."""
-    c = 0
-    if n >= 4 * _SAMPLE:
-        top = k > n // 2
-        # ranks to cover from the nearer end, and a sample rank about 1.5 times beyond
-        reach = n - k if top else k1 + 1
-        j = min(_SAMPLE - 1, 2 + (3 * reach * _SAMPLE) // (2 * n))
-        if top:
-            _select(sample, 0, _SAMPLE, _SAMPLE - 1 - j)
-            cut = sample[_SAMPLE - 1 - j]
-            for i in range(n):  # branch-free: write always, advance when kept
-                v = values[i]
-                scratch[c] = v
-                c += v >= cut
-            if c >= reach:
-                base = n - c
-                return _select_pair(scratch, c, k - base, k1 - base)
-        else:
-            _select(sample, 0, _SAMPLE, j)
-            cut = sample[j]
-            for i in range(n):
-                v = values[i]
-                scratch[c] = v
-                c += v <= cut
-            if c >= reach:
-                return _select_pair(scratch, c, k, k1)
-    scratch[:n] = values[:n]
-    return _select_pair(scratch, n, k, k1)
-
-
-@numba.njit(nogil=True, cache=True)
-def _select_pair(values, n, k, k1):
-    """Order statistics k and k1 = k or k + 1 of ``values[:n]`` (reordered)."""
-    _select(values, 0, n, k)
-    if k1 == k:
-        return values[k], values[k]
-    best = values[k + 1]
-    for i in range(k + 2, n):
-        if values[i] < best:
-            best = values[i]
-    return values[k], best
-
-
-@numba.njit(nogil=True, cache=True)
-def _select(values, lo, hi, k):
-    """Reorder ``values[lo:hi]`` so that ``values[k]`` is its (k - lo)-th smallest, the
-    smaller before it and the larger after it.
-
-    Quickselect with a median-of-three pivot and a branch-free Lomuto partition (every
-    element is swapped, the boundary advances by the comparison): the comparisons of a
-    selection are unpredictable, and a mispredicted branch costs more than the swap.
-    Values equal to the pivot are gathered after the smaller ones, so ties end it.
-    """
-    while hi - lo > 1:
-        mid = (lo + hi) >> 1
-        a, b, c = values[lo], values[mid], values[hi - 1]
-        pivot = max(min(a, b), min(max(a, b), c))
-        store = lo
-        for i in range(lo, hi):
-            v = values[i]
-            values[i] = values[store]
-            values[store] = v
-            store += v < pivot
-        if k < store:
-            hi = store
-            continue
-        equal = store
-        for i in range(store, hi):
-            v = values[i]
-            values[i] = values[equal]
-            values[equal] = v
-            equal += v == pivot
-        if k < equal:
-            return
-        lo = equal
-
-
-@numba.njit(nogil=True, cache=True, inline="always")
-def _lerp(lo, hi, t):
-    """NumPy's ``_lerp``: from the nearer end, so that t = 0 and t = 1 are exact."""
-    diff = hi - lo
-    if t >= 0.5:
-        return hi - diff * (1.0 - t)
-    return lo + diff * t
