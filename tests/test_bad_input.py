@@ -168,7 +168,7 @@ def test_bad_per_customer_settings(maps):
 
 @pytest.mark.parametrize("spec,match,column", [
     ({"purchase_rate": 1.1, "loyalty": 2}, r"^scenario names unknown field 'loyalty'; fields "
-     r"are \['benchmark_rate', 'benchmark_retention', 'benchmark_spend', 'development_costs', ",
+     r"are \['benchmark_rate', 'benchmark_retention', 'benchmark_spend', 'development_cost', ",
      "loyalty"),
     ({"name": "x", "spend": "lots"}, None, None),  # a column name: checked at evaluation
     ({"name": "x", "margin": -0.5}, r"^scenario 'x': margin must be a number >= 0, a Series "

@@ -338,7 +338,7 @@ def test_a_custom_scenario_in_words_and_group_intervals(cdnow_cal, tmp_path):
     gg = GammaGamma().fit(cdnow_cal, method="map")
     summary = cdnow_cal.iloc[:300]
     valuer = CustomerValue(bg, gg, margin=0.25, retention_cost=0.4, max_draws=20)
-    push = Scenario("push", purchase_rate=2.0, spend=1.5, retention_costs=1.5)
+    push = Scenario("push", purchase_rate=2.0, spend=1.5, retention_cost=1.5)
     value = valuer.evaluate(summary, push)
     kwargs = {"summary": summary, "transactions_model": bg, "spend_model": gg,
               "value": value, "currency": "€"}

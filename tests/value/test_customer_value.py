@@ -152,7 +152,7 @@ def test_base_cash_flows_are_the_sum_of_the_customers(maps, sub, stop):
     cv = CustomerValue(*maps, margin=0.3, retention_cost=0.5, development_cost=[0.1] * 12,
                        costs_stop_at_churn=stop)
     scenario = Scenario(purchase_rate=1.2, dropout=0.8, spend=1.1, margin=1.2,
-                        retention_costs=0.5)
+                        retention_cost=0.5)
     base = cv.evaluate(sub, scenario).cash_flows.loc["potential"]
     summed = cv.cash_flows(sub, scenario).groupby(level="period").sum()
     for col in ("p_active", "revenue", "margin", "costs", "discounted_net"):

@@ -197,7 +197,7 @@ def scenario_words(assumptions: dict) -> str:
                      f"customers is raised to their level")
     labels = {"purchase_rate": "purchase rate", "dropout": "chance of dropping out",
               "spend": "spend per purchase", "margin": "margin",
-              "development_costs": "development costs", "retention_costs": "retention costs"}
+              "development_cost": "development costs", "retention_cost": "retention costs"}
     for key, label in labels.items():
         factor = s.get(key, 1.0)
         if isinstance(factor, str):

@@ -19,6 +19,7 @@ from lifevalue.value import benchmarks as bm
 from lifevalue.value import scoring_kernel as sk
 from lifevalue.value.results import _base_row
 from lifevalue.value.scenarios import as_scenario
+from lifevalue.value.tables import alive_tables
 
 
 class CashFlows:
@@ -55,8 +56,8 @@ class CashFlows:
         first = srt[starts]
         smult = mults["spend"] * np.ones(len(x))
         marg = factors["M"][0] * mults["margin"]
-        dev = factors["O"][0] * mults["development_costs"]
-        ret = factors["R"][0] * mults["retention_costs"]
+        dev = factors["O"][0] * mults["development_cost"]
+        ret = factors["R"][0] * mults["retention_cost"]
         sums = {"n": np.ones(len(x)), "s": smult, "sm": smult * m, "sM": smult * marg,
                 "smM": smult * m * marg}
         if self.costs_stop_at_churn:
@@ -90,8 +91,8 @@ class CashFlows:
     def _flows(self, f, factors, mults) -> pd.DataFrame:
         """The base's expected flows per period, from :meth:`_tables`."""
         d, P = self.grid.discount, self.grid.horizon
-        dev = factors["O"][0] * mults["development_costs"]
-        ret = factors["R"][0] * mults["retention_costs"]
+        dev = factors["O"][0] * mults["development_cost"]
+        ret = factors["R"][0] * mults["retention_cost"]
         if self.costs_stop_at_churn:  # sum over customers of P_t (O_i o_t + R_i r_t)
             costs = f["cost_O"] * factors["O"][1] + f["cost_R"] * factors["R"][1]
         else:
@@ -143,8 +144,8 @@ class CashFlows:
                 spend = spend * bm.spend_multiplier(bench["spend"][:, None], w, spend)
             spend = (spend * mults["spend"][sl])[..., None]
             M = (factors["M"][0][sl] * mults["margin"][sl])[:, None] * factors["M"][1]
-            O = (factors["O"][0][sl] * mults["development_costs"][sl])[:, None] * factors["O"][1]
-            R = (factors["R"][0][sl] * mults["retention_costs"][sl])[:, None] * factors["R"][1]
+            O = (factors["O"][0][sl] * mults["development_cost"][sl])[:, None] * factors["O"][1]
+            R = (factors["R"][0][sl] * mults["retention_cost"][sl])[:, None] * factors["R"][1]
             revenue = (bought * spend).mean(axis=0)
             out["p_active"][sl] = active.mean(axis=0)
             out["revenue"][sl] = revenue
@@ -203,8 +204,6 @@ class CashFlows:
         simulated future ``(S_sim,)``, from the same compiled scorer as
         :meth:`evaluate` (one compiled simulation for customers and prospects alike;
         its stream is that of the first customer of block 0)."""
-        from lifevalue.value.customer_value import _alive_tables  # it imports this module
-
         sk.notice_if_compiling()
         x, t_x, T, m = (np.zeros(1) for _ in range(4))
         draws = self._draws()
@@ -213,7 +212,7 @@ class CashFlows:
         plan = self._plan(summary, x, T, mults)
         grid = self._grid(bgd, plan[0])
         tables = {"current": self._tables(bgd, grid.nodes, factors)}
-        alive = _alive_tables(bgd, x, t_x, T)
+        alive = alive_tables(bgd, x, t_x, T)
         per, shared = self._kernel_inputs(bgd, ggd, x, t_x, T, m, factors, {"current": mults},
                                           {"current": plan}, tables, ["current"], alive, None,
                                           {"current": grid})

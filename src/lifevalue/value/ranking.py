@@ -53,11 +53,13 @@ class Ranking:
                 rows[i] = e[j] if kind == "param" else y[j]
         return cmp.prob_more_valuable(rows[0], rows[1])
 
-    def _compare(self, customers, sketches, order, offset, chunks, kernel_args, consts):
+    def _compare(self, customers, sketches, order, offset, chunks, kernel_args, consts,
+                 kept=None):
         """The second pass of the comparisons: each customer's current values again,
         placed in the per-draw sketches of the first (:mod:`lifevalue.value.comparisons`).
-        Adds the rank, top-20% and level columns to ``customers``; returns the Lorenz
-        table."""
+        ``kept`` (per chunk start: expected values, P(alive) and simulated values, as the
+        first pass scored them) spares scoring them again. Adds the rank, top-20% and
+        level columns to ``customers``; returns the Lorenz table."""
         S, S_sim, lo_q, hi_q, c_thr, p_thr = consts
         param, pred = sketches[0]
         for other in sketches[1:]:
@@ -72,17 +74,21 @@ class Ranking:
 
         def one_chunk(sl):
             idx = order[sl]
-            seeds = cp.BlockRNG(self.random_seed, offset + sl.start, offset + sl.stop
-                                ).stream_seeds()
-            chunk = [a[..., idx] for a in current_only]
-            part = np.empty((len(sk.COLUMNS), len(idx)))
-            de, dy = np.empty((len(idx), 2, S)), np.empty((len(idx), 1, S_sim))
-            sk.score_customers(seeds, *shared[:7], *chunk, *shared[7:-3], S_sim, lo_q, hi_q,
-                               c_thr, p_thr, part, np.zeros((3, S)), np.zeros((3, S_sim)),
-                               np.zeros(0), np.zeros(0), np.zeros(0), de, dy)
-            pa = de[:, 1]
-            r_param, _ = param.place(de[:, 0], pa)
-            r_pred, levels = pred.place(dy[:, 0], cycled(pa, S_sim))
+            if kept is not None:
+                expected, pa, simulated = kept[sl.start]
+            else:
+                seeds = cp.BlockRNG(self.random_seed, offset + sl.start, offset + sl.stop
+                                    ).stream_seeds()
+                chunk = [np.ascontiguousarray(a[..., idx]) for a in current_only]
+                part = np.empty((len(sk.COLUMNS), len(idx)))
+                de, dy = np.empty((len(idx), 2, S)), np.empty((len(idx), 1, S_sim))
+                sk.score_customers(seeds, *shared[:7], *chunk, *shared[7:-3], S_sim, lo_q,
+                                   hi_q, c_thr, p_thr, part, np.zeros((3, S)),
+                                   np.zeros((3, S_sim)), np.zeros(0), np.zeros(0),
+                                   np.zeros(0), de, dy)
+                expected, pa, simulated = de[:, 0], de[:, 1], dy[:, 0]
+            r_param, _ = param.place(expected, pa)
+            r_pred, levels = pred.place(simulated, cycled(pa, S_sim))
             block = np.empty((len(cols), len(idx)))
             block[0:2] = np.quantile(r_param, [lo_q, hi_q], axis=1)
             block[2:4] = np.quantile(r_pred, [lo_q, hi_q], axis=1)

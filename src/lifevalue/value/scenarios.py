@@ -21,7 +21,7 @@ Multipliers, applied on top of the benchmark:
   current share KA of the customer's category spend), spend scales by
   ``max(target / current, 1)``: a customer grows to the target share, never shrinks.
   Without that column the share of wallet is unknown and this field has no effect;
-* ``margin``, ``development_costs``, ``retention_costs`` scale M, O and R.
+* ``margin``, ``development_cost``, ``retention_cost`` scale M, O and R.
 
 Each multiplier is a number, a pandas Series indexed by customer id (per customer),
 or the name of a summary column. :meth:`Scenario.by_segment` builds per-customer
@@ -40,7 +40,7 @@ ambitious     0.90 (top 10%)   0.60
 ============  ===============  =====================
 
 ``neutral`` gives a potential equal to current value, exactly. Costs stay at x1.00 in
-the presets; developing a customer usually costs more, so set ``development_costs`` for
+the presets; developing a customer usually costs more, so set ``development_cost`` for
 your business.
 """
 
@@ -56,8 +56,8 @@ import pandas as pd
 
 from lifevalue import validation as v
 
-MULTIPLIERS = ("purchase_rate", "dropout", "spend", "margin", "development_costs",
-               "retention_costs")
+MULTIPLIERS = ("purchase_rate", "dropout", "spend", "margin", "development_cost",
+               "retention_cost")
 BENCHMARKS = ("benchmark_rate", "benchmark_spend", "benchmark_retention")
 
 
@@ -68,7 +68,7 @@ class Scenario:
     Parameters
     ----------
     name : str
-    purchase_rate, dropout, spend, margin, development_costs, retention_costs
+    purchase_rate, dropout, spend, margin, development_cost, retention_cost
         Multipliers (1.0 means unchanged): a number, a customer-indexed Series or a
         summary column name.
     target_share_of_wallet : float in (0, 1], optional
@@ -88,8 +88,8 @@ class Scenario:
     dropout: object = 1.0
     spend: object = 1.0
     margin: object = 1.0
-    development_costs: object = 1.0
-    retention_costs: object = 1.0
+    development_cost: object = 1.0
+    retention_cost: object = 1.0
     target_share_of_wallet: float | None = None
     benchmark_rate: float | None = None
     benchmark_spend: float | None = None
