@@ -241,7 +241,7 @@ class GammaGamma(BaseModel):
 def _average_ranks(values: np.ndarray) -> np.ndarray:
     """Ranks 1..n with ties given their average rank (``scipy.stats.rankdata``), from the
     sorted distinct values and their counts."""
-    from lifevalue.models.likelihoods import _sorted_codes
+    from lifevalue.models.rows import _sorted_codes
 
     codes, distinct = _sorted_codes(values)
     counts = np.bincount(codes, minlength=len(distinct)).astype("float64")

@@ -27,7 +27,7 @@ import pandas as pd
 
 from lifevalue import validation as v
 from lifevalue.models.customer_posterior import RNG_BLOCK
-from lifevalue.models.likelihoods import unique_rows
+from lifevalue.models.rows import unique_rows
 
 #: Target number of float64 cells (draws x customers x periods) per chunk.
 CELLS_PER_CHUNK = 4_000_000

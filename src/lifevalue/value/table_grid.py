@@ -63,7 +63,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lifevalue.models.likelihoods import unique_rows
+from lifevalue.models.rows import unique_rows
 from lifevalue.value import benchmarks as bm
 
 #: Node spacing in ``log(alpha_ref + T)``; see the module's error bound.

@@ -20,7 +20,7 @@ from lifevalue.models.compiled_closed_forms import (
     p_alive_draws,
     purchases_and_survival,
 )
-from lifevalue.models.likelihoods import unique_rows
+from lifevalue.models.rows import unique_rows
 from lifevalue.value import benchmarks as bm
 from lifevalue.value import table_grid as tg
 
