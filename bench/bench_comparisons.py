@@ -1,9 +1,8 @@
 """What potential value and the comparisons between customers cost, at every size.
 
-Scores the same simulated customers (``bench_value.simulate``: CDNOW's estimates, T in
-whole days; ``--continuous-t`` draws T to 0.01 week instead) with the same 1000 posterior
-draws (``bench_value.posterior_draws``) over 12 monthly periods, three ways, each in a
-fresh process:
+Scores the same simulated customers as ``bench_value.py`` (CDNOW's estimates, T in
+whole days; ``--continuous-t``: T to 0.01 week) with the same 1000 posterior draws over
+12 monthly periods, three ways, each in a fresh process:
 
 ``current``
     ``evaluate(summary, "neutral")``: current value with both intervals (the neutral
@@ -34,18 +33,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import measure, ratio, run_worker  # noqa: E402
 from bench_value import (  # noqa: E402
     ANNUAL_RATE,
     CI,
     HORIZON,
-    TRUE_BG,
-    TRUE_GG,
-    posterior_draws,
-    simulate,
+    _load,
+    lifevalue_inputs,
+    make_inputs,
 )
 
 CASES = {"current": ("neutral", False), "potential": ("realistic", False),
@@ -55,24 +51,10 @@ CASES = {"current": ("neutral", False), "potential": ("realistic", False),
 def worker(spec: dict) -> dict:
     import warnings
 
-    import arviz as az
-    import pandas as pd
-
-    from lifevalue.models import BetaGeo, GammaGamma
     from lifevalue.value import CustomerValue
 
     warnings.simplefilter("ignore")
-    with np.load(spec["data"]) as f:
-        summary = pd.DataFrame({k: f[k] for k in ("frequency", "recency", "T",
-                                                  "monetary_value")},
-                               index=pd.Index(f["customer_id"], name="customer_id"))
-        post = {k[5:]: f[k] for k in f.files if k.startswith("post_")}
-    summary.attrs["time_unit"] = "W"
-    models = []
-    for cls, names in ((BetaGeo, TRUE_BG), (GammaGamma, TRUE_GG)):
-        model = cls.from_params(names, time_unit="W")
-        model.idata_ = az.from_dict({"posterior": {k: post[k] for k in names}})
-        models.append(model)
+    summary, models = lifevalue_inputs(*_load(spec["data"]))
     cv = CustomerValue(*models, period="M", horizon=HORIZON, annual_discount_rate=ANNUAL_RATE,
                        margin=1.0, retention_cost=0.5, ci=CI, max_draws=spec["draws"])
     potential, comparisons = CASES[spec["case"]]
@@ -99,20 +81,10 @@ def main(argv=None) -> int:
         print(json.dumps(worker(json.loads(args.worker))))
         return 0
     rows = []
+    resolution = "continuous" if args.continuous_t else "day"
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.sizes:
-            summary = simulate(n, args.seed)
-            if args.continuous_t:
-                rng = np.random.default_rng([args.seed, n])
-                T = np.round(summary["T"].to_numpy() + rng.uniform(0, 1, n), 2)
-                summary["recency"] = np.minimum(summary["recency"].to_numpy(), T)
-                summary["T"] = T
-            path = Path(tmp) / f"in_{n}.npz"
-            post = posterior_draws(args.draws, args.seed)
-            np.savez(path, customer_id=summary.index.to_numpy(),
-                     **{c: summary[c].to_numpy() for c in ("frequency", "recency", "T",
-                                                             "monetary_value")},
-                     **{f"post_{k}": a for k, a in post.items()})
+            path = make_inputs(Path(tmp), n, args.draws, args.seed, resolution)
             ref = None
             for case in args.cases:
                 row = run_worker(__file__, {"data": str(path), "draws": args.draws,

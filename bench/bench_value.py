@@ -190,12 +190,13 @@ def _lifetimes_seconds(cols) -> float:
     return best
 
 
-def _lifevalue(cols, post, draws, case="lifevalue"):
+def lifevalue_inputs(cols, post):
+    """The summary frame of the inputs and lifevalue's ``BetaGeo`` and ``GammaGamma``
+    holding the saved draws (not fitted)."""
     import arviz as az
     import pandas as pd
 
     from lifevalue.models import BetaGeo, GammaGamma
-    from lifevalue.value.customer_value import CustomerValue
 
     summary = pd.DataFrame({k: cols[k] for k in ("frequency", "recency", "T",
                                                   "monetary_value")},
@@ -207,6 +208,13 @@ def _lifevalue(cols, post, draws, case="lifevalue"):
         # ArviZ 1: a DataTree with a posterior group
         model.idata_ = az.from_dict({"posterior": {k: post[k] for k in names}})
         models.append(model)
+    return summary, models
+
+
+def _lifevalue(cols, post, draws, case="lifevalue"):
+    from lifevalue.value.customer_value import CustomerValue
+
+    summary, models = lifevalue_inputs(cols, post)
     cv = CustomerValue(*models, period="M", horizon=HORIZON,
                        annual_discount_rate=ANNUAL_RATE, margin=1.0, ci=CI, max_draws=draws)
     potential = POTENTIAL[case]
