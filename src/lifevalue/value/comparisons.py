@@ -73,8 +73,10 @@ def sketch_add(values, pa, inactive_below, scale, counts, active, sums):
     BINS)`` of all customers, of the active ones and of the sums of ``max(v, 0)``."""
     h = 2.0 * EXTENT / BINS
     n, D = values.shape
-    for i in range(n):
-        for j in range(D):
+    # draw by draw: one draw's histograms stay in cache while its customers go in (the
+    # other order touched a different 16 KB row per value and cost twice the time)
+    for j in range(D):
+        for i in range(n):
             v = values[i, j]
             b, _ = _bin(v, scale, h)
             counts[j, b] += 1.0
@@ -91,8 +93,8 @@ def assign(values, pa, inactive_below, scale, above, counts, above_act, counts_a
     level counts (into ``levels (n, 5)``, :data:`LEVELS`)."""
     h = 2.0 * EXTENT / BINS
     n, D = values.shape
-    for i in range(n):
-        for j in range(D):
+    for j in range(D):  # draw by draw, as in sketch_add
+        for i in range(n):
             v = values[i, j]
             b, frac = _bin(v, scale, h)
             ranks[i, j] = 1.0 + above[j, b] + (1.0 - frac) * max(counts[j, b] - 1.0, 0.0)
