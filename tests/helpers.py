@@ -21,3 +21,15 @@ def random_log(rng, n_customers=30, max_tx=6, start="2020-01-01", span_days=400,
     if not with_amount:
         log = log.drop(columns="amount")
     return log.sample(frac=1.0, random_state=int(rng.integers(1 << 31))).reset_index(drop=True)
+
+
+def assert_counts_match_closed_forms(counts, expected, no_purchase):
+    """Simulated purchase counts ``(n_sims, n)`` against a model's closed forms per
+    customer: the mean count and the share without a purchase, each within 5 Monte-Carlo
+    standard errors."""
+    n_sims = counts.shape[0]
+    se = counts.std(axis=0) / np.sqrt(n_sims)
+    assert (np.abs(counts.mean(axis=0) - expected) <= 5 * se + 1e-12).all()
+    share = (counts == 0).mean(axis=0)
+    band = 5 * np.sqrt(no_purchase * (1 - no_purchase) / n_sims) + 1e-9
+    assert (np.abs(share - no_purchase) <= band).all()

@@ -185,10 +185,7 @@ def prob_no_purchase(r, alpha, a, b, x, t_x, T, t):
     >>> round(float(prob_no_purchase(0.525, 6.183, 0.891, 1.614, 0, 0.0, 38.86, 39)), 4)
     0.8912
     """
-    x = np.asarray(x, dtype="float64")
-    alive = p_alive(r, alpha, a, b, x, t_x, T)
-    quiet = np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t)))
-    return 1.0 - alive + alive * quiet
+    return bg.no_purchase_given_alive(r, alpha, x, T, t, p_alive(r, alpha, a, b, x, t_x, T))
 
 
 def simulate_counts(params: dict, x, t_x, T, horizon: float, rng: BlockRNG):

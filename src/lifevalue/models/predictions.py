@@ -135,7 +135,16 @@ def prob_no_purchase(r, alpha, a, b, x, t_x, T, t):
     0.8554
     """
     x = np.asarray(x, dtype="float64")
-    alive = p_alive(r, alpha, a, b, x, t_x, T)
+    return no_purchase_given_alive(r, alpha, x, T, t, p_alive(r, alpha, a, b, x, t_x, T))
+
+
+def no_purchase_given_alive(r, alpha, x, T, t, alive):
+    """``1 - P(alive) + P(alive) ((alpha+T)/(alpha+T+t))^(r+x)``: no purchase in (T, T+t]
+    for the BG/NBD family, in which an active customer drops out only at a purchase, so
+    one without a purchase in the window was active throughout it or had already left
+    (FHL 2005a, eq. 6, with the posterior rate Gamma(r+x, alpha+T) of section 3).
+    ``alive`` is the model's P(alive)."""
+    x = np.asarray(x, dtype="float64")
     quiet = np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t)))
     return 1.0 - alive + alive * quiet
 
