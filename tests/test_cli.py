@@ -119,6 +119,46 @@ def test_report_names_the_currency_and_checks_the_holdout(model_dir, cdnow_csv, 
     assert text.count("data:text/csv;charset=utf-8;base64,") == 3
 
 
+def test_fit_score_and_report_with_the_mbgnbd(cdnow_csv, tmp_path):
+    """--model mbgnbd is saved in fit.json; score and report value with that model, whose
+    one-time buyers may have churned."""
+    from lifevalue.models import ModifiedBetaGeo
+
+    out = tmp_path / "mbg"
+    run("fit", cdnow_csv, "--out", out, *DATES, "--method", "map", "--customer-id", "cust",
+        "--amount", "spend", "--model", "mbgnbd", "--no-progress")
+    assert json.loads((out / "fit.json").read_text())["options"]["fit"]["model"] == "mbgnbd"
+    model, _, _ = cli.load_bundle(out)
+    assert type(model) is ModifiedBetaGeo
+    scores = tmp_path / "scores.csv"
+    run("score", out, cdnow_csv, "--margin", "0.3", "--max-draws", "1", "--out", scores)
+    frame = pd.read_csv(scores, index_col="cust")
+    summary = lifevalue.calibration_part(lifevalue.summarize(
+        pd.read_csv(cdnow_csv), customer_id="cust", amount="spend",
+        calibration_end="1997-09-30", observation_end="1998-06-30"))
+    one_time = summary.index[summary["frequency"] == 0]
+    assert len(frame) == 2357 and (frame.loc[one_time, "p_alive_mean"] < 1).all()
+    pd.testing.assert_series_equal(frame["p_alive_mean"].sort_index(), model.p_alive(
+        summary)["p_alive_mean"].sort_index(), check_names=False, rtol=1e-9)
+    report = tmp_path / "r.html"
+    run("report", out, cdnow_csv, "--margin", "0.3", "--max-draws", "20", "--out", report)
+    assert "Purchases and dropout (MBG/NBD)" in report.read_text()
+
+
+def test_a_model_folder_naming_an_unknown_model_is_refused(model_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "m"
+    shutil.copytree(model_dir.resolve(), copy)
+    info = json.loads((copy / "fit.json").read_text())
+    info["options"]["fit"]["model"] = "paretonbd"
+    (copy / "fit.json").write_text(json.dumps(info))
+    with pytest.raises(lifevalue.validation.InputError, match=r"fit\.json names the "
+                       r"transaction model 'paretonbd', which lifevalue cannot value \(known: "
+                       r"bgnbd, mbgnbd\)$"):
+        cli.load_bundle(copy)
+
+
 def test_demo_uses_the_defaults_and_lists_every_file_it_wrote(tmp_path, monkeypatch):
     calls = []
     real = pipeline.fit_models

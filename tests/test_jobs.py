@@ -45,6 +45,8 @@ def test_a_good_job_gets_its_defaults_and_paths(tmp_path):
      "job.toml: unknown key 'value.max_drawz' (known in [value]: margin, development_cost"),
     (('method = "map"', 'method = "nuts"'),
      "job.toml: 'fit.method' must be one of 'mcmc', 'map', 'laplace', got 'nuts'"),
+    (('method = "map"', 'method = "map"\nmodel = "paretonbd"'),
+     "job.toml: 'fit.model' must be one of 'bgnbd', 'mbgnbd', got 'paretonbd'"),
     (("max_draws = 1", 'max_draws = "1"'),
      "job.toml: 'value.max_draws' must be an integer, got '1' (str)"),
     (("max_draws = 1", "max_draws = true"),
@@ -114,6 +116,19 @@ def test_run_fits_scores_reports_and_compares(tmp_path, cdnow_log):
     assert "value option margin = 0.3: as saved with the model at fit" in again.stderr
     pd.testing.assert_series_equal(pd.read_csv(out, index_col=0)["current_mean"],
                                    scores["current_mean"])
+
+
+def test_run_values_with_the_transaction_model_of_the_job(tmp_path, cdnow_log):
+    cdnow_log[["customer_id", "date", "amount"]].to_csv(tmp_path / "log.csv", index=False)
+    job = tmp_path / "job.toml"
+    job.write_text(GOOD.replace('method = "map"', 'method = "map"\nmodel = "mbgnbd"')
+                   + 'comparisons = false\n[score]\nout = "scores.csv"\n')
+    result = CliRunner().invoke(cli.main, ["run", str(job)])
+    assert result.exit_code == 0, result.stderr
+    assert "fitting ModifiedBetaGeo by map" in result.stderr
+    scores = pd.read_csv(tmp_path / "scores.csv", index_col=0)
+    # under the MBG/NBD a customer without repeat purchases is not certainly alive
+    assert len(scores) == 2357 and scores["p_alive_mean"].max() < 1
 
 
 def test_run_without_comparisons_writes_no_rank_columns(tmp_path, cdnow_log):

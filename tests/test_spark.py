@@ -74,6 +74,38 @@ def test_values_equal_local_evaluate(spark, cdnow_cal, cdnow_bg_mcmc, cdnow_gg_m
                                   check_names=False)
 
 
+@pytest.fixture(scope="module")
+def other_models(cdnow_cal):
+    from lifevalue.models import ModifiedBetaGeo, ParetoNBD
+
+    return {cls.__name__: cls().fit(cdnow_cal, method="map")
+            for cls in (ModifiedBetaGeo, ParetoNBD)}
+
+
+@pytest.mark.parametrize("name", ["ModifiedBetaGeo", "ParetoNBD"])
+def test_other_models_score_as_locally(spark, string_id_summary, other_models, name):
+    model = other_models[name]
+    kw = dict(t=39.0, ci=0.8, random_seed=11)
+    local = customer_scores(string_id_summary, model, **kw)
+    got = _local(score_customers(_spark_summary(spark, string_id_summary), model,
+                                 n_partitions=3, **kw), local.index)
+    pd.testing.assert_frame_equal(got, local, check_exact=True, check_names=False)
+    assert (local["purchases_pred_hi"] > local["purchases_pred_lo"]).any()
+
+
+def test_mbgnbd_values_equal_local_evaluate(spark, cdnow_cal, other_models):
+    cv = CustomerValue(other_models["ModifiedBetaGeo"], GammaGamma().fit(cdnow_cal, method="map"),
+                       margin=0.3, retention_cost=0.5, random_seed=5, horizon=6,
+                       min_simulations=300)
+    local = cv.evaluate(cdnow_cal, "realistic").customers
+    got = _local(value_customers(_spark_summary(spark, cdnow_cal), cv, "realistic",
+                                 n_partitions=4), local.index)
+    floats = [c for c in local.columns if c not in ("cell", "most_likely_cell")]
+    pd.testing.assert_frame_equal(got[floats], local[floats], check_exact=True,
+                                  check_names=False)
+    assert (local["p_alive_mean"] < 1).all()  # the MBG/NBD's P(alive), not the BG/NBD's
+
+
 def test_base_value_equals_local_evaluate(spark, cdnow_cal, cdnow_bg_mcmc, cdnow_gg_mcmc):
     # the partitions' per-draw totals add up to the local ones: the same base value, up
     # to the order of the additions

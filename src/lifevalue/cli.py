@@ -28,6 +28,7 @@ from pathlib import Path
 import click
 
 from lifevalue import pipeline as pl
+from lifevalue.cli_options import fit_options
 from lifevalue.pipeline import BUNDLE_FILES, load_bundle  # noqa: F401 - public names
 
 EXIT_UNEXPECTED, EXIT_INPUT, EXIT_NOT_CONVERGED, EXIT_MODEL = 1, 3, 4, 5
@@ -198,36 +199,6 @@ def main(verbose: bool) -> None:
 # -------------------------------------------------------------------------- commands
 
 
-def fit_options(f):
-    for opt in reversed([
-        click.option("--method", type=click.Choice(["mcmc", "map", "laplace"]), default="mcmc",
-                     show_default=True, help="NUTS, posterior mode, or Laplace + PSIS (falls "
-                     "back to NUTS when Pareto k-hat > 0.7)."),
-        click.option("--draws", type=int, default=None,
-                     help="Draws per chain [default: the library's, 500]."),
-        click.option("--tune", type=int, default=None,
-                     help="Tuning steps per chain [default: the library's, 300]."),
-        click.option("--chains", type=int, default=None,
-                     help="MCMC chains [default: the library's, 4]."),
-        click.option("--sampler", type=click.Choice(["compiled", "pymc", "nutpie", "numpyro"]),
-                     default=None, help="NUTS implementation for --method mcmc [default: the "
-                     "library's, 'compiled']."),
-        click.option("--seed", "fit_seed", type=int, default=0, show_default=True,
-                     help="Random seed of the fit."),
-        click.option("--strict", is_flag=True,
-                     help="Exit with code 4, saving nothing, if the fit did not converge."),
-        click.option("--progress/--no-progress", default=True, show_default=True,
-                     help="Show the sampler's progress."),
-        click.option("--mlflow", "mlflow_uri", default=None,
-                     help="Log parameters, diagnostics and the model files to this MLflow "
-                     "tracking URI (needs 'pip install lifevalue[mlflow]')."),
-        click.option("--mlflow-experiment", default="lifevalue", show_default=True,
-                     help="MLflow experiment name."),
-    ]):
-        f = opt(f)
-    return f
-
-
 @main.command(cls=_Command)
 @click.argument("transactions", type=click.Path(dir_okay=True))
 @_data_options(saved=False)
@@ -244,8 +215,8 @@ def fit(transactions, out, rejects, **kw):
 
     data = _data_given(kw)
     data = {k: (v if v is not None else pl.DATA_DEFAULTS[k]) for k, v in data.items()}
-    fit_opts = {k: kw[k] for k in ("method", "draws", "tune", "chains", "sampler", "strict",
-                                   "progress")}
+    fit_opts = {k: kw[k] for k in ("model", "method", "draws", "tune", "chains", "sampler",
+                                   "strict", "progress")}
     fit_opts["seed"] = kw["fit_seed"]
     mlflow = ({"tracking_uri": kw["mlflow_uri"], "experiment": kw["mlflow_experiment"]}
               if kw["mlflow_uri"] else None)
@@ -381,7 +352,7 @@ def run(job_file):
     """Run fit, score and report from one TOML JOB_FILE (see docs/cli.md).
 
     Sections: [input] (transactions, columns, dates, time_unit, on_bad_rows, rejects),
-    [fit] (out, method, draws, tune, chains, sampler, seed, strict, progress), [value]
+    [fit] (out, model, method, draws, tune, chains, sampler, seed, strict, progress), [value]
     (margin - required - and the other value options), [score] (out), [report] (out,
     title), [compare] (previous), [mlflow] (tracking_uri, experiment, run_name). Paths
     are relative to the job file. An invalid job file exits with code 3.

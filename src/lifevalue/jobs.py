@@ -53,6 +53,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
     },
     "fit": {
         "out": ("path", True, None, None),
+        "model": (STR, False, pl.VALUED_MODELS, "bgnbd"),
         "method": (STR, False, METHODS, "mcmc"),
         "draws": (INT, False, None, None),
         "tune": (INT, False, None, None),
@@ -194,7 +195,7 @@ def fit_step(transactions, out, data_opts: dict, fit_opts: dict, value_opts: dic
                                      else None)
     bg, gg = pl.fit_models(summary, fit_opts["method"], fit_opts["draws"], fit_opts["tune"],
                            fit_opts["chains"], fit_opts["sampler"], fit_opts["seed"],
-                           fit_opts["progress"])
+                           fit_opts["progress"], fit_opts.get("model", "bgnbd"))
     problems = [f"{type(m).__name__}: {'; '.join(m.convergence_problems())}"
                 for m in (bg, gg) if not m.converged]
     if problems and fit_opts["strict"]:

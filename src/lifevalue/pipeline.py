@@ -115,11 +115,11 @@ def as_of_calibration_end(summary):
 
 
 def fit_models(summary, method="mcmc", draws=None, tune=None, chains=None, sampler=None,
-               seed=0, progress=False):
-    """Fit BG/NBD and Gamma-Gamma; the models' warnings (convergence, customers left out
-    of a fit, spend-frequency correlation) are logged, not raised."""
+               seed=0, progress=False, model="bgnbd"):
+    """Fit the transaction model ``model`` (a name of :data:`VALUED_MODELS`) and
+    Gamma-Gamma; the models' warnings (convergence, customers left out of a fit,
+    spend-frequency correlation) are logged, not raised."""
     from lifevalue.models import (
-        BetaGeo,
         ConvergenceWarning,
         GammaGamma,
         SpendFrequencyCorrelationWarning,
@@ -131,7 +131,7 @@ def fit_models(summary, method="mcmc", draws=None, tune=None, chains=None, sampl
     with warnings.catch_warnings(record=True) as caught:
         for kind in (ConvergenceWarning, ZeroSpendWarning, SpendFrequencyCorrelationWarning):
             warnings.simplefilter("always", kind)
-        for cls in (BetaGeo, GammaGamma):
+        for cls in (transaction_model_class(model), GammaGamma):
             start = time.perf_counter()
             log.info("fitting %s by %s", cls.__name__, method)
             model = cls().fit(summary, method=method, draws=draws, tune=tune, chains=chains,
@@ -182,9 +182,10 @@ def load_bundle(path):
     Returns
     -------
     tuple
-        ``(BetaGeo, GammaGamma, info)``, ``info`` the content of ``fit.json``.
+        ``(transaction model, GammaGamma, info)``, ``info`` the content of ``fit.json``;
+        the transaction model is the one named at fit (BG/NBD for folders that name none).
     """
-    from lifevalue.models import BetaGeo, GammaGamma
+    from lifevalue.models import GammaGamma
     from lifevalue.validation import InputError
 
     # read every file from the version the link points to now, even if a concurrent
@@ -202,7 +203,12 @@ def load_bundle(path):
     if not isinstance(info, dict):
         raise InputError(f"model directory {str(path)!r}: fit.json does not hold an object",
                          column="model")
-    return (BetaGeo.load(path / "transactions_model.nc"),
+    name = ((info.get("options") or {}).get("fit") or {}).get("model") or "bgnbd"
+    if name not in VALUED_MODELS:
+        raise InputError(f"model directory {str(path)!r}: fit.json names the transaction "
+                         f"model {name!r}, which lifevalue cannot value (known: "
+                         f"{', '.join(VALUED_MODELS)})", column="model")
+    return (transaction_model_class(name).load(path / "transactions_model.nc"),
             GammaGamma.load(path / "spend_model.nc"), info)
 
 
@@ -329,13 +335,21 @@ def report_log_frame(transactions, opts: dict):
 
 #: The transaction models ``lifevalue compare-models`` can fit, by their CLI name.
 TRANSACTION_MODELS = {"bgnbd": "BetaGeo", "mbgnbd": "ModifiedBetaGeo", "paretonbd": "ParetoNBD"}
+#: Those that ``fit`` can fit and ``score``/``report`` value (the BG/NBD family).
+VALUED_MODELS = ("bgnbd", "mbgnbd")
+
+
+def transaction_model_class(name: str):
+    """The class of the transaction model with CLI name ``name``."""
+    from lifevalue import models as lm
+
+    return getattr(lm, TRANSACTION_MODELS[name])
 
 
 def compare_transaction_models(summary, names, method="mcmc", draws=None, tune=None,
                                chains=None, seed=0, progress=False, max_draws=1000):
     """Fit each named transaction model on the calibration part of a calibration/holdout
     ``summary`` and compare them (:func:`lifevalue.models.scorecard.compare_models`)."""
-    from lifevalue import models as lm
     from lifevalue.models.base import ConvergenceWarning
     from lifevalue.models.scorecard import compare_models
     from lifevalue.validation import InvalidOptionError
@@ -349,7 +363,7 @@ def compare_transaction_models(summary, names, method="mcmc", draws=None, tune=N
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         for name in names:
-            cls = getattr(lm, TRANSACTION_MODELS[name])
+            cls = transaction_model_class(name)
             start = time.perf_counter()
             log.info("fitting %s by %s", cls.__name__, method)
             fitted[name] = cls().fit(part, method=method, draws=draws, tune=tune,

@@ -306,12 +306,110 @@ def test_a_calibration_split_is_not_valued_silently(maps, cdnow_log):
     assert len(cv.evaluate(lv.calibration_part(split), "neutral").customers) == len(split)
 
 
-def test_other_transaction_models_are_refused_not_valued_as_bgnbd(cdnow_cal):
-    from lifevalue.models import GammaGamma, ModifiedBetaGeo, ParetoNBD
+def test_models_outside_the_bgnbd_family_are_refused_not_valued_as_bgnbd(cdnow_cal):
+    from lifevalue.models import ParetoNBD
 
     gg = GammaGamma().fit(cdnow_cal, method="map")
-    for cls in (ModifiedBetaGeo, ParetoNBD):
-        model = cls().fit(cdnow_cal, method="map")
-        with pytest.raises(v.InvalidOptionError, match=rf"^CustomerValue values BG/NBD models "
-                                                       rf"\(BetaGeo\) only; got {cls.__name__}$"):
-            CustomerValue(model, gg, margin=0.3)
+    model = ParetoNBD().fit(cdnow_cal, method="map")
+    with pytest.raises(v.InvalidOptionError, match=r"^CustomerValue values models of the "
+                       r"BG/NBD family \(BetaGeo, ModifiedBetaGeo\); got ParetoNBD$"):
+        CustomerValue(model, gg, margin=0.3)
+
+
+# ----------------------------------------------------------------- MBG/NBD
+
+
+@pytest.fixture(scope="module")
+def mbg_maps(cdnow_cal):
+    from lifevalue.models import ModifiedBetaGeo
+
+    return (ModifiedBetaGeo().fit(cdnow_cal, method="map"),
+            GammaGamma().fit(cdnow_cal, method="map"))
+
+
+def test_mbgnbd_value_equals_its_own_closed_forms(mbg_maps, cdnow_cal):
+    """The MBG/NBD's P(alive) and expected purchases (Batislam et al. 2007), written out
+    period by period, one-time buyers included: the engine's BG/NBD futures at b + 1
+    and its P(alive) rule give the same values."""
+    from lifevalue.models import modified_beta_geo_formulas as mf
+
+    bg, gg = mbg_maps
+    sub = cdnow_cal.iloc[:60]
+    assert (sub["frequency"] == 0).sum() > 10
+    cv = CustomerValue(bg, gg, margin=0.3, retention_cost=0.5, annual_discount_rate=0.08)
+    res = cv.evaluate(sub, "neutral")
+    e, s = bg.point_estimate(), gg.point_estimate()
+    x, t_x, T, m = (sub[c].to_numpy() for c in ("frequency", "recency", "T",
+                                                 "monetary_value"))
+    edges = cv.grid.edges
+    cum = mf.expected_purchases(*e.values(), x[:, None], t_x[:, None], T[:, None],
+                                edges[None, :])
+    spend = pr.expected_spend(*s.values(), x, np.where(x > 0, m, 0.0))[:, None]
+    d = cv.grid.discount
+    want = (0.3 * np.diff(cum, axis=1) * spend * d).sum(axis=1) - 0.5 * d.sum()
+    np.testing.assert_allclose(res.customers["current_mean"], want, rtol=tg.BOUND)
+    np.testing.assert_allclose(res.customers["p_alive_mean"],
+                               mf.p_alive(*e.values(), x, t_x, T), rtol=1e-12)
+    assert (res.customers.loc[x == 0, "p_alive_mean"] < 1).all()
+
+
+def test_mbgnbd_tabulated_and_direct_p_alive_agree(mbg_maps, cdnow_cal, monkeypatch):
+    from lifevalue.models import compiled_closed_forms as ccf
+
+    sub = cdnow_cal.iloc[::7]
+    kwargs = dict(margin=0.3, retention_cost=0.5, min_simulations=200)
+    tab = CustomerValue(*mbg_maps, **kwargs).evaluate(sub, "realistic")
+    monkeypatch.setattr(ccf, "MAX_TABULATED", 0)
+    direct = CustomerValue(*mbg_maps, **kwargs).evaluate(sub, "realistic")
+    for col in ("p_alive_mean", "current_mean", "potential_mean", "growth_param_hi"):
+        np.testing.assert_allclose(direct.customers[col], tab.customers[col], rtol=1e-11)
+
+
+def test_mbgnbd_prospect_value_by_hand(mbg_maps):
+    from lifevalue.models import modified_beta_geo_formulas as mf
+
+    bg, gg = mbg_maps
+    cv = CustomerValue(bg, gg, margin=0.25, period="M", horizon=6, annual_discount_rate=0.1)
+    out = cv.prospect_value(acquisition_cost=2.0)
+    est, gest = bg.point_estimate(), gg.point_estimate()
+    purchases = np.diff(mf.expected_purchases_new_customer(*est.values(), cv.grid.edges))
+    spend = gest["p"] * gest["gamma"] / (gest["q"] - 1)
+    by_hand = (purchases * spend * 0.25 * cv.grid.discount).sum() - 2.0
+    assert out.loc["prospect", "value_mean"] == pytest.approx(by_hand, rel=1e-9)
+
+
+def test_mbgnbd_simulation_agrees_with_expectation(mbg_maps, cdnow_cal):
+    # the simulated futures of MBG/NBD customers, one-time buyers (who may have dropped
+    # out at once) included, average to the closed-form expectation
+    sub = cdnow_cal.iloc[::3]
+    res = CustomerValue(*mbg_maps, margin=0.3, min_simulations=4000).evaluate(sub, "realistic")
+    for name in ("current", "potential"):
+        simulated = res.draw_totals[(name, "simulated")].mean()
+        expected = res.draw_totals[(name, "expected")].mean()
+        assert simulated == pytest.approx(expected, rel=0.02)
+    per_cell = res.customers[["p_retain", "p_develop", "p_phase_out"]].sum(axis=1)
+    np.testing.assert_allclose(per_cell, 1.0, atol=1e-12)
+
+
+def test_mbgnbd_dropout_benchmark_is_the_populations(mbg_maps):
+    """The retention benchmark is a quantile of the population's dropout probability,
+    Beta(a, b) in the MBG/NBD's own b (not the b + 1 of its futures)."""
+    from scipy import special
+
+    bg, gg = mbg_maps
+    cv = CustomerValue(bg, gg, margin=0.3)
+    bgd, ggd = cv._draws()[:2]
+    bench = cv._benchmarks(bgd, ggd, Scenario(benchmark_retention=0.75))
+    e = bg.point_estimate()
+    assert bench["dropout"][0] == pytest.approx(special.betaincinv(e["a"], e["b"], 0.25))
+
+
+def test_cash_flows_of_mbgnbd_customers_add_up_to_the_value(mbg_maps, cdnow_cal):
+    sub = cdnow_cal.iloc[:40]
+    cv = CustomerValue(*mbg_maps, margin=0.3, retention_cost=0.2, costs_stop_at_churn=True)
+    result = cv.evaluate(sub, "realistic").customers
+    flows = cv.cash_flows(sub, "realistic")
+    np.testing.assert_allclose(flows["discounted_net"].groupby(level=0).sum(),
+                               result["potential_mean"], rtol=tg.BOUND)
+    np.testing.assert_allclose(flows["p_active"].unstack()[1], result["p_alive_mean"],
+                               rtol=1e-9)

@@ -4,14 +4,14 @@ or reads back what the first pass kept."""
 import numpy as np
 import pytest
 
-from lifevalue.models import BetaGeo, GammaGamma
+from lifevalue.models import BetaGeo, GammaGamma, ModifiedBetaGeo
 from lifevalue.value import CustomerValue
 from lifevalue.value import customer_value as cv_module
 
 
-@pytest.fixture(scope="module")
-def cv(cdnow_cal):
-    bg = BetaGeo().fit(cdnow_cal, method="laplace", random_seed=2)
+@pytest.fixture(scope="module", params=[BetaGeo, ModifiedBetaGeo])
+def cv(cdnow_cal, request):
+    bg = request.param().fit(cdnow_cal, method="laplace", random_seed=2)
     gg = GammaGamma().fit(cdnow_cal, method="laplace", random_seed=2)
     return CustomerValue(bg, gg, margin=0.3, retention_cost=0.5, max_draws=300, chunk_size=128)
 

@@ -178,12 +178,18 @@ def _expm1(y, exp_y):
     return series if abs(y) < 0.01 else exp_y - 1.0
 
 
-def p_alive_draws(r, alpha, a, b, x, t_x, T) -> np.ndarray:
+def p_alive_draws(r, alpha, a, b, x, t_x, T, first_dropout: float = 1.0) -> np.ndarray:
     """P(alive) for draws ``(S,)`` and customers ``(n,)``, shape ``(S, n)``.
 
     Fader, Hardie & Lee (2008): ``1 / (1 + [x>0] a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x))``;
     exactly 1 without repeat purchases. Equals
     :func:`lifevalue.models.predictions.p_alive` to rounding.
+
+    ``first_dropout`` is the purchase at which the first chance to drop out comes: 1
+    for the BG/NBD (after the first repeat purchase), 0 for the MBG/NBD (right after
+    the first purchase; Batislam, Denizel & Filiztekin 2007), which is this
+    formula with ``b`` one larger (``b + 1`` for the MBG/NBD's ``b``) and x = 0 included:
+    ``1 / (1 + a/(b+x) ((alpha+T)/(alpha+t_x))^(r+x))``.
 
     Examples
     --------
@@ -193,7 +199,7 @@ def p_alive_draws(r, alpha, a, b, x, t_x, T) -> np.ndarray:
     """
     arrays = [np.ascontiguousarray(v, dtype="float64") for v in (r, alpha, a, b, x, t_x, T)]
     out = np.empty((len(arrays[0]), len(arrays[4])))
-    _p_alive(*arrays, out)
+    _p_alive(*arrays, float(first_dropout), out)
     return out
 
 
@@ -228,27 +234,28 @@ def _no_purchase(r, alpha, x, T, window, out):
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy", fastmath=_FASTMATH)
-def _p_alive(r, alpha, a, b, x, t_x, T, out):
+def _p_alive(r, alpha, a, b, x, t_x, T, first, out):
     S, n = out.shape
     for s in range(S):
         for i in range(n):
-            out[s, i] = p_alive_one(r[s], alpha[s], a[s], b[s], x[i], t_x[i], T[i])
+            out[s, i] = p_alive_one(r[s], alpha[s], a[s], b[s], x[i], t_x[i], T[i], first)
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy", fastmath=_FASTMATH, inline="always")
-def p_alive_one(r, alpha, a, b, x, t_x, T):
+def p_alive_one(r, alpha, a, b, x, t_x, T, first):
     """P(alive) of one customer at one draw (Fader, Hardie & Lee 2008), as a logistic function of
     the log odds of having dropped out (as :func:`lifevalue.models.predictions.p_alive`),
-    so that it never overflows; exactly 1 without repeat purchases.
+    so that it never overflows; exactly 1 before the first chance to drop out
+    (``x < first``; see :func:`p_alive_draws`).
 
     Branch-free, with the vectorisable exp and log of :mod:`lifevalue.models.kernels`
     (a few ulp from libm's, and about four times faster here in SIMD lanes): the loops
     that call it over draws or customers run in vector lanes.
     """
-    lo = (_log_positive(a) - _log_positive(b + max(x, 1.0) - 1.0)
+    lo = (_log_positive(a) - _log_positive(b + max(x, first) - 1.0)
           + (r + x) * _log_positive((alpha + T) / (alpha + t_x)))
     p = alive_given_log_odds(lo)
-    return p if x > 0.0 else 1.0
+    return p if x >= first else 1.0
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy", fastmath=_FASTMATH, inline="always")
@@ -263,14 +270,14 @@ def alive_given_log_odds(lo):
 MAX_TABULATED = 4096
 
 
-def alive_log_tables(r, alpha, a, b, x, t_x, T):
+def alive_log_tables(r, alpha, a, b, x, t_x, T, first_dropout: float = 1.0):
     """The logs of P(alive) per draw, tabulated on the customers' distinct values.
 
     The log odds of having dropped out are ``log(a/(b+x-1)) + (r+x) (log(alpha+T) -
-    log(alpha+t_x))``. With few distinct x and few distinct T and t_x (days, weeks),
-    ``log(a/(b+x-1))`` per distinct x and ``log(alpha+v)`` per distinct value v are
-    computed once per draw, and P(alive) of a customer and draw is a lookup, a
-    multiply-add and one exp.
+    log(alpha+t_x))`` (``first_dropout`` as in :func:`p_alive_draws`). With few distinct
+    x and few distinct T and t_x (days, weeks), ``log(a/(b+x-1))`` per distinct x and
+    ``log(alpha+v)`` per distinct value v are computed once per draw, and P(alive) of a
+    customer and draw is a lookup, a multiply-add and one exp.
 
     Returns
     -------
@@ -285,7 +292,8 @@ def alive_log_tables(r, alpha, a, b, x, t_x, T):
     if len(xs) > MAX_TABULATED or len(values) > MAX_TABULATED:
         return None
     a, b, alpha = (np.asarray(v, dtype="float64") for v in (a, b, alpha))
-    by_x = np.log(a)[None, :] - np.log(b[None, :] + np.maximum(xs, 1.0)[:, None] - 1.0)
+    by_x = np.log(a)[None, :] - np.log(b[None, :] + np.maximum(xs, first_dropout)[:, None]
+                                       - 1.0)
     by_value = np.log(alpha[None, :] + values[:, None])
     return (by_x, by_value, ix.astype(np.int64), np.searchsorted(values, T).astype(np.int64),
             np.searchsorted(values, t_x).astype(np.int64))
@@ -293,7 +301,8 @@ def alive_log_tables(r, alpha, a, b, x, t_x, T):
 
 @numba.njit(nogil=True, cache=True, error_model="numpy", fastmath=_FASTMATH, inline="always")
 def p_alive_tabulated(r, x, log_x, log_T, log_t):
-    """P(alive) at one draw (x > 0) from the logs of :func:`alive_log_tables`: the
+    """P(alive) at one draw (``x >= first_dropout``) from the logs of
+    :func:`alive_log_tables`: the
     customer's entries of ``by_x`` and of ``by_value`` at T and at t_x.
 
     Callers take the three rows once (``by_x[ix]``, ...) and loop over the draws of

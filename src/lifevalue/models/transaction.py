@@ -30,6 +30,10 @@ class TransactionModel(BaseModel):
 
     summary_names: ClassVar[tuple[str, ...]] = ("frequency", "recency", "T")
     observed_name: ClassVar[str] = "purchases"
+    #: For the BG/NBD family, the purchase at which a customer first may drop out: 1
+    #: (after the first repeat purchase, BG/NBD) or 0 (right after the first purchase,
+    #: MBG/NBD). :class:`~lifevalue.value.CustomerValue` values the models that set it.
+    first_dropout: ClassVar[float | None] = None
 
     # ------------------------------------------------------ sufficient statistics
 

@@ -75,7 +75,7 @@ class CustomerValue(Tables, CashFlows, Ranking):
 
     Parameters
     ----------
-    transactions_model : BetaGeo
+    transactions_model : BetaGeo or ModifiedBetaGeo
     spend_model : GammaGamma
     period, horizon, annual_discount_rate
         The period grid (see :class:`~lifevalue.value.periods.PeriodGrid`). The model
@@ -124,12 +124,13 @@ class CustomerValue(Tables, CashFlows, Ranking):
                  min_simulations: int = sc.MIN_SIMULATIONS, n_threads: int | None = None):
         transactions_model._check_fitted()
         spend_model._check_fitted()
-        from lifevalue.models.beta_geo import BetaGeo
-
-        if type(transactions_model) is not BetaGeo:  # its closed forms are the BG/NBD's
+        first = getattr(transactions_model, "first_dropout", None)
+        if first is None:  # the engine's closed forms are the BG/NBD family's
             raise v.InvalidOptionError(
-                f"CustomerValue values BG/NBD models (BetaGeo) only; got "
-                f"{type(transactions_model).__name__}", column="transactions_model")
+                "CustomerValue values models of the BG/NBD family (BetaGeo, "
+                f"ModifiedBetaGeo); got {type(transactions_model).__name__}",
+                column="transactions_model")
+        self._first_dropout = float(first)
         self.transactions_model = transactions_model
         self.spend_model = spend_model
         unit = v.model_time_unit(transactions_model)  # never guessed
@@ -151,8 +152,15 @@ class CustomerValue(Tables, CashFlows, Ranking):
     # ------------------------------------------------------------------ inputs
 
     def _draws(self):
-        """Paired draws of both models (the shorter cycled), and their simulation copies."""
-        bg = self.transactions_model.draws(self.max_draws)
+        """Paired draws of both models (the shorter cycled), and their simulation copies.
+
+        The transaction draws are in the BG/NBD's parametrisation given alive: the MBG/NBD
+        (dropout at the first purchase too) has the BG/NBD's futures with ``b + 1``, as a
+        customer alive after x repeat purchases has survived x + 1 chances to drop out,
+        not x (its own P(alive) is kept by ``first_dropout``; see
+        :func:`lifevalue.models.compiled_closed_forms.p_alive_draws`)."""
+        bg = dict(self.transactions_model.draws(self.max_draws))
+        bg["b"] = bg["b"] + (1.0 - self._first_dropout)
         gg = self.spend_model.draws(self.max_draws)
         n = max(len(bg["r"]), len(gg["p"]))
         bg = {k: np.resize(a, n) for k, a in bg.items()}
@@ -325,7 +333,7 @@ class CustomerValue(Tables, CashFlows, Ranking):
         plans["potential"] = plans["current"] if same_potential else self._plan(
             summary, x, T, mults["potential"])
         order = sc.canonical_order(summary.index)
-        alive = alive_tables(bgd, x, t_x, T)
+        alive = alive_tables(bgd, x, t_x, T, self._first_dropout)
         tables, grids = {}, {}
         for name in scenarios:
             same = name == "potential" and same_potential
@@ -362,7 +370,8 @@ class CustomerValue(Tables, CashFlows, Ranking):
             de, dy = (np.empty((len(idx), K + 1, S)), np.empty((len(idx), K, S_sim))) \
                 if sketch or _keep is not None else (np.zeros((0, 0, 0)), np.zeros((0, 0, 0)))
             sk.score_customers(seeds, *shared[:7], *chunk, *shared[7:-3], S_sim, lo_q, hi_q,
-                               c_thr, p_thr, part, tot_e, tot_s, *shared[-3:], de, dy)
+                               c_thr, p_thr, part, tot_e, tot_s, *shared[-3:], de, dy,
+                               self._first_dropout)
             if _keep is not None:  # after scoring: de and dy are filled by the scorer
                 _keep[sl.start] = (idx, de[:, 0].copy(), dy[:, 0].copy())
             if kept is not None:  # the comparisons' second pass reads them back

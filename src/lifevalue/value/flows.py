@@ -15,6 +15,7 @@ from lifevalue import validation as v
 from lifevalue.models import customer_posterior as cp
 from lifevalue.models import predictions as pr
 from lifevalue.models import scoring as sc
+from lifevalue.models.compiled_closed_forms import p_alive_draws
 from lifevalue.value import benchmarks as bm
 from lifevalue.value import scoring_kernel as sk
 from lifevalue.value.results import _base_row
@@ -82,7 +83,7 @@ class CashFlows:
         def one_range(j):
             sk.flow_weights(*draws, xg, tg, Tg, *(i[first] for i in alive[2:]), *alive[:2], ug,
                             group_sums, bounds[j], bounds[j + 1], acc, m[first], b_spend, b_rate,
-                            grid.below, grid.above, grid.weights)
+                            grid.below, grid.above, grid.weights, self._first_dropout)
 
         for _ in sc.map_threads(self.n_threads, one_range, range(len(bounds) - 1)):
             pass
@@ -133,8 +134,8 @@ class CashFlows:
                                                  b[..., 0], x[sl], T[sl])
             tau = (mults["purchase_rate"][sl] * up)[..., None] * g.edges[None, None, :]
             a_f = a * (mults["dropout"][sl] * down)[..., None]
-            alive = pr.p_alive(r[..., 0], alpha[..., 0], a[..., 0], b[..., 0], x[sl], t_x[sl],
-                               T[sl])[..., None]
+            alive = p_alive_draws(bgd["r"], bgd["alpha"], bgd["a"], bgd["b"], x[sl], t_x[sl],
+                                  T[sl], self._first_dropout)[..., None]
             bought = alive * np.diff(pr.expected_purchases_if_alive(r, alpha, a_f, b, xs, Ts, tau),
                                      axis=-1)
             active = alive * pr.survival_if_alive(r, alpha, a_f, b, xs, Ts, tau[..., :-1])
@@ -212,7 +213,7 @@ class CashFlows:
         plan = self._plan(summary, x, T, mults)
         grid = self._grid(bgd, plan[0])
         tables = {"current": self._tables(bgd, grid.nodes, factors)}
-        alive = alive_tables(bgd, x, t_x, T)
+        alive = alive_tables(bgd, x, t_x, T, self._first_dropout)
         per, shared = self._kernel_inputs(bgd, ggd, x, t_x, T, m, factors, {"current": mults},
                                           {"current": plan}, tables, ["current"], alive, None,
                                           {"current": grid})
@@ -222,5 +223,5 @@ class CashFlows:
         sk.score_customers(seeds, *shared[:7], *(np.ascontiguousarray(a) for a in per),
                            *shared[7:-3], S_sim, lo_q, hi_q, 0.0, 0.0,
                            np.empty((len(sk.COLUMNS), 1)), np.zeros((3, S)),
-                           np.zeros((3, S_sim)), *shared[-3:], de, dy)
+                           np.zeros((3, S_sim)), *shared[-3:], de, dy, self._first_dropout)
         return de[0, 0], dy[0, 0]

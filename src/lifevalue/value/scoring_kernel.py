@@ -88,7 +88,7 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
                     by_value, edges,
                     per_unit, weights, fixed_O, fixed_R, cum_O, cum_R, stop, n_sim, lo_q, hi_q,
                     c_thr, p_thr, out, tot_expected, tot_simulated, b_rate, b_spend,
-                    b_drop, draws_e, draws_y):
+                    b_drop, draws_e, draws_y, first):
     """Score the customers of one chunk into ``out`` and add their per-draw totals.
 
     Parameters
@@ -144,6 +144,10 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
     draws_e, draws_y : arrays ``(n, K + 1, S)`` and ``(n, K, n_sim)``, or ``(0, 0, 0)``
         When not empty, each customer's expectations (then, last, P(alive)) and simulated
         values are copied there (for the comparisons between customers).
+    first : float
+        The purchase at which the first chance to drop out comes (1: BG/NBD; 0: MBG/NBD,
+        whose ``b`` is passed one larger; see
+        :func:`lifevalue.models.compiled_closed_forms.p_alive_draws`).
     """
     S = len(r)
     K = u_idx.shape[0]
@@ -177,7 +181,7 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
         seed_stream(seeds[i // RNG_BLOCK], i % RNG_BLOCK, start)
         xi, ti, Ti, mi = x[i], t_x[i], T[i], m[i]
         _alive_and_spend(r, alpha, a, b, p, q, gam, xi, ti, Ti, mi, ix[i], iT[i], it[i], by_x,
-                         by_value, pa, sp)
+                         by_value, first, pa, sp)
         total = 0.0
         for s in range(S):
             total += pa[s]
@@ -362,7 +366,7 @@ def _benchmark_multipliers(r, alpha, a, b, x, T, sp, b_rate, b_spend, b_drop, m_
 
 @numba.njit(nogil=True, cache=True, error_model="numpy", fastmath=_FASTMATH)
 def flow_weights(r, alpha, a, b, p, q, gam, x, t_x, T, ix, iT, it, by_x, by_value, row, sums,
-                 g0, g1, out, m, b_spend, b_rate, below, above, lw):
+                 g0, g1, out, m, b_spend, b_rate, below, above, lw, first):
     """Per node and draw, sums over the customers of P(alive) and its products with
     spend, margin and costs (see ``CustomerValue._flow_weights``), each spread on the
     six nodes of its table row with the row's interpolation weights (``below``,
@@ -403,7 +407,7 @@ def flow_weights(r, alpha, a, b, p, q, gam, x, t_x, T, ix, iT, it, by_x, by_valu
                 den = p[s] * xg + q[s] - 1.0
                 c1[s] = p[s] * gam[s] / den
                 c2[s] = p[s] * xg / den
-        if xg <= 0.0:
+        if xg < first:
             pa[:] = 1.0
         elif ix[g] >= 0:
             lx, lT, lt = by_x[ix[g]], by_value[iT[g]], by_value[it[g]]
@@ -411,7 +415,7 @@ def flow_weights(r, alpha, a, b, p, q, gam, x, t_x, T, ix, iT, it, by_x, by_valu
                 pa[s] = p_alive_tabulated(r[s], xg, lx[s], lT[s], lt[s])
         else:
             for s in range(S):
-                pa[s] = p_alive_one(r[s], alpha[s], a[s], b[s], xg, t_x[g], T[g])
+                pa[s] = p_alive_one(r[s], alpha[s], a[s], b[s], xg, t_x[g], T[g], first)
         u = row[g]
         n, s1, s2, s3, s4 = sums[0, g], sums[1, g], sums[2, g], sums[3, g], sums[4, g]
         o0, o1, o2 = add[0], add[1], add[2]
@@ -466,10 +470,10 @@ def _spread(add, out, jb, ja, lw, sel, b_rate, r, alpha, x, T):
 
 @numba.njit(nogil=True, cache=True, error_model="numpy", fastmath=_FASTMATH)
 def _alive_and_spend(r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, by_x, by_value,
-                     pa, sp):
+                     first, pa, sp):
     """P(alive) (Fader, Hardie & Lee 2008; tabulated logs when ``ix >= 0``) and expected
     spend (Fader & Hardie 2013, eq. 5) of one customer at every draw, in SIMD lanes."""
-    if x <= 0.0:
+    if x < first:
         pa[:] = 1.0
     elif ix >= 0:
         lx, lT, lt = by_x[ix], by_value[iT], by_value[it]
@@ -477,6 +481,6 @@ def _alive_and_spend(r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, by_x, 
             pa[s] = p_alive_tabulated(r[s], x, lx[s], lT[s], lt[s])
     else:
         for s in range(len(r)):
-            pa[s] = p_alive_one(r[s], alpha[s], a[s], b[s], x, t_x, T)
+            pa[s] = p_alive_one(r[s], alpha[s], a[s], b[s], x, t_x, T, first)
     for s in range(len(r)):
         sp[s] = p[s] * (gam[s] + x * m) / (p[s] * x + q[s] - 1.0)

@@ -125,7 +125,7 @@ class Tables:
         E[spend], factorised: ``M_i * spend * P(alive) * W - costs``.
         """
         r, alpha, a, b = (bgd[k] for k in ("r", "alpha", "a", "b"))
-        alive = p_alive_draws(r, alpha, a, b, x, t_x, T)                         # (S, n)
+        alive = p_alive_draws(r, alpha, a, b, x, t_x, T, self._first_dropout)    # (S, n)
         p, q, gam = (ggd[k][:, None] for k in ("p", "q", "gamma"))
         spend = pr.expected_spend(p, q, gam, x, m)                            # (S, n)
         if bench is not None and len(bench["spend"]):
@@ -167,6 +167,8 @@ class Tables:
         """The scenario's benchmarks per draw, or None."""
         if not scenario.has_benchmark:
             return None
+        # the population's dropout probability is Beta(a, b) in the model's own b
+        bgd = {**bgd, "b": bgd["b"] - (1.0 - self._first_dropout)}
         return bm.population_benchmarks(bgd, ggd, scenario.benchmark_rate,
                                         scenario.benchmark_spend, scenario.benchmark_retention)
 
@@ -230,11 +232,12 @@ class Tables:
         return per_customer_, shared
 
 
-def alive_tables(bgd, x, t_x, T):
+def alive_tables(bgd, x, t_x, T, first_dropout):
     """:func:`~lifevalue.models.compiled_closed_forms.alive_log_tables` for the scorer, or
     placeholders (rows -1: P(alive) computed directly) when there are too many distinct
     values."""
-    tabs = alive_log_tables(bgd["r"], bgd["alpha"], bgd["a"], bgd["b"], x, t_x, T)
+    tabs = alive_log_tables(bgd["r"], bgd["alpha"], bgd["a"], bgd["b"], x, t_x, T,
+                            first_dropout)
     if tabs is None:
         none = np.full(len(x), -1, dtype=np.int64)
         return np.zeros((1, 1)), np.zeros((1, 1)), none, none, none
