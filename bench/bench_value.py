@@ -91,6 +91,15 @@ from _common import measure, ratio, run_worker
 # CDNOW estimates (Fader, Hardie & Lee 2005a, b), BG/NBD rate scale in weeks
 TRUE_BG = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
 TRUE_GG = {"p": 6.25, "q": 3.74, "gamma": 15.44}
+#: MBG/NBD maximum-likelihood estimates on the CDNOW sample (lifevalue's and lifetimes'
+#: ModifiedBetaGeoFitter agree), for ``--model mbgnbd``: the same customers, valued
+#: with the MBG/NBD
+TRUE_MBG = {"r": 0.525, "alpha": 6.183, "a": 0.891, "b": 1.614}
+#: the transaction models that can be valued: name -> (lifevalue class, lifetimes class,
+#: pymc-marketing class, the prefix of their draws in the inputs)
+MODELS = {"bgnbd": ("BetaGeo", "BetaGeoFitter", "BetaGeoModel", ""),
+          "mbgnbd": ("ModifiedBetaGeo", "ModifiedBetaGeoFitter", "ModifiedBetaGeoModel",
+                     "mbg_")}
 T_DAYS = (7, 546)
 JITTER_SD = 0.05
 HORIZON = 12
@@ -134,10 +143,16 @@ def simulate(n: int, seed: int, resolution: str = "day"):
 
 
 def posterior_draws(draws: int, seed: int) -> dict[str, np.ndarray]:
-    """Draws of every parameter, shape ``(2, draws / 2)``: true value x lognormal jitter."""
+    """Draws of every parameter, shape ``(2, draws / 2)``: true value x lognormal jitter
+    (the MBG/NBD's under the prefix ``mbg_``)."""
     rng = np.random.default_rng([seed, draws])
+    mbg = {f"mbg_{k}": val for k, val in TRUE_MBG.items()}
     return {k: val * rng.lognormal(0.0, JITTER_SD, (2, draws // 2))
-            for k, val in {**TRUE_BG, **TRUE_GG}.items()}
+            for k, val in {**TRUE_BG, **TRUE_GG, **mbg}.items()}
+
+
+def _true(model: str) -> dict[str, float]:
+    return TRUE_MBG if model == "mbgnbd" else TRUE_BG
 
 
 def write_inputs(path: Path, summary, post: dict[str, np.ndarray]) -> None:
@@ -167,15 +182,16 @@ def _load(path: str):
 # --------------------------------------------------------------------------- one case
 
 
-def _lifetimes_seconds(cols) -> float:
+def _lifetimes_seconds(cols, model: str = "bgnbd") -> float:
     """lifetimes 0.11.3's point CLV (``GammaGammaFitter.customer_lifetime_value`` at the
     true values, 12 months at the same monthly rate) on the same customers, in this
     process: the best of three runs."""
+    import lifetimes
     import pandas as pd
-    from lifetimes import BetaGeoFitter, GammaGammaFitter
+    from lifetimes import GammaGammaFitter
 
-    bgf = BetaGeoFitter()
-    bgf.params_ = pd.Series(TRUE_BG)
+    bgf = getattr(lifetimes, MODELS[model][1])()
+    bgf.params_ = pd.Series(_true(model))
     bgf.predict = bgf.conditional_expected_number_of_purchases_up_to_time  # as fit sets it
     ggf = GammaGammaFitter()
     ggf.params_ = pd.Series({"p": TRUE_GG["p"], "q": TRUE_GG["q"], "v": TRUE_GG["gamma"]})
@@ -190,31 +206,34 @@ def _lifetimes_seconds(cols) -> float:
     return best
 
 
-def lifevalue_inputs(cols, post):
-    """The summary frame of the inputs and lifevalue's ``BetaGeo`` and ``GammaGamma``
-    holding the saved draws (not fitted)."""
+def lifevalue_inputs(cols, post, model: str = "bgnbd"):
+    """The summary frame of the inputs and lifevalue's transaction model (``BetaGeo`` or
+    ``ModifiedBetaGeo``) and ``GammaGamma`` holding the saved draws (not fitted)."""
     import arviz as az
     import pandas as pd
 
-    from lifevalue.models import BetaGeo, GammaGamma
+    from lifevalue import models as lm
+    from lifevalue.models import GammaGamma
 
     summary = pd.DataFrame({k: cols[k] for k in ("frequency", "recency", "T",
                                                   "monetary_value")},
                            index=pd.Index(cols["customer_id"], name="customer_id"))
     summary.attrs["time_unit"] = "W"
     models = []
-    for cls, names in ((BetaGeo, TRUE_BG), (GammaGamma, TRUE_GG)):
-        model = cls.from_params(names, time_unit="W")
+    prefix = MODELS[model][3]
+    for cls, names, pre in ((getattr(lm, MODELS[model][0]), _true(model), prefix),
+                            (GammaGamma, TRUE_GG, "")):
+        fitted = cls.from_params(names, time_unit="W")
         # ArviZ 1: a DataTree with a posterior group
-        model.idata_ = az.from_dict({"posterior": {k: post[k] for k in names}})
-        models.append(model)
+        fitted.idata_ = az.from_dict({"posterior": {k: post[pre + k] for k in names}})
+        models.append(fitted)
     return summary, models
 
 
-def _lifevalue(cols, post, draws, case="lifevalue"):
+def _lifevalue(cols, post, draws, case="lifevalue", model="bgnbd"):
     from lifevalue.value.customer_value import CustomerValue
 
-    summary, models = lifevalue_inputs(cols, post)
+    summary, models = lifevalue_inputs(cols, post, model)
     cv = CustomerValue(*models, period="M", horizon=HORIZON,
                        annual_discount_rate=ANNUAL_RATE, margin=1.0, ci=CI, max_draws=draws)
     potential = POTENTIAL[case]
@@ -229,22 +248,23 @@ def _lifevalue(cols, post, draws, case="lifevalue"):
     def results(res):
         extra = {"columns": len(res.customers.columns)}
         if case == "lifevalue":
-            extra["lifetimes_seconds"] = _lifetimes_seconds(cols)
+            extra["lifetimes_seconds"] = _lifetimes_seconds(cols, model)
         return res.customers["current_mean"].to_numpy(), extra
 
     return call, results
 
 
-def _pymc_marketing(cols, post, draws):
+def _pymc_marketing(cols, post, draws, model="bgnbd"):
     import arviz as az
     import pandas as pd
-    from pymc_marketing.clv import BetaGeoModel, GammaGammaModel
+    from pymc_marketing import clv
 
     data = pd.DataFrame(cols)
-    bg = BetaGeoModel()
+    bg = getattr(clv, MODELS[model][2])()
     bg.build_model(data[["customer_id", "frequency", "recency", "T"]])
-    bg.idata = az.from_dict({"posterior": {k: post[k] for k in ("alpha", "r", "a", "b")}})
-    gg = GammaGammaModel()
+    pre = MODELS[model][3]
+    bg.idata = az.from_dict({"posterior": {k: post[pre + k] for k in ("alpha", "r", "a", "b")}})
+    gg = clv.GammaGammaModel()
     gg.build_model(data.loc[data["frequency"] > 0,
                             ["customer_id", "frequency", "monetary_value"]]
                    .reset_index(drop=True))
@@ -283,9 +303,10 @@ def worker(spec: dict) -> dict:
         os.environ["NUMBA_CACHE_DIR"] = spec["numba_cache_dir"]
     cols, post = _load(spec["data"])
     if spec["case"].startswith("lifevalue"):
-        call, results = _lifevalue(cols, post, spec["draws"], spec["case"])
+        call, results = _lifevalue(cols, post, spec["draws"], spec["case"],
+                                   spec.get("model", "bgnbd"))
     else:
-        call, results = _pymc_marketing(cols, post, spec["draws"])
+        call, results = _pymc_marketing(cols, post, spec["draws"], spec.get("model", "bgnbd"))
     out, measured = measure(call)
     means, extra = results(out)
     np.save(spec["out"], np.asarray(means, dtype="float64"))
@@ -378,6 +399,9 @@ def main(argv=None) -> int:
     parser.add_argument("--mem-limit-gb", type=float, default=_default_mem_limit_gb(),
                         help="address-space limit per worker in GB (default: 80%% of the "
                              "machine's memory; 0: none)")
+    parser.add_argument("--model", choices=list(MODELS), default="bgnbd",
+                        help="transaction model both libraries value with (default: bgnbd; "
+                             "mbgnbd: the MBG/NBD at its CDNOW estimates, same customers)")
     parser.add_argument("--seed", type=int, default=2005, help="simulation and draws seed")
     parser.add_argument("--tmpdir", default=None, help="folder for the inputs")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -397,7 +421,8 @@ def main(argv=None) -> int:
         print(f"pymc-marketing side ({args.peer_python}): {_versions(args.peer_python)}",
               flush=True)
     limit = f"{args.mem_limit_gb:.1f} GB" if args.mem_limit_gb > 0 else "none"
-    print(f"{args.draws} draws, {HORIZON} monthly periods, {ANNUAL_RATE:.0%} a year, "
+    print(f"transaction model {MODELS[args.model][0]}; "
+          f"{args.draws} draws, {HORIZON} monthly periods, {ANNUAL_RATE:.0%} a year, "
           f"cap {args.cap_seconds:g} s, memory limit per worker {limit}", flush=True)
     post = posterior_draws(args.draws, args.seed)
     rows = []
@@ -413,6 +438,7 @@ def main(argv=None) -> int:
             del summary
             for case in args.cases:
                 spec = {"case": case, "data": str(data), "draws": args.draws,
+                        "model": args.model,
                         "mem_limit_gb": args.mem_limit_gb,
                         "out": str(Path(tmp) / f"means-{case}-{size}.npy")}
                 if case == "lifevalue-first-call":

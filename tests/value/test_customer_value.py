@@ -102,13 +102,19 @@ def test_intervals_of_both_kinds(cdnow_bg_mcmc, cdnow_gg_mcmc, sub):
     assert ((c["current_p_negative"] >= 0) & (c["current_p_negative"] <= 1)).all()
 
 
-def test_simulation_agrees_with_expectation(maps, sub):
-    # the mean of the realised values converges to the expected value
-    res = CustomerValue(*maps, margin=0.3, retention_cost=0.2).evaluate(sub, "ambitious")
-    base = res.base
-    for name in ("current", "potential"):
-        mid = (base.loc[name, "pred_lo"] + base.loc[name, "pred_hi"]) / 2
-        assert mid == pytest.approx(base.loc[name, "mean"], rel=0.03)
+@pytest.mark.parametrize("model", ["bgnbd", "mbgnbd"])
+def test_simulation_agrees_with_expectation(maps, mbg_maps, sub, model):
+    # the mean of the simulated base totals (one per simulated future) converges to the
+    # expected value: unbiased, not merely a symmetric interval; one-time buyers of the
+    # MBG/NBD (who may have dropped out at once) included
+    pair = maps if model == "bgnbd" else mbg_maps
+    res = CustomerValue(*pair, margin=0.3, retention_cost=0.2,
+                        min_simulations=4000).evaluate(sub, "ambitious")
+    for name in ("current", "potential", "growth"):
+        simulated = res.draw_totals[(name, "simulated")]
+        expected = res.draw_totals[(name, "expected")].mean()
+        # within 4 standard errors of the simulation's mean
+        assert abs(simulated.mean() - expected) < 4 * simulated.std() / np.sqrt(len(simulated))
 
 
 def test_costs_stop_at_churn_option(maps, sub):
@@ -376,19 +382,6 @@ def test_mbgnbd_prospect_value_by_hand(mbg_maps):
     spend = gest["p"] * gest["gamma"] / (gest["q"] - 1)
     by_hand = (purchases * spend * 0.25 * cv.grid.discount).sum() - 2.0
     assert out.loc["prospect", "value_mean"] == pytest.approx(by_hand, rel=1e-9)
-
-
-def test_mbgnbd_simulation_agrees_with_expectation(mbg_maps, cdnow_cal):
-    # the simulated futures of MBG/NBD customers, one-time buyers (who may have dropped
-    # out at once) included, average to the closed-form expectation
-    sub = cdnow_cal.iloc[::3]
-    res = CustomerValue(*mbg_maps, margin=0.3, min_simulations=4000).evaluate(sub, "realistic")
-    for name in ("current", "potential"):
-        simulated = res.draw_totals[(name, "simulated")].mean()
-        expected = res.draw_totals[(name, "expected")].mean()
-        assert simulated == pytest.approx(expected, rel=0.02)
-    per_cell = res.customers[["p_retain", "p_develop", "p_phase_out"]].sum(axis=1)
-    np.testing.assert_allclose(per_cell, 1.0, atol=1e-12)
 
 
 def test_mbgnbd_dropout_benchmark_is_the_populations(mbg_maps):
