@@ -66,6 +66,8 @@ def test_from_lifetimes(cdnow_cal):
     rep = cdnow_cal[cdnow_cal["frequency"] > 0]
     ggf = GammaGammaFitter().fit(rep["frequency"], rep["monetary_value"])
     model = GammaGamma.from_lifetimes(ggf)
+    assert model.metadata_["time_unit"] is None
+    assert GammaGamma.from_lifetimes(ggf, time_unit="W").metadata_["time_unit"] == "W"
     ours = model.expected_spend(rep, predictive=False)["spend_mean"]
     ref = ggf.conditional_expected_average_profit(rep["frequency"], rep["monetary_value"])
     np.testing.assert_allclose(ours, ref, rtol=1e-9)

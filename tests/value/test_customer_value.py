@@ -406,3 +406,13 @@ def test_cash_flows_of_mbgnbd_customers_add_up_to_the_value(mbg_maps, cdnow_cal)
                                result["potential_mean"], rtol=tg.BOUND)
     np.testing.assert_allclose(flows["p_active"].unstack()[1], result["p_alive_mean"],
                                rtol=1e-9)
+
+
+def test_customer_value_repr_names_the_models_and_settings():
+    bg = BetaGeo.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426},
+                             time_unit="W")
+    gg = GammaGamma.from_params({"p": 6.25, "q": 3.74, "gamma": 15.44}, time_unit="W")
+    assert repr(CustomerValue(bg, gg, margin=0.3, retention_cost=0.5, horizon=6)) == (
+        "CustomerValue(BetaGeo, GammaGamma, period='M', horizon=6, "
+        "annual_discount_rate=0.1, margin=0.3, development_cost=0.0, retention_cost=0.5, "
+        "costs_stop_at_churn=False, ci=0.9, max_draws=1000, time_unit='W')")

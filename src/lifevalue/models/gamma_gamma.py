@@ -181,13 +181,20 @@ class GammaGamma(BaseModel):
         return model
 
     @classmethod
-    def from_lifetimes(cls, fitter) -> GammaGamma:
-        """A point-estimate GammaGamma from a fitted ``lifetimes.GammaGammaFitter``."""
+    def from_lifetimes(cls, fitter, *, time_unit: str | None = None) -> GammaGamma:
+        """A point-estimate GammaGamma from a fitted ``lifetimes.GammaGammaFitter``
+        (lifetimes' ``v`` is ``gamma``).
+
+        ``time_unit`` is recorded as :meth:`BetaGeo.from_lifetimes
+        <lifevalue.models.BetaGeo.from_lifetimes>` records it; spend per purchase
+        does not depend on it.
+        """
         params = getattr(fitter, "params_", None)
         if params is None:
             raise v.NotFittedError("the lifetimes GammaGammaFitter is not fitted")
         names = {"p": "p", "q": "q", "gamma": "v"}
-        return cls.from_params({k: float(params[names[k]]) for k in cls.param_names})
+        return cls.from_params({k: float(params[names[k]]) for k in cls.param_names},
+                               time_unit=time_unit)
 
     # -------------------------------------------------------------- predictions
 

@@ -149,6 +149,15 @@ class CustomerValue(Tables, CashFlows, Ranking):
         for name in ("development_cost", "retention_cost"):
             _check_cost(getattr(self, name), name)
 
+    def __repr__(self) -> str:
+        a = self.assumptions()
+        settings = ", ".join(f"{k}={a[k]!r}" for k in (
+            "period", "horizon", "annual_discount_rate", "margin", "development_cost",
+            "retention_cost", "costs_stop_at_churn", "ci", "max_draws"))
+        return (f"CustomerValue({type(self.transactions_model).__name__}, "
+                f"{type(self.spend_model).__name__}, {settings}, "
+                f"time_unit={self.grid.time_unit!r})")
+
     # ------------------------------------------------------------------ inputs
 
     def _draws(self):

@@ -11,7 +11,7 @@ import pandas as pd
 from lifevalue.models import scoring as sc
 
 
-@dataclass
+@dataclass(repr=False)
 class ValueResult:
     """The outcome of :meth:`CustomerValue.evaluate`.
 
@@ -75,6 +75,32 @@ class ValueResult:
     draw_totals: dict = field(default_factory=dict)
     lorenz: pd.DataFrame | None = None
     pyramid: pd.DataFrame | None = None
+
+    def __repr__(self) -> str:
+        a = self.assumptions
+        ci = a.get("ci", self.customers.attrs.get("ci"))
+        head = f"ValueResult: {len(self.customers):,} customers"
+        if "horizon" in a:
+            head += f", {a['horizon']} periods of {a['period']!r}"
+        if ci is not None:
+            head += f", {ci:.0%} intervals"
+        scenario = (a.get("potential_scenario") or {}).get("name")
+        if scenario:
+            head += f", potential {scenario!r}"
+        lines = [head + " (values in currency over the horizon, discounted)",
+                 f"{'':<10}{'mean':>14}{'parameter interval':>30}{'predictive interval':>30}"]
+        for name, row in self.base.iterrows():
+            lines.append(f"{name:<10}{row['mean']:>14,.2f}"
+                         f"{f'{row.param_lo:,.2f} .. {row.param_hi:,.2f}':>30}"
+                         f"{f'{row.pred_lo:,.2f} .. {row.pred_hi:,.2f}':>30}")
+        if "cell" in self.customers:
+            counts = self.customers["cell"].value_counts()
+            lines.append("matrix (from the mean values): " + ", ".join(
+                f"{cell} {int(counts.get(cell, 0)):,}" for cell in ("retain", "develop",
+                                                                    "phase_out")))
+        lines.append("attributes: customers, base, cash_flows, assumptions, draw_totals"
+                     + (", lorenz, pyramid" if self.lorenz is not None else ""))
+        return "\n".join(lines)
 
     def top_share(self, kind: str = "param") -> pd.Series:
         """Share of the non-negative current value held by the top 20% of customers:
