@@ -274,3 +274,22 @@ def test_split_summary_needs_a_choice_and_the_unit_survives_csv(tmp_path):
         v.check_time_unit_matches(bare, "W")
     with pytest.raises(v.InvalidOptionError, match=r"^this BetaGeo has no time unit"):
         v.model_time_unit(lv.BetaGeo.from_params(dict(r=1, alpha=1, a=1, b=1)))
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "3", True, np.random.RandomState(0)])
+def test_random_seed_must_be_a_whole_number_a_generator_or_none(bad):
+    with pytest.raises(v.InvalidOptionError, match=r"^random_seed must be a whole number >= "
+                       r"0, a numpy\.random\.Generator or None, got "):
+        v.check_random_seed(bad)
+
+
+def test_random_seed_from_a_generator_or_none():
+    assert v.check_random_seed(np.int64(5)) == 5
+    gen = np.random.default_rng(3)
+    first, second = v.check_random_seed(gen), v.check_random_seed(gen)
+    assert first != second  # a generator moves on, as in NumPy
+    assert first == v.check_random_seed(np.random.default_rng(3))
+    assert v.check_random_seed(None, none_ok=True) is None
+    fresh = {v.check_random_seed(None) for _ in range(3)}
+    assert len(fresh) == 3 and all(isinstance(s, int) and s >= 0 for s in fresh)
+

@@ -108,6 +108,9 @@ def score_customers(
     pyspark.sql.DataFrame
         ``customer_id`` and the columns of :func:`customer_scores`.
     """
+    # one whole-number seed for every partition (a Generator is drawn from here, once)
+    random_seed = v.check_random_seed(random_seed)
+
     def score(part: pd.DataFrame, offset: int) -> pd.DataFrame:
         return customer_scores(part, transactions_model, spend_model, t=t, ci=ci,
                                random_seed=random_seed, max_draws=max_draws,
@@ -123,6 +126,7 @@ def customer_scores(summary: pd.DataFrame, transactions_model, spend_model=None,
     ``p_alive_*`` (parameter interval), ``purchases_*`` (parameter and predictive
     intervals) and, with a spend model, ``spend_*`` (both intervals)."""
     bg = transactions_model
+    random_seed = v.check_random_seed(random_seed)
     parts = [bg.p_alive(summary, ci=ci, max_draws=max_draws),
              bg.expected_purchases(summary, t, ci=ci, random_seed=random_seed,
                                    max_draws=max_draws, rng_offset=rng_offset)]

@@ -133,3 +133,14 @@ def test_bad_horizon(bg_map, cdnow_cal):
     for t in (0, -1, float("nan"), "soon"):
         with pytest.raises(v.InvalidOptionError, match="t must be a positive, finite time"):
             bg_map.expected_purchases(cdnow_cal, t)
+
+
+def test_a_generator_seeds_the_predictive_interval_as_its_number_does(cdnow_cal):
+    bg = BetaGeo.from_params({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426},
+                             time_unit="W")
+    sub = cdnow_cal.iloc[:200]
+    seed = int(np.random.default_rng(8).integers(0, 2**63))
+    by_gen = bg.expected_purchases(sub, 39.0, random_seed=np.random.default_rng(8))
+    pd.testing.assert_frame_equal(by_gen, bg.expected_purchases(sub, 39.0, random_seed=seed))
+    with pytest.raises(v.InvalidOptionError, match=r"^random_seed must be a whole number"):
+        bg.expected_purchases(sub, 39.0, random_seed=-3)

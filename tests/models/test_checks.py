@@ -189,7 +189,8 @@ def test_bad_arguments(cdnow_model, cdnow_cal):
         (dict(max_count=0), "max_count must be a whole number >= 1, got 0"),
         (dict(max_count=2.5), "max_count must be a whole number >= 1, got 2.5"),
         (dict(max_draws=0), "max_draws must be a whole number >= 1, got 0"),
-        (dict(random_seed=-1), "random_seed must be a whole number >= 0, got -1"),
+        (dict(random_seed=-1), "random_seed must be a whole number >= 0, a "
+                               "numpy.random.Generator or None, got -1"),
         (dict(ci=1.0), "ci must be a number strictly between 0 and 1, got 1.0"),
         (dict(ci="90%"), "ci must be a number strictly between 0 and 1, got '90%'"),
     ]

@@ -118,6 +118,13 @@ def test_seed_determinism(cdnow_cal):
         assert not np.array_equal(one.idata_.posterior[name].values,
                                   other.idata_.posterior[name].values)
     assert one.diagnostics_["pareto_k"] == two.diagnostics_["pareto_k"]
+    # a numpy Generator seeds the fit with the number it gives
+    seed = int(np.random.default_rng(5).integers(0, 2**63))
+    by_gen = BetaGeo().fit(cdnow_cal, method="laplace", draws=200,
+                           random_seed=np.random.default_rng(5))
+    by_int = BetaGeo().fit(cdnow_cal, method="laplace", draws=200, random_seed=seed)
+    np.testing.assert_array_equal(by_gen.idata_.posterior["r"].values,
+                                  by_int.idata_.posterior["r"].values)
 
 
 def test_bad_proposals_option(cdnow_cal):

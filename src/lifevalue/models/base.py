@@ -239,7 +239,9 @@ class BaseModel(Inference, FitTree):
             ``'pymc'``, ``'nutpie'`` and ``'numpyro'`` sample the PyMC model (a
             PyTensor graph of the same likelihood) with that library's NUTS. See
             ``bench/bench_samplers.py`` and ``bench/bench_models.py`` for measurements.
-        random_seed : int, optional
+        random_seed : int, numpy.random.Generator or None
+            Seed of the sampler (a generator gives one number); None lets the sampler
+            seed itself.
         progressbar : bool
             Show the sampler's progress (the CLI turns it on).
         proposals : int, optional
@@ -261,6 +263,7 @@ class BaseModel(Inference, FitTree):
             raise v.InvalidOptionError(f"sampler {sampler!r} is not one of {list(SAMPLERS)}",
                                        column="sampler")
         check_sampler_options(method, sampler, sampler_kwargs)
+        random_seed = v.check_random_seed(random_seed, none_ok=True)
         if proposals is not None and (not isinstance(proposals, int | np.integer)
                                       or proposals < 100):
             raise v.InvalidOptionError(

@@ -171,8 +171,8 @@ def repeat_purchase_ppc(model, summary: pd.DataFrame, *, max_count: int = 7, ci:
         Width of the equal-tailed predictive interval.
     max_draws : int or None
         Thin the posterior to at most this many draws (None: all).
-    random_seed : int or None
-        Seed of the simulation (a ``numpy.random.Generator``).
+    random_seed : int, numpy.random.Generator or None
+        Seed of the simulation (None: fresh randomness, not repeatable).
 
     Returns
     -------
@@ -198,8 +198,7 @@ def repeat_purchase_ppc(model, summary: pd.DataFrame, *, max_count: int = 7, ci:
     max_count = _check_whole(max_count, "max_count", 1)
     lo_q, hi_q = sc.quantile_bounds(ci)
     max_draws = _check_whole(max_draws, "max_draws", 1, none_ok=True)
-    if random_seed is not None:
-        _check_whole(random_seed, "random_seed", 0)
+    random_seed = v.check_random_seed(random_seed)
     model._check_fitted()
     if v.is_split_summary(summary):  # FHL 2005a Figure 2 is the calibration period
         from lifevalue.data.summary import calibration_part

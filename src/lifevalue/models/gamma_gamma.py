@@ -229,6 +229,7 @@ class GammaGamma(BaseModel):
         )
         out = sc.interval_frame("spend", mean, lo, hi, "param", summary.index, ci)
         if predictive:
+            random_seed = v.check_random_seed(random_seed)
             lo_p, hi_p = np.empty(len(x)), np.empty(len(x))
             offset = sc.check_rng_offset(rng_offset)
             order = sc.canonical_order(summary.index)

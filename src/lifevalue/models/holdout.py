@@ -304,6 +304,7 @@ def simulate_holdout_counts(model, summary: pd.DataFrame, t: float | None = None
         Holdout length in the model's time unit; default ``duration_holdout``.
     """
     x, t_x, T, t = _holdout_inputs(model, summary, t)
+    random_seed = v.check_random_seed(random_seed)
     params = sc.simulation_draws(model.draws(max_draws), min_simulations)
     n_sim = len(params[model.param_names[0]])
     order = sc.canonical_order(summary.index)
@@ -344,6 +345,7 @@ def holdout_report(model, summary: pd.DataFrame, *, levels=LEVELS, bins: int = 1
             "missing column 'frequency_holdout': the holdout check needs a summary made "
             "with calibration_end", column="frequency_holdout")
     actual = summary["frequency_holdout"].to_numpy(dtype="float64")
+    random_seed = v.check_random_seed(random_seed)  # one seed for both, even from a Generator
     sims = simulate_holdout_counts(model, summary, random_seed=random_seed,
                                    max_draws=max_draws)
     expected = expected_count_draws(model, summary, max_draws=max_draws)

@@ -127,7 +127,7 @@ def holdout_scorecard(model, summary: pd.DataFrame, *, ci: float = 0.9,
         Levels of the per-customer predictive intervals whose coverage is checked.
     groups : int
         Groups of the calibration table.
-    random_seed : int
+    random_seed : int, numpy.random.Generator or None
         Seed of the simulations.
     max_draws : int, optional
         Posterior draws used (thinned evenly).
@@ -148,6 +148,7 @@ def holdout_scorecard(model, summary: pd.DataFrame, *, ci: float = 0.9,
     from lifevalue.models import checks
 
     actual = _actual(summary)
+    random_seed = v.check_random_seed(random_seed)  # one seed for every use below
     sims = ho.simulate_holdout_counts(model, summary, random_seed=random_seed,
                                       max_draws=max_draws)
     expected = ho.expected_count_draws(model, summary, max_draws=max_draws)

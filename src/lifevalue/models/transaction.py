@@ -165,6 +165,7 @@ class TransactionModel(BaseModel):
         ``rng_offset`` is as in :meth:`simulate_purchases`.
         """
         check_horizon(t)
+        random_seed = v.check_random_seed(random_seed)
         out = self._closed_form_frame(
             summary, "purchases",
             lambda d, x, tx, T: self._expected_draws(d, x, tx, T, float(t)), ci, max_draws)
@@ -207,6 +208,7 @@ class TransactionModel(BaseModel):
         ``n_threads`` threads (default ``min(4, CPUs)``) with identical results.
         """
         x, t_x, T = self._customers(summary)
+        random_seed = v.check_random_seed(random_seed)
         lengths = np.atleast_1d(np.asarray(lengths, dtype="float64"))
         for length in lengths:
             check_horizon(length)

@@ -423,6 +423,36 @@ def is_finite_number(value) -> bool:
         return False
 
 
+def check_random_seed(value, option: str = "random_seed", *, none_ok: bool = False):
+    """A seed of lifevalue's random numbers as a whole number >= 0.
+
+    ``value`` is a whole number >= 0 (returned as is), a ``numpy.random.Generator``
+    (one number is drawn from it, so a generator passed twice gives two different
+    results, as in NumPy) or None: kept as None where ``none_ok`` (the samplers then
+    seed themselves), else fresh entropy from the operating system (unrepeatable
+    results, like ``numpy.random.default_rng(None)``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_random_seed(7)
+    7
+    >>> gen = np.random.default_rng(1)
+    >>> a, b = check_random_seed(gen), check_random_seed(gen)
+    >>> a == check_random_seed(np.random.default_rng(1)) and a != b
+    True
+    """
+    if isinstance(value, np.random.Generator):
+        return int(value.integers(0, 2**63))
+    if value is None:
+        return None if none_ok else int(np.random.SeedSequence().entropy % 2**63)
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+        raise InvalidOptionError(f"{option} must be a whole number >= 0, a "
+                                 f"numpy.random.Generator or None, got {value!r}",
+                                 column=option)
+    return int(value)
+
+
 def check_probability(value: float, option: str) -> float:
     if not (isinstance(value, int | float | np.floating) and 0 < value < 1):
         raise InvalidOptionError(f"{option} must be a number strictly between 0 and 1, "

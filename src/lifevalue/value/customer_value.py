@@ -91,7 +91,9 @@ class CustomerValue(Tables, CashFlows, Ranking):
         Interval level (default 0.9).
     max_draws : int
         Population draws used (thinned evenly), default 1000.
-    random_seed : int
+    random_seed : int, numpy.random.Generator or None
+        Seed of the simulated futures (a generator gives one number; None: fresh
+        randomness, results not repeatable).
     chunk_size : int, optional
         Customers per chunk (rounded up to a random-number block); results do not
         depend on it.
@@ -141,7 +143,7 @@ class CustomerValue(Tables, CashFlows, Ranking):
         self.costs_stop_at_churn = bool(costs_stop_at_churn)
         self.ci = v.check_probability(ci, "ci")
         self.max_draws = int(max_draws)
-        self.random_seed = int(random_seed)
+        self.random_seed = v.check_random_seed(random_seed)
         self.chunk_size = chunk_size
         self.min_simulations = int(min_simulations)
         self.n_threads = sc.check_threads(n_threads)
