@@ -1,7 +1,8 @@
-"""ValueResult: what a notebook shows of it."""
+"""ValueResult: what a notebook shows of it, and the value of each group of the matrix."""
 
 import re
 
+import numpy as np
 import pytest
 
 from lifevalue.models import BetaGeo, GammaGamma
@@ -36,3 +37,20 @@ def test_repr_is_a_short_summary_of_the_base_and_the_matrix(result):
     assert lines[-1].endswith("lorenz, pyramid")
     assert len(lines) == 7  # not the frames
 
+
+
+def test_cell_values_add_up_to_the_base_and_to_the_customers(result):
+    cells = result.cell_values()
+    c = result.customers
+    assert list(cells.index) == ["retain", "develop", "phase_out"]
+    for cell in cells.index:
+        members = c[c["cell"] == cell]
+        assert cells.loc[cell, "customers"] == len(members)
+        for q in ("current", "potential", "growth"):
+            assert cells.loc[cell, f"{q}_mean"] == pytest.approx(members[f"{q}_mean"].sum(),
+                                                                 rel=1e-9, abs=1e-9)
+            assert (cells.loc[cell, f"{q}_pred_lo"] <= cells.loc[cell, f"{q}_mean"]
+                    <= cells.loc[cell, f"{q}_pred_hi"]) or len(members) < 5
+    for key, total in result.draw_totals.items():
+        summed = sum(result.cell_totals[(cell, *key)] for cell in cells.index)
+        np.testing.assert_allclose(summed, total, rtol=1e-12, atol=1e-9)

@@ -117,8 +117,11 @@ def cost_floor(assumptions: dict) -> float | None:
 def key_figures(value, summary: pd.DataFrame, valuer=None, scenario=None) -> KeyFigures:
     """The first screen's numbers from ``value`` (see :class:`KeyFigures`).
 
-    ``valuer`` and ``scenario`` are what produced ``value``; without them the groups
-    have means only and there is no value of a new customer.
+    The groups' totals and intervals are ``value.cell_values()`` (the same simulated
+    futures as the customers' columns). ``valuer`` and ``scenario`` are what produced
+    ``value``: with them, a result assembled without per-cell totals has its groups
+    valued again, and the value of a new customer is shown; without them such a result's
+    groups have means only.
     """
     c = value.customers
     a = value.assumptions
@@ -132,7 +135,13 @@ def key_figures(value, summary: pd.DataFrame, valuer=None, scenario=None) -> Key
             for kind in KINDS[1:]:
                 row[f"{q}_{kind}"] = 0.0 if len(members) == 0 else np.nan
         rows[cell] = row
-    if valuer is not None and scenario is not None and c.index.isin(summary.index).all():
+    if value.cell_totals:
+        cells = value.cell_values()
+        for cell in CELLS:
+            for q in QUANTITIES:
+                for kind in KINDS[1:]:
+                    rows[cell][f"{q}_{kind}"] = float(cells.loc[cell, f"{q}_{kind}"])
+    elif valuer is not None and scenario is not None and c.index.isin(summary.index).all():
         for cell in CELLS:
             members = c.index[c["cell"].astype(str) == cell]
             if len(members) == 0:

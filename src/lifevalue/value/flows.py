@@ -222,6 +222,6 @@ class CashFlows:
         de, dy = np.empty((1, 2, S)), np.empty((1, 1, S_sim))
         sk.score_customers(seeds, *shared[:7], *(np.ascontiguousarray(a) for a in per),
                            *shared[7:-3], S_sim, lo_q, hi_q, 0.0, 0.0,
-                           np.empty((len(sk.COLUMNS), 1)), np.zeros((3, S)),
-                           np.zeros((3, S_sim)), *shared[-3:], de, dy, self._first_dropout)
+                           np.empty((len(sk.COLUMNS), 1)), np.zeros((3, 3, S)),
+                           np.zeros((3, 3, S_sim)), *shared[-3:], de, dy, self._first_dropout)
         return de[0, 0], dy[0, 0]

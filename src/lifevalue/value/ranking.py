@@ -83,8 +83,8 @@ class Ranking:
                 part = np.empty((len(sk.COLUMNS), len(idx)))
                 de, dy = np.empty((len(idx), 2, S)), np.empty((len(idx), 1, S_sim))
                 sk.score_customers(seeds, *shared[:7], *chunk, *shared[7:-3], S_sim, lo_q,
-                                   hi_q, c_thr, p_thr, part, np.zeros((3, S)),
-                                   np.zeros((3, S_sim)), np.zeros(0), np.zeros(0),
+                                   hi_q, c_thr, p_thr, part, np.zeros((3, 3, S)),
+                                   np.zeros((3, 3, S_sim)), np.zeros(0), np.zeros(0),
                                    np.zeros(0), de, dy, self._first_dropout)
                 expected, pa, simulated = de[:, 0], de[:, 1], dy[:, 0]
             r_param, _ = param.place(expected, pa)

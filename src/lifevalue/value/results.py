@@ -66,6 +66,10 @@ class ValueResult:
         ``"expected"``) and of the simulated futures (``"simulated"``). Totals of
         disjoint sets of customers add up to those of their union (how
         :func:`lifevalue.spark.value_base` works).
+    cell_totals : dict
+        The same per ``(cell, scenario, kind)``, over the customers of each cell of the
+        relationship matrix (``cell``, from their mean values); they add up to
+        ``draw_totals``. See :meth:`cell_values`.
     """
 
     customers: pd.DataFrame
@@ -75,6 +79,7 @@ class ValueResult:
     draw_totals: dict = field(default_factory=dict)
     lorenz: pd.DataFrame | None = None
     pyramid: pd.DataFrame | None = None
+    cell_totals: dict = field(default_factory=dict)
 
     def __repr__(self) -> str:
         a = self.assumptions
@@ -101,6 +106,47 @@ class ValueResult:
         lines.append("attributes: customers, base, cash_flows, assumptions, draw_totals"
                      + (", lorenz, pyramid" if self.lorenz is not None else ""))
         return "\n".join(lines)
+
+    def cell_values(self) -> pd.DataFrame:
+        """The value of each group of the relationship matrix: per ``cell`` (retain,
+        develop, phase out; customers by their mean values, the ``cell`` column), its
+        ``customers`` and, for ``current``, ``potential`` and ``growth``, the group's
+        total with both intervals (``<q>_mean``, ``<q>_param_lo/hi``,
+        ``<q>_pred_lo/hi``), from per-draw totals as :attr:`base` is: the same
+        simulated futures as the customers' own columns, so customers of one group share
+        their population draws.
+
+        Examples
+        --------
+        >>> from lifevalue.datasets import load_cdnow_summary
+        >>> from lifevalue.models import BetaGeo, GammaGamma
+        >>> from lifevalue.value import CustomerValue
+        >>> s = load_cdnow_summary().iloc[:300]
+        >>> bg = BetaGeo.from_params(dict(r=0.243, alpha=4.414, a=0.793, b=2.426),
+        ...                          time_unit="W")
+        >>> gg = GammaGamma.from_params(dict(p=6.25, q=3.74, gamma=15.44))
+        >>> res = CustomerValue(bg, gg, margin=0.3, max_draws=1).evaluate(s)
+        >>> cells = res.cell_values()
+        >>> int(cells["customers"].sum()), bool(np.isclose(cells["current_mean"].sum(),
+        ...                                                 res.base.loc["current", "mean"]))
+        (300, True)
+        """
+        if not self.cell_totals:
+            raise ValueError("this result has no per-cell totals (it was assembled, not "
+                             "returned by CustomerValue.evaluate)")
+        counts = self.customers["cell"].value_counts()
+        rows = {}
+        for cell in ("retain", "develop", "phase_out"):
+            row = {"customers": int(counts.get(cell, 0))}
+            table = base_table({(name, kind): self.cell_totals[(cell, name, kind)]
+                                for name in ("current", "potential", "growth")
+                                for kind in ("expected", "simulated")},
+                               self.assumptions.get("ci", self.customers.attrs.get("ci", 0.9)))
+            for name, values in table.iterrows():
+                for kind, val in values.items():
+                    row[f"{name}_{kind}"] = float(val)
+            rows[cell] = row
+        return pd.DataFrame.from_dict(rows, orient="index").rename_axis("cell")
 
     def top_share(self, kind: str = "param") -> pd.Series:
         """Share of the non-negative current value held by the top 20% of customers:

@@ -135,8 +135,10 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
         Matrix thresholds on current and potential value.
     out : array ``(len(COLUMNS), n)``
         The customers' columns, one row each.
-    tot_expected, tot_simulated : arrays ``(3, S)`` and ``(3, n_sim)``
-        Per-draw sums over the customers of current, potential and growth: added to.
+    tot_expected, tot_simulated : arrays ``(3, 3, S)`` and ``(3, 3, n_sim)``
+        Per matrix cell of the customers' mean values (retain, develop, phase out) and
+        per quantity (current, potential, growth), per-draw sums over the customers:
+        added to.
     b_rate, b_spend, b_drop : arrays ``(S,)`` or empty
         The potential's benchmarks per draw (:mod:`lifevalue.value.benchmarks`): rate,
         mean spend and dropout probability; empty for none. They apply to the last
@@ -175,6 +177,7 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
     SOu = np.empty(S)
     SRu = np.empty(S)
     sel = np.zeros(S)
+    cells = np.zeros(3)
     has_bench = K == 2 and (len(b_rate) + len(b_spend) + len(b_drop)) > 0
     keep = draws_e.shape[0] > 0
     for i in range(n):
@@ -260,14 +263,19 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
             if keep:
                 draws_e[i, k, :] = Ek[:]
                 draws_y[i, k, :] = Yk[:]
-        # means, P(value < 0), totals and cells
+        # means, the cell of the means (as ``classify`` gives it), then the totals of
+        # that cell: the base's totals are the sum of its cells'
         for k in range(K):
-            Ek, Yk, te, ts = E[k], Y[k], tot_expected[k], tot_simulated[k]
+            Ek = E[k]
             total = 0.0
             for s in range(S):
                 total += Ek[s]
-                te[s] += Ek[s]
             out[1 + 5 * k, i] = total / S
+        cell = 0 if out[1, i] >= c_thr else (1 if out[1 + 5 * (K - 1), i] >= p_thr else 2)
+        for k in range(K):
+            Ek, Yk, te, ts = E[k], Y[k], tot_expected[cell, k], tot_simulated[cell, k]
+            for s in range(S):
+                te[s] += Ek[s]
             neg = 0
             for j in range(n_sim):
                 neg += Yk[j] < 0.0
@@ -275,7 +283,8 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
             out[16 + k, i] = neg / n_sim
         Y0, YK = Y[0], Y[K - 1]
         if K == 2:
-            E0, E1, te, ts = E[0], E[1], tot_expected[2], tot_simulated[2]
+            E0, E1 = E[0], E[1]
+            te, ts = tot_expected[cell, 2], tot_simulated[cell, 2]
             total = 0.0
             for s in range(S):
                 g_e[s] = E1[s] - E0[s]
@@ -287,7 +296,7 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
                 ts[j] += g_y[j]
         # the cells of the expected values at each draw (parameter kind): the matrix is
         # a decision on what the customer is expected to bring, not on their luck
-        cells = np.zeros(3)
+        cells[:] = 0.0
         E0, EK = E[0], E[K - 1]
         for s in range(S):
             if E0[s] >= c_thr:
