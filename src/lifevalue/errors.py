@@ -15,13 +15,12 @@
   :class:`SpendFrequencyCorrelationWarning`, :class:`ZeroSpendWarning`.
 
 The input errors and :class:`NotFittedError` are defined in :mod:`lifevalue.validation`
-and the warnings with their models; they are re-exported here unchanged (the same
-classes), so ``except lifevalue.errors.InputError`` catches them wherever raised.
+and re-exported here unchanged (the same classes), so ``except
+lifevalue.errors.InputError`` catches them wherever raised. The warnings are defined
+here; the models re-export them where they raise them.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 from lifevalue.validation import (
     EmptyInputError,
@@ -31,10 +30,6 @@ from lifevalue.validation import (
     MissingColumnError,
     NotFittedError,
 )
-
-if TYPE_CHECKING:  # imported on first use, see __getattr__
-    from lifevalue.models.base import ConvergenceWarning, LaplaceFallbackWarning
-    from lifevalue.models.gamma_gamma import SpendFrequencyCorrelationWarning, ZeroSpendWarning
 
 __all__ = ["ConvergenceWarning", "EmptyInputError", "InputError", "InvalidOptionError",
            "InvalidValueError", "JobFileError", "LaplaceFallbackWarning",
@@ -58,19 +53,19 @@ class JobFileError(InvalidOptionError):
     """A job file for ``lifevalue run`` is not valid; ``column`` names the key."""
 
 
-_LAZY = {
-    "ConvergenceWarning": "lifevalue.models.base",
-    "LaplaceFallbackWarning": "lifevalue.models.base",
-    "SpendFrequencyCorrelationWarning": "lifevalue.models.gamma_gamma",
-    "ZeroSpendWarning": "lifevalue.models.gamma_gamma",
-}
+class ConvergenceWarning(UserWarning):
+    """An MCMC fit shows divergences, rank-normalised r-hat > 1.01, or bulk or tail ESS
+    < 400 (or a Laplace fit an importance-sampling ESS < 400)."""
 
 
-def __getattr__(name: str):
-    # the warnings live with the models, which import this module's neighbours: import
-    # them on first use so that this module stays free of import cycles
-    if name in _LAZY:
-        import importlib
+class LaplaceFallbackWarning(UserWarning):
+    """``fit(method="laplace")``: Pareto k-hat > 0.7, so the posterior was sampled by NUTS."""
 
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'lifevalue.errors' has no attribute {name!r}")
+
+class ZeroSpendWarning(UserWarning):
+    """Repeat customers whose mean spend is 0 were left out of the Gamma-Gamma fit (their
+    spend cannot enter its likelihood); they are still valued."""
+
+
+class SpendFrequencyCorrelationWarning(UserWarning):
+    """Spend and purchase frequency are correlated, against the model's assumption."""

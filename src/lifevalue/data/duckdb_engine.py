@@ -3,7 +3,7 @@
 DuckDB reads a CSV or Parquet file (or scans a pandas frame) and reduces the log to
 per-customer aggregates in SQL; only one row per customer reaches pandas. The checks
 and their messages come from :mod:`lifevalue.validation`, the final formulas from
-:func:`lifevalue.data.summary._summary_from_aggregates`, so the engines share both.
+:func:`lifevalue.data.aggregates._summary_from_aggregates`, so the engines share both.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ by a stable ``argsort`` of the key without the row position, which gives the sam
 order.
 
 The result is the aggregate frame every engine produces (see
-:func:`lifevalue.data.summary._summary_from_aggregates`).
+:func:`lifevalue.data.aggregates._summary_from_aggregates`).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Arrow logs (and files read into pandas).
 The row rules run on the frame (:func:`lifevalue.validation.check_transactions_frame`),
 the log is reduced to per-customer aggregates by one sort
 (:mod:`lifevalue.data.kernel`), and the final formulas are
-:func:`lifevalue.data.summary._summary_from_aggregates`, as for the other engines.
+:func:`lifevalue.data.aggregates._summary_from_aggregates`, as for the other engines.
 """
 
 from __future__ import annotations

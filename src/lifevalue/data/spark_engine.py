@@ -2,7 +2,7 @@
 
 For logs that outgrow one machine. The log stays a Spark DataFrame: it is checked and
 reduced to the same per-customer aggregates as the pandas and DuckDB engines, in
-Spark, and the final formulas (:func:`lifevalue.data.summary._summary_from_aggregates`)
+Spark, and the final formulas (:func:`lifevalue.data.aggregates._summary_from_aggregates`)
 run on each partition of the aggregates through ``mapInPandas``, so the three engines
 share them. The result is a Spark DataFrame with one row per customer: the customer id
 column and the summary columns. What the pandas summary keeps in ``attrs`` (time unit,
@@ -40,12 +40,12 @@ def summarize_spark(transactions, customer_id, date, amount, date_format, obs_en
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
-    from lifevalue.data.periods import _end_indices
-    from lifevalue.data.summary import (
+    from lifevalue.data.aggregates import (
         HOLDOUT_COLUMNS,
         SUMMARY_COLUMNS,
         _summary_from_aggregates,
     )
+    from lifevalue.data.periods import _end_indices
 
     ts, num = v.check_transactions_spark(transactions, customer_id, date, amount, date_format,
                                          obs_end)

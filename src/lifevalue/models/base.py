@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from lifevalue import validation as v
+from lifevalue.errors import ConvergenceWarning  # noqa: F401 - raised here, public name
 from lifevalue.files import atomic_write  # noqa: F401 - moved to lifevalue.files; re-exported
 from lifevalue.models import diagnostics as dg
 from lifevalue.models.datatree import (  # noqa: F401 - public names
@@ -65,10 +66,6 @@ SHAPE_SIGMA = 300.0
 #: does not bind) and the posterior means move by under 0.1 sd.
 DROPOUT_SIGMA = 10.0
 
-
-class ConvergenceWarning(UserWarning):
-    """An MCMC fit shows divergences, rank-normalised r-hat > 1.01, or bulk or tail ESS
-    < 400 (or a Laplace fit an importance-sampling ESS < 400)."""
 
 
 class BaseModel(Inference, FitTree):

@@ -9,13 +9,8 @@ compiled.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from scipy import special
-
-if TYPE_CHECKING:
-    from lifevalue.models.likelihoods import BGNBDStats
 
 
 def _dot(u, v) -> float:
@@ -24,7 +19,7 @@ def _dot(u, v) -> float:
     return float(np.einsum("i,i->", u, v))
 
 
-def bg_family_derivs(r, alpha, a, b, stats: BGNBDStats, *, hessian: bool = True,
+def bg_family_derivs(r, alpha, a, b, stats, *, hessian: bool = True,
                      modified: bool = False):
     """Total log-likelihood, gradient and Hessian in (r, alpha, a, b) of the BG/NBD
     (``modified=False``) or of the MBG/NBD (``modified=True``).
@@ -44,6 +39,9 @@ def bg_family_derivs(r, alpha, a, b, stats: BGNBDStats, *, hessian: bool = True,
     ``log(b+x) - log(a+b+x)`` (``B(a, b+x+1)`` in place of ``B(a, b+x)``), its ``B``
     has ``log(b+x)`` in place of ``log(b+x-1)``, and ``B`` enters for every customer,
     x = 0 included (see :func:`lifevalue.models.modified_beta_geo_formulas.mbgnbd_loglik`).
+
+    ``stats`` is a :class:`lifevalue.models.likelihoods.BGNBDStats` (not imported here:
+    the likelihoods import this module).
 
     Used by MAP (Newton steps) and the Laplace fit; nothing is compiled.
 

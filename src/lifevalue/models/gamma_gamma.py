@@ -20,6 +20,7 @@ import pandas as pd
 from scipy import stats as st
 
 from lifevalue import validation as v
+from lifevalue.errors import SpendFrequencyCorrelationWarning, ZeroSpendWarning  # noqa: F401
 from lifevalue.models import customer_posterior as cp
 from lifevalue.models import predictions as pr
 from lifevalue.models import scoring as sc
@@ -37,15 +38,6 @@ from lifevalue.models.likelihoods import (
 
 #: |Spearman correlation| of frequency and spend above which ``fit`` warns.
 CORRELATION_WARN = 0.3
-
-
-class ZeroSpendWarning(UserWarning):
-    """Repeat customers whose mean spend is 0 were left out of the Gamma-Gamma fit (their
-    spend cannot enter its likelihood); they are still valued."""
-
-
-class SpendFrequencyCorrelationWarning(UserWarning):
-    """Spend and purchase frequency are correlated, against the model's assumption."""
 
 
 class GammaGamma(BaseModel):

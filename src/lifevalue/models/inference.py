@@ -18,6 +18,7 @@ import numpy as np
 import xarray as xr
 
 from lifevalue import validation as v
+from lifevalue.errors import LaplaceFallbackWarning  # noqa: F401 - raised here, public name
 
 #: NUTS implementations ``fit(method="mcmc", sampler=...)`` accepts: ``"compiled"``
 #: samples lifevalue's compiled log density (:mod:`lifevalue.models.kernels`) with
@@ -35,9 +36,6 @@ THIN_TO = 50_000
 
 log = logging.getLogger("lifevalue")
 
-
-class LaplaceFallbackWarning(UserWarning):
-    """``fit(method="laplace")``: Pareto k-hat > 0.7, so the posterior was sampled by NUTS."""
 
 
 class Inference:

@@ -1,6 +1,7 @@
 """Simulate RFM summaries from the BG/NBD and Gamma-Gamma generative processes.
 
-Used to check that fits recover known parameters, and by the benchmarks.
+Public: use them to check that a fit recovers known parameters or to try lifevalue at
+any size (the tests and the benchmarks do both).
 """
 
 from __future__ import annotations
