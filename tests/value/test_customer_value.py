@@ -20,6 +20,14 @@ def maps(cdnow_cal):
 
 
 @pytest.fixture(scope="module")
+def mbg_maps(cdnow_cal):
+    from lifevalue.models import ModifiedBetaGeo
+
+    return (ModifiedBetaGeo().fit(cdnow_cal, method="map"),
+            GammaGamma().fit(cdnow_cal, method="map"))
+
+
+@pytest.fixture(scope="module")
 def sub(cdnow_cal):
     return cdnow_cal.iloc[::5]  # 472 customers
 
@@ -166,15 +174,18 @@ def test_base_cash_flows_are_the_sum_of_the_customers(maps, sub, stop):
         np.testing.assert_allclose(base[col], summed[col], rtol=tg.BOUND)
 
 
-def test_tabulated_and_direct_p_alive_agree(maps, sub, monkeypatch):
+@pytest.mark.parametrize("pair", ["maps", "mbg_maps"])
+def test_tabulated_and_direct_p_alive_agree(pair, sub, monkeypatch, request):
     # P(alive) from logs tabulated on the distinct ages and recencies (few here) and
-    # computed for every customer and draw (the path for many distinct values) agree
+    # computed for every customer and draw (the path for many distinct values) agree,
+    # for the BG/NBD and for the MBG/NBD (whose one-time buyers are tabulated too)
     from lifevalue.models import compiled_closed_forms as ccf
 
+    models = request.getfixturevalue(pair)
     kwargs = dict(margin=0.3, retention_cost=0.5, min_simulations=200)
-    tab = CustomerValue(*maps, **kwargs).evaluate(sub, "ambitious")
+    tab = CustomerValue(*models, **kwargs).evaluate(sub, "ambitious")
     monkeypatch.setattr(ccf, "MAX_TABULATED", 0)
-    direct = CustomerValue(*maps, **kwargs).evaluate(sub, "ambitious")
+    direct = CustomerValue(*models, **kwargs).evaluate(sub, "ambitious")
     assert (tab.customers["p_alive_mean"] < 0.99).mean() > 0.2
     for col in ("p_alive_mean", "current_mean", "potential_mean", "growth_param_hi"):
         np.testing.assert_allclose(direct.customers[col], tab.customers[col], rtol=1e-11)
@@ -256,10 +267,13 @@ def test_engine_equals_the_formula_written_out(maps, cdnow_cal, stop):
     np.testing.assert_allclose(got, want, rtol=tg.BOUND)  # the period tables' grid
 
 
-def test_per_customer_cash_flows_add_up_to_the_value(cdnow_bg_mcmc, cdnow_gg_mcmc, cdnow_cal):
+@pytest.mark.parametrize("pair", ["mcmc", "mbg_maps"])
+def test_per_customer_cash_flows_add_up_to_the_value(pair, cdnow_cal, request):
+    models = ((request.getfixturevalue("cdnow_bg_mcmc"), request.getfixturevalue("cdnow_gg_mcmc"))
+              if pair == "mcmc" else request.getfixturevalue(pair))
     sub = cdnow_cal.iloc[:30]
-    cv = CustomerValue(cdnow_bg_mcmc, cdnow_gg_mcmc, margin=0.3, retention_cost=0.2,
-                       costs_stop_at_churn=True, max_draws=200)
+    cv = CustomerValue(*models, margin=0.3, retention_cost=0.2, costs_stop_at_churn=True,
+                       max_draws=200)
     flows = cv.cash_flows(sub, "realistic")
     assert list(flows.columns) == ["p_active", "revenue", "margin", "costs", "discount",
                                    "discounted_net"]
@@ -325,14 +339,6 @@ def test_models_outside_the_bgnbd_family_are_refused_not_valued_as_bgnbd(cdnow_c
 # ----------------------------------------------------------------- MBG/NBD
 
 
-@pytest.fixture(scope="module")
-def mbg_maps(cdnow_cal):
-    from lifevalue.models import ModifiedBetaGeo
-
-    return (ModifiedBetaGeo().fit(cdnow_cal, method="map"),
-            GammaGamma().fit(cdnow_cal, method="map"))
-
-
 def test_mbgnbd_value_equals_its_own_closed_forms(mbg_maps, cdnow_cal):
     """The MBG/NBD's P(alive) and expected purchases (Batislam et al. 2007), written out
     period by period, one-time buyers included: the engine's BG/NBD futures at b + 1
@@ -359,18 +365,6 @@ def test_mbgnbd_value_equals_its_own_closed_forms(mbg_maps, cdnow_cal):
     assert (res.customers.loc[x == 0, "p_alive_mean"] < 1).all()
 
 
-def test_mbgnbd_tabulated_and_direct_p_alive_agree(mbg_maps, cdnow_cal, monkeypatch):
-    from lifevalue.models import compiled_closed_forms as ccf
-
-    sub = cdnow_cal.iloc[::7]
-    kwargs = dict(margin=0.3, retention_cost=0.5, min_simulations=200)
-    tab = CustomerValue(*mbg_maps, **kwargs).evaluate(sub, "realistic")
-    monkeypatch.setattr(ccf, "MAX_TABULATED", 0)
-    direct = CustomerValue(*mbg_maps, **kwargs).evaluate(sub, "realistic")
-    for col in ("p_alive_mean", "current_mean", "potential_mean", "growth_param_hi"):
-        np.testing.assert_allclose(direct.customers[col], tab.customers[col], rtol=1e-11)
-
-
 def test_mbgnbd_prospect_value_by_hand(mbg_maps):
     from lifevalue.models import modified_beta_geo_formulas as mf
 
@@ -395,17 +389,6 @@ def test_mbgnbd_dropout_benchmark_is_the_populations(mbg_maps):
     bench = cv._benchmarks(bgd, ggd, Scenario(benchmark_retention=0.75))
     e = bg.point_estimate()
     assert bench["dropout"][0] == pytest.approx(special.betaincinv(e["a"], e["b"], 0.25))
-
-
-def test_cash_flows_of_mbgnbd_customers_add_up_to_the_value(mbg_maps, cdnow_cal):
-    sub = cdnow_cal.iloc[:40]
-    cv = CustomerValue(*mbg_maps, margin=0.3, retention_cost=0.2, costs_stop_at_churn=True)
-    result = cv.evaluate(sub, "realistic").customers
-    flows = cv.cash_flows(sub, "realistic")
-    np.testing.assert_allclose(flows["discounted_net"].groupby(level=0).sum(),
-                               result["potential_mean"], rtol=tg.BOUND)
-    np.testing.assert_allclose(flows["p_active"].unstack()[1], result["p_alive_mean"],
-                               rtol=1e-9)
 
 
 def test_customer_value_repr_names_the_models_and_settings():

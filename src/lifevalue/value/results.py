@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from lifevalue.models import scoring as sc
+from lifevalue.value.thresholds import CELLS
 
 
 @dataclass(repr=False)
@@ -101,8 +102,7 @@ class ValueResult:
         if "cell" in self.customers:
             counts = self.customers["cell"].value_counts()
             lines.append("matrix (from the mean values): " + ", ".join(
-                f"{cell} {int(counts.get(cell, 0)):,}" for cell in ("retain", "develop",
-                                                                    "phase_out")))
+                f"{cell} {int(counts.get(cell, 0)):,}" for cell in CELLS))
         lines.append("attributes: customers, base, cash_flows, assumptions, draw_totals"
                      + (", lorenz, pyramid" if self.lorenz is not None else ""))
         return "\n".join(lines)
@@ -136,7 +136,7 @@ class ValueResult:
                              "returned by CustomerValue.evaluate)")
         counts = self.customers["cell"].value_counts()
         rows = {}
-        for cell in ("retain", "develop", "phase_out"):
+        for cell in CELLS:
             row = {"customers": int(counts.get(cell, 0))}
             table = base_table({(name, kind): self.cell_totals[(cell, name, kind)]
                                 for name in ("current", "potential", "growth")
