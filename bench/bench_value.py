@@ -95,11 +95,15 @@ TRUE_GG = {"p": 6.25, "q": 3.74, "gamma": 15.44}
 #: ModifiedBetaGeoFitter agree), for ``--model mbgnbd``: the same customers, valued
 #: with the MBG/NBD
 TRUE_MBG = {"r": 0.525, "alpha": 6.183, "a": 0.891, "b": 1.614}
+#: Pareto/NBD estimates on the CDNOW sample (Fader, Hardie & Lee 2005a), for ``--model
+#: paretonbd``: the same customers, valued with the Pareto/NBD
+TRUE_PNBD = {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}
 #: the transaction models that can be valued: name -> (lifevalue class, lifetimes class,
 #: pymc-marketing class, the prefix of their draws in the inputs)
 MODELS = {"bgnbd": ("BetaGeo", "BetaGeoFitter", "BetaGeoModel", ""),
           "mbgnbd": ("ModifiedBetaGeo", "ModifiedBetaGeoFitter", "ModifiedBetaGeoModel",
-                     "mbg_")}
+                     "mbg_"),
+          "paretonbd": ("ParetoNBD", "ParetoNBDFitter", "ParetoNBDModel", "pnbd_")}
 T_DAYS = (7, 546)
 JITTER_SD = 0.05
 HORIZON = 12
@@ -147,12 +151,13 @@ def posterior_draws(draws: int, seed: int) -> dict[str, np.ndarray]:
     (the MBG/NBD's under the prefix ``mbg_``)."""
     rng = np.random.default_rng([seed, draws])
     mbg = {f"mbg_{k}": val for k, val in TRUE_MBG.items()}
+    pnbd = {f"pnbd_{k}": val for k, val in TRUE_PNBD.items()}
     return {k: val * rng.lognormal(0.0, JITTER_SD, (2, draws // 2))
-            for k, val in {**TRUE_BG, **TRUE_GG, **mbg}.items()}
+            for k, val in {**TRUE_BG, **TRUE_GG, **mbg, **pnbd}.items()}
 
 
 def _true(model: str) -> dict[str, float]:
-    return TRUE_MBG if model == "mbgnbd" else TRUE_BG
+    return {"bgnbd": TRUE_BG, "mbgnbd": TRUE_MBG, "paretonbd": TRUE_PNBD}[model]
 
 
 def write_inputs(path: Path, summary, post: dict[str, np.ndarray]) -> None:
@@ -207,8 +212,9 @@ def _lifetimes_seconds(cols, model: str = "bgnbd") -> float:
 
 
 def lifevalue_inputs(cols, post, model: str = "bgnbd"):
-    """The summary frame of the inputs and lifevalue's transaction model (``BetaGeo`` or
-    ``ModifiedBetaGeo``) and ``GammaGamma`` holding the saved draws (not fitted)."""
+    """The summary frame of the inputs and lifevalue's transaction model (``BetaGeo``,
+    ``ModifiedBetaGeo`` or ``ParetoNBD``) and ``GammaGamma`` holding the saved draws (not
+    fitted)."""
     import arviz as az
     import pandas as pd
 
@@ -263,7 +269,7 @@ def _pymc_marketing(cols, post, draws, model="bgnbd"):
     bg = getattr(clv, MODELS[model][2])()
     bg.build_model(data[["customer_id", "frequency", "recency", "T"]])
     pre = MODELS[model][3]
-    bg.idata = az.from_dict({"posterior": {k: post[pre + k] for k in ("alpha", "r", "a", "b")}})
+    bg.idata = az.from_dict({"posterior": {k: post[pre + k] for k in _true(model)}})
     gg = clv.GammaGammaModel()
     gg.build_model(data.loc[data["frequency"] > 0,
                             ["customer_id", "frequency", "monetary_value"]]
@@ -401,7 +407,8 @@ def main(argv=None) -> int:
                              "machine's memory; 0: none)")
     parser.add_argument("--model", choices=list(MODELS), default="bgnbd",
                         help="transaction model both libraries value with (default: bgnbd; "
-                             "mbgnbd: the MBG/NBD at its CDNOW estimates, same customers)")
+                             "mbgnbd, paretonbd: the MBG/NBD or Pareto/NBD at its CDNOW "
+                             "estimates, same customers)")
     parser.add_argument("--seed", type=int, default=2005, help="simulation and draws seed")
     parser.add_argument("--tmpdir", default=None, help="folder for the inputs")
     parser.add_argument("--worker", help=argparse.SUPPRESS)

@@ -119,17 +119,19 @@ def test_report_names_the_currency_and_checks_the_holdout(model_dir, cdnow_csv, 
     assert text.count("data:text/csv;charset=utf-8;base64,") == 3
 
 
-def test_fit_score_and_report_with_the_mbgnbd(cdnow_csv, tmp_path):
-    """--model mbgnbd is saved in fit.json; score and report value with that model, whose
+@pytest.mark.parametrize("name,cls,label", [("mbgnbd", "ModifiedBetaGeo", "MBG/NBD"),
+                                            ("paretonbd", "ParetoNBD", "Pareto/NBD")])
+def test_fit_score_and_report_with_another_model(cdnow_csv, tmp_path, name, cls, label):
+    """--model is saved in fit.json; score and report value with that model, whose
     one-time buyers may have churned."""
-    from lifevalue.models import ModifiedBetaGeo
+    from lifevalue import models
 
-    out = tmp_path / "mbg"
+    out = tmp_path / name
     run("fit", cdnow_csv, "--out", out, *DATES, "--method", "map", "--customer-id", "cust",
-        "--amount", "spend", "--model", "mbgnbd", "--no-progress")
-    assert json.loads((out / "fit.json").read_text())["options"]["fit"]["model"] == "mbgnbd"
+        "--amount", "spend", "--model", name, "--no-progress")
+    assert json.loads((out / "fit.json").read_text())["options"]["fit"]["model"] == name
     model, _, _ = cli.load_bundle(out)
-    assert type(model) is ModifiedBetaGeo
+    assert type(model) is getattr(models, cls)
     scores = tmp_path / "scores.csv"
     run("score", out, cdnow_csv, "--margin", "0.3", "--max-draws", "1", "--out", scores)
     frame = pd.read_csv(scores, index_col="cust")
@@ -142,7 +144,7 @@ def test_fit_score_and_report_with_the_mbgnbd(cdnow_csv, tmp_path):
         summary)["p_alive_mean"].sort_index(), check_names=False, rtol=1e-9)
     report = tmp_path / "r.html"
     run("report", out, cdnow_csv, "--margin", "0.3", "--max-draws", "20", "--out", report)
-    assert "Purchases and dropout (MBG/NBD)" in report.read_text()
+    assert f"Purchases and dropout ({label})" in report.read_text()
 
 
 def test_a_model_folder_naming_an_unknown_model_is_refused(model_dir, tmp_path):
@@ -151,11 +153,11 @@ def test_a_model_folder_naming_an_unknown_model_is_refused(model_dir, tmp_path):
     copy = tmp_path / "m"
     shutil.copytree(model_dir.resolve(), copy)
     info = json.loads((copy / "fit.json").read_text())
-    info["options"]["fit"]["model"] = "paretonbd"
+    info["options"]["fit"]["model"] = "bgbb"
     (copy / "fit.json").write_text(json.dumps(info))
     with pytest.raises(lifevalue.validation.InputError, match=r"fit\.json names the "
-                       r"transaction model 'paretonbd', which lifevalue cannot value \(known: "
-                       r"bgnbd, mbgnbd\)$"):
+                       r"transaction model 'bgbb', which lifevalue cannot value \(known: "
+                       r"bgnbd, mbgnbd, paretonbd\)$"):
         cli.load_bundle(copy)
 
 

@@ -12,8 +12,9 @@ def fit_options(f):
     """Add the model, method, sampler, strictness, progress and MLflow options to ``f``."""
     for opt in reversed([
         click.option("--model", type=click.Choice(pl.VALUED_MODELS), default="bgnbd",
-                     show_default=True, help="Transaction model: BG/NBD, or MBG/NBD (one-time "
-                     "buyers may have churned; see compare-models)."),
+                     show_default=True, help="Transaction model: BG/NBD, MBG/NBD (one-time "
+                     "buyers may have churned) or Pareto/NBD (customers may churn at any "
+                     "time); see compare-models."),
         click.option("--method", type=click.Choice(["mcmc", "map", "laplace"]), default="mcmc",
                      show_default=True, help="NUTS, posterior mode, or Laplace + PSIS (falls "
                      "back to NUTS when Pareto k-hat > 0.7)."),

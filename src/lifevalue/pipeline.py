@@ -335,8 +335,8 @@ def report_log_frame(transactions, opts: dict):
 
 #: The transaction models ``lifevalue compare-models`` can fit, by their CLI name.
 TRANSACTION_MODELS = {"bgnbd": "BetaGeo", "mbgnbd": "ModifiedBetaGeo", "paretonbd": "ParetoNBD"}
-#: Those that ``fit`` can fit and ``score``/``report`` value (the BG/NBD family).
-VALUED_MODELS = ("bgnbd", "mbgnbd")
+#: Those that ``fit`` can fit and ``score``/``report`` value: all of them.
+VALUED_MODELS = tuple(TRANSACTION_MODELS)
 
 
 def transaction_model_class(name: str):

@@ -133,6 +133,46 @@ def test_compiled_kernel_matches_numpy(stats, params):
     assert fn(*params, *data)[0] == ll
 
 
+@pytest.mark.parametrize("stop", [False, True])
+def test_compiled_period_sums_equal_the_closed_forms(stop):
+    """The value scorer's period sums (one customer, every draw, with rate and dropout
+    multipliers per draw) against the NumPy closed forms at the scaled posteriors, s = 1
+    (the logarithmic limit) included."""
+    rng = np.random.default_rng(5)
+    S = 40
+    r, alpha = rng.uniform(0.2, 2.0, S), rng.uniform(1.0, 20.0, S)
+    s, beta = rng.uniform(0.3, 3.0, S), rng.uniform(1.0, 30.0, S)
+    s[0] = 1.0
+    c_r, c_d = rng.uniform(1.0, 2.0, S), rng.uniform(0.3, 1.0, S)
+    edges = np.linspace(0.0, 52.0, 13)
+    w_M, v_O, v_R = rng.uniform(0.5, 1.0, (3, 12))
+    for x, T in ((0.0, 3.5), (4.0, 30.0), (20.0, 78.2)):
+        out = [np.empty(S) for _ in range(4)]
+        pk.period_sums_if_alive(r, alpha, s, beta, x, T, c_r, c_d, edges, w_M, v_O, v_R, stop,
+                                *out)
+        a_c = (alpha + T) / c_r - T  # the scaled posteriors Gamma(r+x, (alpha+T)/c_r), ...
+        b_c = (beta + T) / c_d - T
+        cum = pf.expected_purchases_if_alive(r[:, None], a_c[:, None], s[:, None],
+                                             b_c[:, None], x, T, edges)
+        np.testing.assert_allclose(out[0], np.diff(cum, axis=1) @ w_M, rtol=1e-12)
+        no_buy = ((alpha + T) / (alpha + T + c_r * edges[-1])) ** (r + x)
+        np.testing.assert_allclose(out[1], no_buy, rtol=1e-12)
+        if stop:
+            surv = pf.survival_if_alive(s[:, None], b_c[:, None], T, edges[:-1])
+            np.testing.assert_allclose(out[2], surv @ v_O, rtol=1e-12)
+            np.testing.assert_allclose(out[3], surv @ v_R, rtol=1e-12)
+
+
+def test_survival_if_alive_is_the_lifetimes_tail():
+    # the remaining lifetime given alive, Exp(mu) with mu ~ Gamma(s, beta + T): by quadrature
+    s, beta, T, t = 0.7, 11.0, 20.0, 13.0
+    from scipy import stats as st
+
+    by_quad = integrate.quad(lambda mu: np.exp(-mu * t) * st.gamma.pdf(mu, s, scale=1 / (beta + T)),
+                             0, np.inf)[0]
+    assert pf.survival_if_alive(s, beta, T, t) == pytest.approx(by_quad, rel=1e-8)
+
+
 def test_reference_falls_back_where_scipy_hyp2f1_fails(stats):
     # SciPy's hyp2f1 returns nan for s = 200 near z = 1 on some CDNOW rows
     params = (0.49, 10.06, 200.0, 5572.0)

@@ -31,6 +31,32 @@ def test_frequency_recency_and_alive_matrices(bg):
     assert ax.figure.axes[-1].get_ylabel() == "P(alive)"
 
 
+@pytest.mark.parametrize("name", ["ModifiedBetaGeo", "ParetoNBD"])
+def test_matrices_and_tracking_use_the_models_own_formulas(name, cdnow_cal, cdnow_log):
+    """Each model's P(alive), expected purchases and new-customer expectation, not the
+    BG/NBD's: MBG/NBD and Pareto/NBD one-time buyers may have dropped out."""
+    from lifevalue import models
+    from lifevalue.models import modified_beta_geo_formulas as mf
+    from lifevalue.models import pareto_nbd_formulas as pf
+
+    model = getattr(models, name)().fit(cdnow_cal, method="map")
+    formulas = mf if name == "ModifiedBetaGeo" else pf
+    e = list(model.point_estimate().values())
+    ax = plots.plot_probability_alive_matrix(model, max_frequency=10, max_recency=39)
+    alive = np.ma.filled(ax.get_images()[0].get_array(), np.nan)
+    assert alive[0, 0] == pytest.approx(float(formulas.p_alive(*e, 0, 0.0, 39.0)), rel=1e-12)
+    assert alive[0, 0] < 1.0
+    ax = plots.plot_frequency_recency_matrix(model, t=39, max_frequency=10, max_recency=39)
+    expected = np.ma.filled(ax.get_images()[0].get_array(), np.nan)
+    assert expected[5, -1] == pytest.approx(
+        float(formulas.expected_purchases(*e, 5, 39.0, 39.0, 39)), rel=1e-12)
+    table = plots.tracking_table(model, cdnow_log)
+    assert table["model_cumulative"].iloc[-1] == pytest.approx(
+        table["actual_cumulative"].iloc[-1], rel=0.1)
+    bg_table = plots.tracking_table(BetaGeo().fit(cdnow_cal, method="map"), cdnow_log)
+    assert not np.allclose(table["model_cumulative"], bg_table["model_cumulative"])
+
+
 def test_calibration_holdout(cdnow_bg_mcmc, cdnow_cal):
     table = plots.calibration_holdout_table(cdnow_bg_mcmc, cdnow_cal)
     assert list(table.index) == ["0", "1", "2", "3", "4", "5", "6", "7+"]

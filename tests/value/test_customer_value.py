@@ -28,6 +28,13 @@ def mbg_maps(cdnow_cal):
 
 
 @pytest.fixture(scope="module")
+def pnbd_maps(cdnow_cal):
+    from lifevalue.models import ParetoNBD
+
+    return ParetoNBD().fit(cdnow_cal, method="map"), GammaGamma().fit(cdnow_cal, method="map")
+
+
+@pytest.fixture(scope="module")
 def sub(cdnow_cal):
     return cdnow_cal.iloc[::5]  # 472 customers
 
@@ -62,10 +69,12 @@ def test_neutral_scenario_gives_potential_equal_to_current(maps, sub):
     assert (c["p_develop"] == 0).all()
 
 
+@pytest.mark.parametrize("pair", ["maps", "pnbd_maps"])
 @pytest.mark.parametrize("field,better", [("purchase_rate", 1.3), ("dropout", 0.5),
                                           ("spend", 1.2), ("margin", 1.5)])
-def test_improving_a_driver_never_lowers_value(maps, sub, field, better):
-    cv = CustomerValue(*maps, margin=0.4, retention_cost=1.0, max_draws=1)
+def test_improving_a_driver_never_lowers_value(pair, sub, field, better, request):
+    cv = CustomerValue(*request.getfixturevalue(pair), margin=0.4, retention_cost=1.0,
+                       max_draws=1)
     res = cv.evaluate(sub, Scenario(**{field: better}))
     growth = res.customers["growth_mean"]
     assert (growth >= -1e-9).all()
@@ -110,13 +119,15 @@ def test_intervals_of_both_kinds(cdnow_bg_mcmc, cdnow_gg_mcmc, sub):
     assert ((c["current_p_negative"] >= 0) & (c["current_p_negative"] <= 1)).all()
 
 
-@pytest.mark.parametrize("model", ["bgnbd", "mbgnbd"])
-def test_simulation_agrees_with_expectation(maps, mbg_maps, sub, model):
+@pytest.mark.parametrize("model,stop", [("maps", False), ("mbg_maps", False),
+                                        ("pnbd_maps", False), ("pnbd_maps", True)])
+def test_simulation_agrees_with_expectation(sub, model, stop, request):
     # the mean of the simulated base totals (one per simulated future) converges to the
     # expected value: unbiased, not merely a symmetric interval; one-time buyers of the
-    # MBG/NBD (who may have dropped out at once) included
-    pair = maps if model == "bgnbd" else mbg_maps
-    res = CustomerValue(*pair, margin=0.3, retention_cost=0.2,
+    # MBG/NBD (who may have dropped out at once) included, and the Pareto/NBD's lifetimes
+    # that end between purchases (costs that stop at churn stop there)
+    pair = request.getfixturevalue(model)
+    res = CustomerValue(*pair, margin=0.3, retention_cost=0.2, costs_stop_at_churn=stop,
                         min_simulations=4000).evaluate(sub, "ambitious")
     for name in ("current", "potential", "growth"):
         simulated = res.draw_totals[(name, "simulated")]
@@ -160,11 +171,12 @@ def test_results_do_not_depend_on_chunk_size_or_order(maps, sub):
     pd.testing.assert_frame_equal(a, b.loc[a.index], check_exact=True)
 
 
+@pytest.mark.parametrize("pair", ["maps", "pnbd_maps"])
 @pytest.mark.parametrize("stop", [False, True])
-def test_base_cash_flows_are_the_sum_of_the_customers(maps, sub, stop):
+def test_base_cash_flows_are_the_sum_of_the_customers(pair, sub, stop, request):
     # evaluate() sums the flows per group of customers; cash_flows() per customer
-    cv = CustomerValue(*maps, margin=0.3, retention_cost=0.5, development_cost=[0.1] * 12,
-                       costs_stop_at_churn=stop)
+    cv = CustomerValue(*request.getfixturevalue(pair), margin=0.3, retention_cost=0.5,
+                       development_cost=[0.1] * 12, costs_stop_at_churn=stop)
     scenario = Scenario(purchase_rate=1.2, dropout=0.8, spend=1.1, margin=1.2,
                         retention_cost=0.5)
     base = cv.evaluate(sub, scenario).cash_flows.loc["potential"]
@@ -267,7 +279,7 @@ def test_engine_equals_the_formula_written_out(maps, cdnow_cal, stop):
     np.testing.assert_allclose(got, want, rtol=tg.BOUND)  # the period tables' grid
 
 
-@pytest.mark.parametrize("pair", ["mcmc", "mbg_maps"])
+@pytest.mark.parametrize("pair", ["mcmc", "mbg_maps", "pnbd_maps"])
 def test_per_customer_cash_flows_add_up_to_the_value(pair, cdnow_cal, request):
     models = ((request.getfixturevalue("cdnow_bg_mcmc"), request.getfixturevalue("cdnow_gg_mcmc"))
               if pair == "mcmc" else request.getfixturevalue(pair))
@@ -326,14 +338,82 @@ def test_a_calibration_split_is_not_valued_silently(maps, cdnow_log):
     assert len(cv.evaluate(lv.calibration_part(split), "neutral").customers) == len(split)
 
 
-def test_models_outside_the_bgnbd_family_are_refused_not_valued_as_bgnbd(cdnow_cal):
-    from lifevalue.models import ParetoNBD
+def test_a_model_it_cannot_value_is_refused(maps):
+    _, gg = maps
+    with pytest.raises(v.InvalidOptionError, match=r"^CustomerValue values BetaGeo, "
+                       r"ModifiedBetaGeo and ParetoNBD models; got GammaGamma$"):
+        CustomerValue(gg, gg, margin=0.3)
 
-    gg = GammaGamma().fit(cdnow_cal, method="map")
-    model = ParetoNBD().fit(cdnow_cal, method="map")
-    with pytest.raises(v.InvalidOptionError, match=r"^CustomerValue values models of the "
-                       r"BG/NBD family \(BetaGeo, ModifiedBetaGeo\); got ParetoNBD$"):
-        CustomerValue(model, gg, margin=0.3)
+
+# ----------------------------------------------------------------- Pareto/NBD
+
+
+@pytest.mark.parametrize("stop", [False, True])
+def test_paretonbd_value_equals_its_own_closed_forms(pnbd_maps, cdnow_cal, stop):
+    """The Pareto/NBD's P(alive), expected purchases and survival (Schmittlein et al.
+    1987; Fader & Hardie 2005), written out period by period through the formula."""
+    from lifevalue.models import pareto_nbd_formulas as pf
+
+    pn, gg = pnbd_maps
+    sub = cdnow_cal.iloc[:60]
+    margin = [0.2] * 6 + [0.3] * 6
+    cv = CustomerValue(pn, gg, margin=margin, development_cost=0.4, retention_cost=0.7,
+                       costs_stop_at_churn=stop, annual_discount_rate=0.08)
+    res = cv.evaluate(sub, "neutral")
+    e, s = pn.point_estimate(), gg.point_estimate()
+    x, t_x, T, m = (sub[c].to_numpy() for c in ("frequency", "recency", "T",
+                                                 "monetary_value"))
+    edges = cv.grid.edges
+    alive = pf.p_alive(*e.values(), x, t_x, T)[:, None]
+    cum = pf.expected_purchases(*e.values(), x[:, None], t_x[:, None], T[:, None],
+                                edges[None, :])
+    P = alive * pf.survival_if_alive(e["s"], e["beta"], T[:, None], edges[None, :-1])
+    revenue = np.diff(cum, axis=1) * pr.expected_spend(*s.values(), x, m)[:, None]
+    weight = P if stop else 1.0
+    want = return_based_value(P, revenue / P, np.array(margin), 0.4 * weight, 0.7 * weight,
+                              cv.grid.discount)
+    np.testing.assert_allclose(res.customers["current_mean"], want, rtol=1e-10)
+    np.testing.assert_allclose(res.customers["p_alive_mean"], alive[:, 0], rtol=1e-12)
+    assert (res.customers["p_alive_mean"] < 1).mean() > 0.5  # one-time buyers too
+
+
+def test_paretonbd_prospect_value_by_hand(pnbd_maps):
+    from lifevalue.models import pareto_nbd_formulas as pf
+
+    pn, gg = pnbd_maps
+    cv = CustomerValue(pn, gg, margin=0.25, period="M", horizon=6, annual_discount_rate=0.1)
+    out = cv.prospect_value(acquisition_cost=2.0)
+    est, gest = pn.point_estimate(), gg.point_estimate()
+    purchases = np.diff(pf.expected_purchases_new_customer(*est.values(), cv.grid.edges))
+    spend = gest["p"] * gest["gamma"] / (gest["q"] - 1)
+    by_hand = (purchases * spend * 0.25 * cv.grid.discount).sum() - 2.0
+    assert out.loc["prospect", "value_mean"] == pytest.approx(by_hand, rel=1e-9)
+    assert out.loc["prospect", "value_pred_lo"] == pytest.approx(-2.0)  # buys nothing
+
+
+def test_paretonbd_retention_benchmark_lowers_the_dropout_rate(pnbd_maps, sub):
+    """The retention benchmark is a quantile of the population's dropout rate mu ~
+    Gamma(s, beta); a customer whose posterior mean rate s / (beta + T) is above it is
+    lowered to it (more value), one below keeps their own (the same value)."""
+    from scipy import special
+
+    pn, gg = pnbd_maps
+    cv = CustomerValue(pn, gg, margin=0.3, max_draws=1)
+    bgd, ggd = cv._draws()[:2]
+    e = pn.point_estimate()
+    mean_rate = e["s"] / (e["beta"] + sub["T"].to_numpy())
+    # the level whose benchmark splits these customers' mean rates in half
+    level = 1.0 - special.gammainc(e["s"], e["beta"] * np.median(mean_rate))
+    scenario = Scenario(benchmark_retention=level)
+    bench = cv._benchmarks(bgd, ggd, scenario)
+    mu_star = special.gammaincinv(e["s"], 1.0 - level) / e["beta"]
+    assert bench["dropout"][0] == pytest.approx(mu_star)
+    res = cv.evaluate(sub, scenario).customers
+    repeat = sub["frequency"].to_numpy() > 0
+    above = repeat & (mean_rate > mu_star)
+    assert above.sum() > 10 and (~above & repeat).sum() > 10
+    assert (res.loc[above, "growth_mean"] > 0).all()
+    np.testing.assert_array_equal(res.loc[~above & repeat, "growth_mean"], 0.0)
 
 
 # ----------------------------------------------------------------- MBG/NBD

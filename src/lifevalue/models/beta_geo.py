@@ -72,6 +72,7 @@ class BetaGeo(TransactionModel):
 
     param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "a", "b")
     first_dropout: ClassVar[float] = 1.0
+    dropout_process: ClassVar[str] = "purchase"
 
     def default_priors(self, stats: BGNBDStats) -> dict[str, dict]:
         mean_T = self._mean_T(stats)

@@ -220,7 +220,7 @@ def _count_block(state, i0, i1, alive, q_none, r, alpha, a, b, x, T, edges, coun
             if u >= pa * (1.0 - none_s[i]):
                 continue
             drop, st = _walk(st, u / pa, r[s] + x[i], alpha[s] + T[i], a[s], b[s] + x[i],
-                             edges, 1.0 / horizon, window)
+                             np.inf, edges, 1.0 / horizon, window)
             counts_s[i] = window[0]
             window[0] = 0
             window[1] = 0
@@ -336,8 +336,8 @@ def _simulate_block(state, i0, i1, p_alive_, q_none, r, alpha, a, b, ps, pd, pc,
                 continue  # active, but the first purchase falls after the horizon
             revenue[s, i], drop, st = buyer_revenue(
                 st, u / pa, r[s] + x[i], (alpha[s] + T[i]) / c_rate[i], c_drop[i] * a[s],
-                b[s] + x[i], ps[s], pd[s], pc[s], ps[s] * x[i] + qs[s], gs[s] + x[i] * m[i],
-                edges, per_unit, weights, counts)
+                b[s] + x[i], np.inf, ps[s], pd[s], pc[s], ps[s] * x[i] + qs[s],
+                gs[s] + x[i] * m[i], edges, per_unit, weights, counts)
             if drop < horizon:
                 n_active[s, i] = periods_active(drop, edges)
     _store(state, st)
@@ -357,9 +357,10 @@ def periods_active(drop, edges):
 # Not inlined: called from the scorer's loop over draws, it keeps that loop small (an
 # interleaved A/B in ``score_customers`` measured about 20% less time than inlined).
 @numba.njit(nogil=True, cache=True, error_model="numpy")
-def buyer_revenue(st, w, shape, scale, a_d, b_x, p, p_d, p_c, nu_shape, nu_rate, edges,
-                  per_unit, weights, counts):
-    """One buyer's future: the purchases (:func:`_walk`), then the spend.
+def buyer_revenue(st, w, shape, scale, a_d, b_x, deadline, p, p_d, p_c, nu_shape, nu_rate,
+                  edges, per_unit, weights, counts):
+    """One buyer's future: the purchases (:func:`_walk`, ending at ``deadline`` at the
+    latest: a lifetime drawn beforehand, ``inf`` for none), then the spend.
 
     ``nu ~ Gamma(p x + q, gamma + x m)`` (``nu_shape``, ``nu_rate``) and the spend of the
     k purchases of a period is ``Gamma(k p, nu)`` (FHL 2005b); ``p_d, p_c`` are the
@@ -368,7 +369,7 @@ def buyer_revenue(st, w, shape, scale, a_d, b_x, p, p_d, p_c, nu_shape, nu_rate,
     weights_t spend_t, time of dropping out, st)``; ``counts`` (:func:`new_counts`) is
     left empty.
     """
-    drop, st = _walk(st, w, shape, scale, a_d, b_x, edges, per_unit, counts)
+    drop, st = _walk(st, w, shape, scale, a_d, b_x, deadline, edges, per_unit, counts)
     g, st = _gamma_s(st, nu_shape)
     nu = g / nu_rate
     P = len(weights)
@@ -415,7 +416,7 @@ def gamma_constants(shape):
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy", inline="always")
-def _walk(st, w, shape, scale, a_d, b_x, edges, per_unit, counts):
+def _walk(st, w, shape, scale, a_d, b_x, deadline, edges, per_unit, counts):
     """One buyer's purchases in the horizon, added to ``counts`` (:func:`new_counts`);
     returns the time of dropping out (``inf`` if still active at the horizon) and the
     random state ``st``.
@@ -425,12 +426,17 @@ def _walk(st, w, shape, scale, a_d, b_x, edges, per_unit, counts):
     integrated out), inverted at ``w``. Given it, lambda is ``Gamma(r + x + 1, scale +
     t_1)`` (one arrival in an exposure of t_1), drawn once; the further gaps are
     Exp(lambda). After the j-th purchase the customer drops out with probability
-    ``a_d / (a_d + b + x + j - 1)`` (p integrated out: the Beta-geometric urn).
+    ``a_d / (a_d + b + x + j - 1)`` (p integrated out: the Beta-geometric urn; BG/NBD),
+    and in any case at ``deadline`` (a lifetime that ends at any time, drawn by the
+    caller independently of the purchases: Pareto/NBD, with ``a_d = 0``; ``inf`` for
+    none): purchases from then on do not happen.
     """
     P = len(edges) - 1
     horizon = edges[P]
     # invert the Lomax distribution function of the first purchase
     t = min(scale * (math.exp(-math.log(1.0 - w) / shape) - 1.0), np.nextafter(horizon, 0.0))
+    if t >= deadline:  # the lifetime ended before the first purchase
+        return deadline, st
     _add_purchase(counts, _period_of(t, edges, per_unit), P)
     ab = a_d + b_x
     u, st = _uniform_s(st)
@@ -439,12 +445,13 @@ def _walk(st, w, shape, scale, a_d, b_x, edges, per_unit, counts):
     # 1 / lambda; a Gamma draw that underflows gives inf: no further purchase
     g, st = _gamma_s(st, shape + 1.0)
     inverse_rate = (scale + t) / g
+    end = min(horizon, deadline)
     k = 1
     while True:
         e, st = _exponential_s(st)
         t += e * inverse_rate
-        if t >= horizon:
-            return np.inf, st
+        if t >= end:
+            return (np.inf if deadline >= horizon else deadline), st
         _add_purchase(counts, _period_of(t, edges, per_unit), P)
         k += 1
         u, st = _uniform_s(st)

@@ -60,6 +60,7 @@ class ModifiedBetaGeo(TransactionModel):
 
     param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "a", "b")
     first_dropout: ClassVar[float] = 0.0
+    dropout_process: ClassVar[str] = "purchase"
 
     def default_priors(self, stats: BGNBDStats) -> dict[str, dict]:
         return {

@@ -81,6 +81,7 @@ class ParetoNBD(TransactionModel):
     """
 
     param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "s", "beta")
+    dropout_process: ClassVar[str] = "lifetime"
 
     def default_priors(self, stats: BGNBDStats) -> dict[str, dict]:
         scale = round(10.0 * max(self._mean_T(stats), 1.0), 6)

@@ -223,6 +223,19 @@ def expected_purchases_if_alive(r, alpha, s, beta, x, T, t):
     return (r + x) / (alpha + T) * (beta + T) * _expm1_ratio(s, beta + T, t)
 
 
+def survival_if_alive(s, beta, T, t):
+    """Probability that a customer alive at T is still alive at T+t: given alive,
+    ``mu ~ Gamma(s, beta+T)`` and the remaining lifetime is Exp(mu), so survival is
+    ``E[exp(-mu t)] = ((beta+T)/(beta+T+t))^s`` (Schmittlein et al. 1987, section 3).
+
+    Examples
+    --------
+    >>> round(float(survival_if_alive(0.606, 11.669, 38.86, 52.0)), 4)
+    0.6513
+    """
+    return np.exp(-s * np.log1p(t / (beta + T)))
+
+
 def expected_purchases(r, alpha, s, beta, x, t_x, T, t):
     """Expected purchases in (T, T+t] of a customer with history (x, t_x, T).
 

@@ -267,3 +267,52 @@ def _rows_compiled(r, alpha, s, beta, x, lo, hi, w, nodes, weights, cut):
         g[2] += w[i] * d2
         g[3] += w[i] * d3
     return ll, g
+
+
+# ------------------------------------------------- compiled period sums (for value)
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def period_sums_if_alive(r, alpha, s, beta, x, T, c_r, c_d, edges, w_M, v_O, v_R, stop, W,
+                         Q0, SO, SR):
+    """One customer alive at T, at every draw: the period sums of customer value.
+
+    Given alive, ``lambda ~ Gamma(r+x, (alpha+T)/c_r)`` and ``mu ~ Gamma(s,
+    (beta+T)/c_d)`` are independent (Schmittlein et al. 1987, section 3; ``c_r``, ``c_d``
+    the rate and dropout multipliers of a scenario, per draw), so the expected purchases
+    in ``(T, T+t]`` are ``E[lambda] b' [1 - (b'/(b'+t))^(s-1)] / (s-1)`` with ``b' =
+    (beta+T)/c_d`` (:func:`lifevalue.models.pareto_nbd_formulas.expected_purchases_if_alive`,
+    the reference the tests compare with), survival to ``T+t`` is ``(b'/(b'+t))^s``
+    (:func:`~lifevalue.models.pareto_nbd_formulas.survival_if_alive`) and no purchase
+    of the rate process in the horizon H ``((alpha+T)/(alpha+T+c_r H))^(r+x)``.
+
+    Writes, per draw: ``W = sum_t w_M[t] (E(edges[t+1]) - E(edges[t]))``, ``Q0``, and
+    when ``stop``, ``SO = sum_t v_O[t] S(edges[t])`` and ``SR`` likewise.
+    """
+    P = len(edges) - 1
+    horizon = edges[P]
+    for k in range(len(r)):
+        rx = r[k] + x
+        lam = rx * c_r[k] / (alpha[k] + T)
+        bp = (beta[k] + T) / c_d[k]
+        sm1 = s[k] - 1.0
+        near_one = abs(sm1) < 1e-10
+        w = 0.0
+        so = v_O[0]
+        sr = v_R[0]
+        last = 0.0
+        for t in range(1, P + 1):
+            lr = -math.log1p(edges[t] / bp)  # log(b' / (b' + t))
+            cum = bp * (-lr if near_one else -math.expm1(sm1 * lr) / sm1)
+            w += w_M[t - 1] * (cum - last)
+            last = cum
+            if stop and t < P:
+                surv = math.exp(s[k] * lr)
+                so += v_O[t] * surv
+                sr += v_R[t] * surv
+        W[k] = lam * w
+        base = (alpha[k] + T) / c_r[k]
+        Q0[k] = math.exp(-rx * math.log1p(horizon / base))
+        if stop:
+            SO[k] = so
+            SR[k] = sr

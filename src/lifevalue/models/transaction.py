@@ -32,8 +32,12 @@ class TransactionModel(BaseModel):
     observed_name: ClassVar[str] = "purchases"
     #: For the BG/NBD family, the purchase at which a customer first may drop out: 1
     #: (after the first repeat purchase, BG/NBD) or 0 (right after the first purchase,
-    #: MBG/NBD). :class:`~lifevalue.value.CustomerValue` values the models that set it.
+    #: MBG/NBD).
     first_dropout: ClassVar[float | None] = None
+    #: How a customer drops out: ``"purchase"`` (the BG/NBD family: only right after a
+    #: purchase) or ``"lifetime"`` (Pareto/NBD: at any time).
+    #: :class:`~lifevalue.value.CustomerValue` values the models that set it.
+    dropout_process: ClassVar[str | None] = None
 
     # ------------------------------------------------------ sufficient statistics
 

@@ -7,17 +7,18 @@ import numpy as np
 import pandas as pd
 
 from lifevalue import validation as v
-from lifevalue.models import predictions as pr
 from lifevalue.plots._common import _axes
 
 
 def _matrix(model, fn, max_frequency, max_recency, T):
-    est = model.point_estimate()
+    est = {k: np.array([[value]]) for k, value in model.point_estimate().items()}
     x = np.arange(max_frequency + 1, dtype="float64")[:, None]
     t_x = np.linspace(0, max_recency, 40)[None, :]
     T_arr = np.full_like(t_x, float(T if T is not None else max_recency))
-    values = fn(est, np.broadcast_to(x, (x.shape[0], t_x.shape[1])),
-                np.broadcast_to(t_x, (x.shape[0], t_x.shape[1])), T_arr)
+    shape = (x.shape[0], t_x.shape[1])
+    # the model's own closed form on the flattened grid (one "draw": the point estimate)
+    values = fn(est, *(np.broadcast_to(a, shape).ravel() for a in (x, t_x, T_arr)))
+    values = np.asarray(values, dtype="float64").reshape(shape)
     values = np.where(t_x <= T_arr, values, np.nan)
     values[0, 1:] = np.nan  # x = 0 has recency 0 only
     return x.ravel(), t_x.ravel(), values
@@ -29,14 +30,13 @@ def plot_frequency_recency_matrix(model, *, t: float = 1.0, max_frequency: int =
     """Expected purchases in the next ``t`` by frequency (rows) and recency (columns).
 
     At the posterior-mean parameters, for customers of age ``T`` (default: the
-    largest recency shown). FHL (2005a) eq. (10).
+    largest recency shown), with the model's own formula (BG/NBD: FHL 2005a eq. 10).
     """
     ax = _axes(ax)
     T = T if T is not None else (max_recency or 52.0)
     max_recency = max_recency or T
     x, t_x, values = _matrix(
-        model, lambda e, x, tx, TT: pr.expected_purchases(e["r"], e["alpha"], e["a"], e["b"],
-                                                          x, tx, TT, t),
+        model, lambda e, x, tx, TT: model._expected_draws(e, x, tx, TT, t),
         max_frequency, max_recency, T)
     image = ax.imshow(values, aspect="auto", origin="lower", cmap="viridis",
                       extent=(0, max_recency, -0.5, max_frequency + 0.5))
@@ -50,12 +50,13 @@ def plot_frequency_recency_matrix(model, *, t: float = 1.0, max_frequency: int =
 def plot_probability_alive_matrix(model, *, max_frequency: int = 20,
                                   max_recency: float | None = None, T: float | None = None,
                                   ax=None):
-    """P(alive) by frequency and recency (Fader, Hardie & Lee 2008), posterior-mean parameters."""
+    """P(alive) by frequency and recency at the posterior-mean parameters, with the
+    model's own formula (BG/NBD: Fader, Hardie & Lee 2008)."""
     ax = _axes(ax)
     T = T if T is not None else (max_recency or 52.0)
     max_recency = max_recency or T
     x, t_x, values = _matrix(
-        model, lambda e, x, tx, TT: pr.p_alive(e["r"], e["alpha"], e["a"], e["b"], x, tx, TT),
+        model, lambda e, x, tx, TT: model._p_alive_draws(e, x, tx, TT),
         max_frequency, max_recency, T)
     image = ax.imshow(values, aspect="auto", origin="lower", cmap="magma", vmin=0, vmax=1,
                       extent=(0, max_recency, -0.5, max_frequency + 0.5))
@@ -119,8 +120,9 @@ def tracking_table(model, transactions: pd.DataFrame, *, customer_id="customer_i
                    ) -> pd.DataFrame:
     """Repeat purchases per time step of the whole cohort: actual and model.
 
-    The model's cumulative repeat purchases at time tau is the sum over customers of
-    eq. (9) at ``tau - first purchase``, at the posterior-mean parameters.
+    The model's cumulative repeat purchases at time tau is the sum over customers of the
+    expected purchases of a new customer (BG/NBD: FHL 2005a eq. 9) at ``tau - first
+    purchase``, at the posterior-mean parameters, with the model's own formula.
     """
     from lifevalue.data.summary import occasion_index
 
@@ -137,11 +139,11 @@ def tracking_table(model, transactions: pd.DataFrame, *, customer_id="customer_i
     end = (day.max() - start) / unit
     grid = np.arange(step, end + step, step)
     actual = np.searchsorted(np.sort(repeat_t), grid, side="right")
-    est = model.point_estimate()
+    est = {k: np.array([[value]]) for k, value in model.point_estimate().items()}
     age = np.clip(grid[:, None] - births[None, :], 0.0, None)
-    expected = pr.expected_purchases_new_customer(est["r"], est["alpha"], est["a"], est["b"],
-                                                  np.where(age > 0, age, 1.0))
-    expected = np.where(age > 0, expected, 0.0).sum(axis=1)
+    # the model's own expectation for a new customer (BG/NBD: FHL 2005a eq. 9)
+    expected = model._new_customer_draws(est, np.where(age > 0, age, 1.0).reshape(1, -1))
+    expected = np.where(age > 0, expected.reshape(age.shape), 0.0).sum(axis=1)
     return pd.DataFrame({"time": grid, "actual_cumulative": actual.astype(float),
                          "model_cumulative": expected,
                          "actual": np.diff(np.r_[0.0, actual]),

@@ -8,7 +8,8 @@ fitted population distributions at every posterior draw ``s``:
   with nu ~ Gamma(q_s, gamma_s) (FHL 2005b; Fader & Hardie 2013), that is
   ``p_s / Q_nu(1 - level)``;
 * **retention**: the ``1 - level`` quantile of the dropout probability p ~ Beta(a_s, b_s)
-  (a lower dropout is a higher retention).
+  (a lower dropout is a higher retention); under the Pareto/NBD, of the dropout rate
+  mu ~ Gamma(s_s, beta_s).
 
 A customer below a benchmark is raised to it; one above keeps their own. The customer
 is compared through their posterior mean at the same draw, and the whole posterior is
@@ -21,7 +22,9 @@ scaled, so its shape (and so the customer's own uncertainty) is kept:
   multiplied by ``max(1, zeta* / E[zeta | x, m])``, and so is every simulated spend;
 * retention: the dropout posterior Beta(a, b + x) becomes Beta(d a, b + x) with ``d =
   min(1, p* (b + x) / ((1 - p*) a))``, whose mean ``d a / (d a + b + x)`` is
-  ``min(a / (a + b + x), p*)``.
+  ``min(a / (a + b + x), p*)``; under the Pareto/NBD the dropout rate's posterior
+  given alive, Gamma(s, beta + T), becomes Gamma(s, (beta + T) / d) with ``d = min(1,
+  mu* (beta + T) / s)``, mean ``min(s / (beta + T), mu*)``.
 
 Being per draw and per customer, the multipliers go through the same closed forms (the
 parameter interval) and the same simulation (the predictive interval) as current value,
@@ -52,12 +55,14 @@ LEVELS = {"defensive": 0.50, "realistic": 0.75, "ambitious": 0.90}
 
 def population_benchmarks(bgd: dict, ggd: dict, rate: float | None, spend: float | None,
                           retention: float | None) -> dict[str, np.ndarray]:
-    """Per draw, the benchmark rate, mean spend and dropout probability.
+    """Per draw, the benchmark rate, mean spend and dropout probability (or rate).
 
     Parameters
     ----------
     bgd, ggd : dict of arrays ``(S,)``
-        Paired BG/NBD (``r, alpha, a, b``) and Gamma-Gamma (``p, q, gamma``) draws.
+        Paired transaction-model draws (BG/NBD ``r, alpha, a, b``, or Pareto/NBD ``r,
+        alpha, s, beta``: then the dropout benchmark is a rate) and Gamma-Gamma (``p, q,
+        gamma``) draws.
     rate, spend, retention : float in (0, 1) or None
         The share of the population below each benchmark (0.75: what the top 25%
         reach); None for no benchmark on that driver.
@@ -83,7 +88,9 @@ def population_benchmarks(bgd: dict, ggd: dict, rate: float | None, spend: float
     if spend is not None:
         nu_low = special.gammaincinv(ggd["q"], 1.0 - spend) / ggd["gamma"]
         out["spend"] = ggd["p"] / nu_low
-    if retention is not None:
+    if retention is not None and "s" in bgd:  # Pareto/NBD: mu ~ Gamma(s, beta)
+        out["dropout"] = special.gammaincinv(bgd["s"], 1.0 - retention) / bgd["beta"]
+    elif retention is not None:
         out["dropout"] = special.betaincinv(bgd["a"], bgd["b"], 1.0 - retention)
     return out
 
@@ -97,10 +104,11 @@ def evidence_weight(bench_rate, r, alpha, x, T) -> np.ndarray:
     return np.where(x > 0, 1.0, np.exp(-lam * T))
 
 
-def row_multipliers(bench: dict, r, alpha, a, b, x, T):
+def row_multipliers(bench: dict, r, alpha, a, b, x, T, lifetime: bool = False):
     """Per draw and row, the benchmark's rate and dropout multipliers (already weighted
     by :func:`evidence_weight`) and the weight itself, each ``(S, U)`` for draws ``(S,
-    1)`` and rows ``(U,)``."""
+    1)`` and rows ``(U,)``. With ``lifetime`` (Pareto/NBD) ``a, b`` are ``s, beta`` and
+    the dropout benchmark a rate."""
     w = evidence_weight(bench["rate"], r, alpha, x, T)
     w = np.broadcast_to(w, np.broadcast_shapes(np.shape(w), np.shape(r), np.shape(x)))
     rate = np.ones(w.shape)
@@ -112,7 +120,7 @@ def row_multipliers(bench: dict, r, alpha, a, b, x, T):
     if len(bench["dropout"]):
         ps = bench["dropout"][:, None]
         with np.errstate(divide="ignore"):  # a benchmark dropout of 1: no headroom (d = 1)
-            d = np.minimum(1.0, ps * (b + x) / ((1.0 - ps) * a))
+            d = np.minimum(1.0, ps * (b + T) / a if lifetime else ps * (b + x) / ((1.0 - ps) * a))
         dropout = 1.0 + w * (d - 1.0)
     return rate, dropout, np.ascontiguousarray(w)
 

@@ -27,6 +27,13 @@ at a few ages per x and interpolated to each customer's T (:mod:`lifevalue.value
 cost and memory do not depend on how finely T is recorded); a test checks it against the
 formula written out period by period.
 
+Under the Pareto/NBD (Schmittlein, Morrison & Colombo 1987) a customer alive now has
+independent posteriors lambda ~ Gamma(r + x, alpha + T) and mu ~ Gamma(s, beta + T):
+the expectation's period sums are its closed forms per customer and draw
+(:func:`lifevalue.models.pareto_nbd_kernel.period_sums_if_alive`, no table), P(alive)
+is Fader & Hardie (2005) eq. 19 with SciPy's 2F1, and the simulation draws the remaining
+lifetime (Lomax, mu integrated out) before the purchase walk, which stops there.
+
 Costs: by default O_t and R_t are spent every period of the horizon, exactly as the
 formula is written (in a non-contractual setting the firm does not see who has
 churned). With ``costs_stop_at_churn=True`` they are weighted by P_t instead (in the
@@ -60,12 +67,13 @@ from lifevalue.value.periods import PeriodGrid
 from lifevalue.value.ranking import Ranking, cycled, pyramid_table
 from lifevalue.value.results import ValueResult, base_table
 from lifevalue.value.scenarios import Scenario, as_scenario, per_customer
-from lifevalue.value.tables import Tables, alive_tables
+from lifevalue.value.tables import Tables
 from lifevalue.value.thresholds import CELLS, MatrixThresholds, classify
 
 
 class CustomerValue(Tables, CashFlows, Ranking):
-    """Return-based customer value from a fitted BG/NBD and Gamma-Gamma pair.
+    """Return-based customer value from a fitted transaction model (BG/NBD, MBG/NBD or
+    Pareto/NBD) and a Gamma-Gamma model.
 
     With margin 1, no costs and monthly discounting it reduces to ``lifetimes``'
     ``GammaGammaFitter.customer_lifetime_value`` (tested on CDNOW to within 1%). The
@@ -75,7 +83,11 @@ class CustomerValue(Tables, CashFlows, Ranking):
 
     Parameters
     ----------
-    transactions_model : BetaGeo or ModifiedBetaGeo
+    transactions_model : BetaGeo, ModifiedBetaGeo or ParetoNBD
+        The Pareto/NBD's expectations use its own closed forms per customer
+        (Schmittlein et al. 1987; P(alive) Fader & Hardie 2005, eq. 19) and its simulated
+        futures end at a drawn lifetime; a scenario's ``dropout`` multiplies its dropout
+        rate mu.
     spend_model : GammaGamma
     period, horizon, annual_discount_rate
         The period grid (see :class:`~lifevalue.value.periods.PeriodGrid`). The model
@@ -126,13 +138,14 @@ class CustomerValue(Tables, CashFlows, Ranking):
                  min_simulations: int = sc.MIN_SIMULATIONS, n_threads: int | None = None):
         transactions_model._check_fitted()
         spend_model._check_fitted()
-        first = getattr(transactions_model, "first_dropout", None)
-        if first is None:  # the engine's closed forms are the BG/NBD family's
+        process = getattr(transactions_model, "dropout_process", None)
+        if process not in ("purchase", "lifetime"):
             raise v.InvalidOptionError(
-                "CustomerValue values models of the BG/NBD family (BetaGeo, "
-                f"ModifiedBetaGeo); got {type(transactions_model).__name__}",
-                column="transactions_model")
-        self._first_dropout = float(first)
+                "CustomerValue values BetaGeo, ModifiedBetaGeo and ParetoNBD models; got "
+                f"{type(transactions_model).__name__}", column="transactions_model")
+        self._lifetime = process == "lifetime"
+        first = getattr(transactions_model, "first_dropout", None)  # None: Pareto/NBD
+        self._first_dropout = 1.0 if first is None else float(first)
         self.transactions_model = transactions_model
         self.spend_model = spend_model
         unit = v.model_time_unit(transactions_model)  # never guessed
@@ -171,7 +184,8 @@ class CustomerValue(Tables, CashFlows, Ranking):
         not x (its own P(alive) is kept by ``first_dropout``; see
         :func:`lifevalue.models.compiled_closed_forms.p_alive_draws`)."""
         bg = dict(self.transactions_model.draws(self.max_draws))
-        bg["b"] = bg["b"] + (1.0 - self._first_dropout)
+        if not self._lifetime:
+            bg["b"] = bg["b"] + (1.0 - self._first_dropout)
         gg = self.spend_model.draws(self.max_draws)
         n = max(len(bg["r"]), len(gg["p"]))
         bg = {k: np.resize(a, n) for k, a in bg.items()}
@@ -254,7 +268,7 @@ class CustomerValue(Tables, CashFlows, Ranking):
         """Current value of each customer at the posterior-mean parameters."""
         point = tuple({k: np.array([a.mean()]) for k, a in d.items()} for d in (bgd, ggd))
         keys, u_idx = plan
-        tab = self._tables(point[0], keys, factors)
+        tab = {} if self._lifetime else self._tables(point[0], keys, factors)
         return self._expected(point[0], point[1], tab, u_idx, x, t_x, T, m, factors, mults)[0]
 
     def point_current_values(self, summary: pd.DataFrame) -> np.ndarray:
@@ -344,7 +358,7 @@ class CustomerValue(Tables, CashFlows, Ranking):
         plans["potential"] = plans["current"] if same_potential else self._plan(
             summary, x, T, mults["potential"])
         order = sc.canonical_order(summary.index)
-        alive = alive_tables(bgd, x, t_x, T, self._first_dropout)
+        alive = self._alive_tables(bgd, x, t_x, T)
         tables, grids = {}, {}
         for name in scenarios:
             same = name == "potential" and same_potential
@@ -353,6 +367,10 @@ class CustomerValue(Tables, CashFlows, Ranking):
                 tables[name], grids[name] = tables["current"], grids["current"]
                 continue
             grids[name] = self._grid(bgd, plans[name][0], b)
+            if self._lifetime:  # no node tables: the scorer computes the period sums
+                tables[name] = {"flows": self._lifetime_flows(bgd, ggd, x, t_x, T, m, factors,
+                                                              mults[name], b)}
+                continue
             tables[name] = self._tables(
                 bgd, grids[name].nodes, factors,
                 self._flow_weights(bgd, ggd, plans[name], x, t_x, T, m, factors, mults[name],
@@ -382,7 +400,7 @@ class CustomerValue(Tables, CashFlows, Ranking):
                 if sketch or _keep is not None else (np.zeros((0, 0, 0)), np.zeros((0, 0, 0)))
             sk.score_customers(seeds, *shared[:7], *chunk, *shared[7:-3], S_sim, lo_q, hi_q,
                                c_thr, p_thr, part, tot_e, tot_s, *shared[-3:], de, dy,
-                               self._first_dropout)
+                               *self._scorer_model(shared[:4], *chunk[:3]))
             if _keep is not None:  # after scoring: de and dy are filled by the scorer
                 _keep[sl.start] = (idx, de[:, 0].copy(), dy[:, 0].copy())
             if kept is not None:  # the comparisons' second pass reads them back

@@ -13,14 +13,15 @@ import pandas as pd
 
 from lifevalue import validation as v
 from lifevalue.models import customer_posterior as cp
+from lifevalue.models import pareto_nbd_formulas as pf
 from lifevalue.models import predictions as pr
 from lifevalue.models import scoring as sc
 from lifevalue.models.compiled_closed_forms import p_alive_draws
 from lifevalue.value import benchmarks as bm
+from lifevalue.value import flow_kernel as fk
 from lifevalue.value import scoring_kernel as sk
 from lifevalue.value.results import _base_row
 from lifevalue.value.scenarios import as_scenario
-from lifevalue.value.tables import alive_tables
 
 
 class CashFlows:
@@ -81,13 +82,89 @@ class CashFlows:
         draws += [np.ascontiguousarray(ggd[k]) for k in ("p", "q", "gamma")]
 
         def one_range(j):
-            sk.flow_weights(*draws, xg, tg, Tg, *(i[first] for i in alive[2:]), *alive[:2], ug,
+            fk.flow_weights(*draws, xg, tg, Tg, *(i[first] for i in alive[2:]), *alive[:2], ug,
                             group_sums, bounds[j], bounds[j + 1], acc, m[first], b_spend, b_rate,
                             grid.below, grid.above, grid.weights, self._first_dropout)
 
         for _ in sc.map_threads(self.n_threads, one_range, range(len(bounds) - 1)):
             pass
         return dict(zip(names, acc, strict=True))  # (nodes, S) each
+
+    def _p_alive(self, bgd, x, t_x, T) -> np.ndarray:
+        """P(alive) per draw and customer ``(S, n)``: Fader, Hardie & Lee (2008) for the
+        BG/NBD family (in its parametrisation given alive, see :meth:`_draws`), Fader &
+        Hardie (2005) eq. 19 with SciPy's 2F1 for the Pareto/NBD."""
+        if self._lifetime:
+            r, alpha, s, beta = (bgd[k][:, None] for k in ("r", "alpha", "s", "beta"))
+            return pf.p_alive(r, alpha, s, beta, x, t_x, T)
+        return p_alive_draws(bgd["r"], bgd["alpha"], bgd["a"], bgd["b"], x, t_x, T,
+                             self._first_dropout)
+
+    def _period_draws(self, bgd, ggd, x, t_x, T, m, mults, bench, sl):
+        """The customers ``sl``'s expected flows per draw, in NumPy/SciPy: P(alive)
+        ``(S, n, 1)``; given alive, expected purchases in each period ``(S, n, P)`` and
+        survival to each period's start ``(S, n, P)``; expected spend ``(S, n, 1)``; all
+        with the scenario's multipliers (``mults``) and benchmarks (``bench``).
+
+        BG/NBD family: FHL (2005a) eq. 10 and its survival
+        (:func:`lifevalue.models.predictions.expected_purchases_if_alive`,
+        :func:`~lifevalue.models.predictions.survival_if_alive`), a rate multiplier
+        scaling time and a dropout multiplier ``a``. Pareto/NBD: Schmittlein et al.
+        (1987) (:func:`lifevalue.models.pareto_nbd_formulas.expected_purchases_if_alive`,
+        :func:`~lifevalue.models.pareto_nbd_formulas.survival_if_alive`) with the
+        multipliers scaling the posterior rates of lambda and mu. Spend: Fader & Hardie
+        (2013), eq. 5.
+        """
+        n, edges = len(x), self.grid.edges
+        r, alpha, a, b = (bgd[k][:, None, None] for k in self.transactions_model.param_names)
+        xs, Ts = x[sl][None, :, None], T[sl][None, :, None]
+        up = down = w = 1.0
+        if bench is not None:
+            up, down, w = bm.row_multipliers(bench, r[..., 0], alpha[..., 0], a[..., 0],
+                                             b[..., 0], x[sl], T[sl], self._lifetime)
+        rate = (np.broadcast_to(mults["purchase_rate"], (n,))[sl] * up)[..., None]
+        drop = (np.broadcast_to(mults["dropout"], (n,))[sl] * down)[..., None]
+        alive = self._p_alive(bgd, x[sl], t_x[sl], T[sl])[..., None]
+        if self._lifetime:  # a = s, b = beta; the multipliers scale the rates' posteriors
+            alpha_c, beta_c = (alpha + Ts) / rate - Ts, (b + Ts) / drop - Ts
+            cum = pf.expected_purchases_if_alive(r, alpha_c, a, beta_c, xs, Ts, edges)
+            active = pf.survival_if_alive(a, beta_c, Ts, edges[:-1])
+        else:
+            tau = rate * edges
+            cum = pr.expected_purchases_if_alive(r, alpha, a * drop, b, xs, Ts, tau)
+            active = pr.survival_if_alive(r, alpha, a * drop, b, xs, Ts, tau[..., :-1])
+        p, q, gam = (ggd[k][:, None] for k in ("p", "q", "gamma"))
+        spend = pr.expected_spend(p, q, gam, x[sl], m[sl])
+        if bench is not None and len(bench["spend"]):
+            spend = spend * bm.spend_multiplier(bench["spend"][:, None], w, spend)
+        spend = spend * np.broadcast_to(mults["spend"], (n,))[sl]
+        return alive, np.diff(cum, axis=-1), np.broadcast_to(active, cum[..., 1:].shape), \
+            spend[..., None]
+
+    def _lifetime_flows(self, bgd, ggd, x, t_x, T, m, factors, mults, bench) -> dict:
+        """The base's expected flows per period (as :meth:`_tables` returns them) from
+        :meth:`_period_draws`, in chunks of customers: the Pareto/NBD's, which has no
+        node tables."""
+        n, S, P = len(x), len(bgd["r"]), self.grid.horizon
+        marg = np.broadcast_to(factors["M"][0] * mults["margin"], (n,))
+        dev = np.broadcast_to(factors["O"][0] * mults["development_cost"], (n,))
+        ret = np.broadcast_to(factors["R"][0] * mults["retention_cost"], (n,))
+
+        def one_chunk(sl):
+            alive, bought, active, spend = self._period_draws(bgd, ggd, x, t_x, T, m, mults,
+                                                              bench, sl)
+            p_active = (alive * active).mean(axis=0)  # (n, P)
+            revenue = (alive * bought * spend).mean(axis=0)
+            return {"p_active": p_active.sum(axis=0), "revenue": revenue.sum(axis=0),
+                    "margin": marg[sl] @ revenue, "cost_O": dev[sl] @ p_active,
+                    "cost_R": ret[sl] @ p_active}
+
+        flows = {k: np.zeros(P) for k in ("p_active", "revenue", "margin", "cost_O", "cost_R")}
+        chunks = list(sc.iter_chunks(n, None, S, 3 * (P + 1)))
+        for part in sc.map_threads(self.n_threads, one_chunk, chunks):
+            for k, val in part.items():  # in chunk order, whatever the threads
+                flows[k] += val
+        return flows
 
     def _flows(self, f, factors, mults) -> pd.DataFrame:
         """The base's expected flows per period, from :meth:`_tables`."""
@@ -126,24 +203,9 @@ class CashFlows:
         g, P, n = self.grid, self.grid.horizon, len(x)
         out = {k: np.empty((n, P)) for k in ("p_active", "revenue", "margin", "costs")}
         for sl in sc.iter_chunks(n, None, len(bgd["r"]), P + 1):
-            r, alpha, a, b = (bgd[k][:, None, None] for k in ("r", "alpha", "a", "b"))
-            xs, Ts = x[sl][None, :, None], T[sl][None, :, None]
-            up = down = w = 1.0
-            if bench is not None:
-                up, down, w = bm.row_multipliers(bench, r[..., 0], alpha[..., 0], a[..., 0],
-                                                 b[..., 0], x[sl], T[sl])
-            tau = (mults["purchase_rate"][sl] * up)[..., None] * g.edges[None, None, :]
-            a_f = a * (mults["dropout"][sl] * down)[..., None]
-            alive = p_alive_draws(bgd["r"], bgd["alpha"], bgd["a"], bgd["b"], x[sl], t_x[sl],
-                                  T[sl], self._first_dropout)[..., None]
-            bought = alive * np.diff(pr.expected_purchases_if_alive(r, alpha, a_f, b, xs, Ts, tau),
-                                     axis=-1)
-            active = alive * pr.survival_if_alive(r, alpha, a_f, b, xs, Ts, tau[..., :-1])
-            p, q, gam = (ggd[k][:, None] for k in ("p", "q", "gamma"))
-            spend = pr.expected_spend(p, q, gam, x[sl], m[sl])
-            if bench is not None and len(bench["spend"]):
-                spend = spend * bm.spend_multiplier(bench["spend"][:, None], w, spend)
-            spend = (spend * mults["spend"][sl])[..., None]
+            alive, bought, active, spend = self._period_draws(bgd, ggd, x, t_x, T, m, mults,
+                                                              bench, sl)
+            bought, active = alive * bought, alive * active
             M = (factors["M"][0][sl] * mults["margin"][sl])[:, None] * factors["M"][1]
             O = (factors["O"][0][sl] * mults["development_cost"][sl])[:, None] * factors["O"][1]
             R = (factors["R"][0][sl] * mults["retention_cost"][sl])[:, None] * factors["R"][1]
@@ -212,8 +274,8 @@ class CashFlows:
         S, S_sim = len(bgd["r"]), len(draws[2]["r"])
         plan = self._plan(summary, x, T, mults)
         grid = self._grid(bgd, plan[0])
-        tables = {"current": self._tables(bgd, grid.nodes, factors)}
-        alive = alive_tables(bgd, x, t_x, T, self._first_dropout)
+        tables = {"current": {} if self._lifetime else self._tables(bgd, grid.nodes, factors)}
+        alive = self._alive_tables(bgd, x, t_x, T)
         per, shared = self._kernel_inputs(bgd, ggd, x, t_x, T, m, factors, {"current": mults},
                                           {"current": plan}, tables, ["current"], alive, None,
                                           {"current": grid})
@@ -223,5 +285,6 @@ class CashFlows:
         sk.score_customers(seeds, *shared[:7], *(np.ascontiguousarray(a) for a in per),
                            *shared[7:-3], S_sim, lo_q, hi_q, 0.0, 0.0,
                            np.empty((len(sk.COLUMNS), 1)), np.zeros((3, 3, S)),
-                           np.zeros((3, 3, S_sim)), *shared[-3:], de, dy, self._first_dropout)
+                           np.zeros((3, 3, S_sim)), *shared[-3:], de, dy,
+                           *self._scorer_model(shared[:4], x, t_x, T))
         return de[0, 0], dy[0, 0]

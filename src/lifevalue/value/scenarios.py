@@ -16,6 +16,8 @@ Multipliers, applied on top of the benchmark:
 * ``dropout`` scales the dropout propensity: the customer's posterior
   ``p ~ Beta(a, b+x)`` becomes ``Beta(dropout * a, b+x)``, so the mean dropout
   probability scales by about ``dropout`` while it is small (and never leaves [0, 1]);
+  under the Pareto/NBD the dropout rate's posterior ``mu ~ Gamma(s, beta+T)`` becomes
+  ``Gamma(s, (beta+T)/dropout)``: the rate itself is scaled;
 * ``spend`` scales spend per purchase;
 * ``target_share_of_wallet``: when the summary has a ``share_of_wallet`` column (the
   current share KA of the customer's category spend), spend scales by

@@ -36,6 +36,7 @@ from lifevalue.models.compiled_closed_forms import (
 )
 from lifevalue.models.customer_posterior import buyer_revenue, gamma_constants, periods_active
 from lifevalue.models.kernels import _FASTMATH
+from lifevalue.models.pareto_nbd_kernel import period_sums_if_alive
 from lifevalue.models.random_streams import RNG_BLOCK, _load, _uniform_s, seed_stream
 from lifevalue.value.order_statistics import two_quantiles
 
@@ -88,7 +89,7 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
                     by_value, edges,
                     per_unit, weights, fixed_O, fixed_R, cum_O, cum_R, stop, n_sim, lo_q, hi_q,
                     c_thr, p_thr, out, tot_expected, tot_simulated, b_rate, b_spend,
-                    b_drop, draws_e, draws_y, first):
+                    b_drop, draws_e, draws_y, first, pa_in, lifetime):
     """Score the customers of one chunk into ``out`` and add their per-draw totals.
 
     Parameters
@@ -150,6 +151,15 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
         The purchase at which the first chance to drop out comes (1: BG/NBD; 0: MBG/NBD,
         whose ``b`` is passed one larger; see
         :func:`lifevalue.models.compiled_closed_forms.p_alive_draws`).
+    pa_in : array ``(n, S)`` or ``(0, 0)``
+        P(alive) of each customer at each draw, when given (Pareto/NBD); else computed.
+    lifetime : bool
+        The model is the Pareto/NBD: ``a`` and ``b`` are its draws of ``s`` and
+        ``beta``; the period sums come from its closed forms
+        (:func:`lifevalue.models.pareto_nbd_kernel.period_sums_if_alive`) instead of the
+        tables, and an active customer's future ends at a lifetime drawn from
+        ``Lomax(s, (beta + T) / dropout)`` (mu integrated out) instead of after a
+        purchase.
     """
     S = len(r)
     K = u_idx.shape[0]
@@ -177,14 +187,20 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
     SOu = np.empty(S)
     SRu = np.empty(S)
     sel = np.zeros(S)
+    c_rate = np.ones(S)
+    c_drop = np.ones(S)
+    v_O = np.diff(cum_O)
+    v_R = np.diff(cum_R)
     cells = np.zeros(3)
     has_bench = K == 2 and (len(b_rate) + len(b_spend) + len(b_drop)) > 0
     keep = draws_e.shape[0] > 0
     for i in range(n):
         seed_stream(seeds[i // RNG_BLOCK], i % RNG_BLOCK, start)
         xi, ti, Ti, mi = x[i], t_x[i], T[i], m[i]
+        if lifetime:
+            pa[:] = pa_in[i]
         _alive_and_spend(r, alpha, a, b, p, q, gam, xi, ti, Ti, mi, ix[i], iT[i], it[i], by_x,
-                         by_value, first, pa, sp)
+                         by_value, first, lifetime, pa, sp)
         total = 0.0
         for s in range(S):
             total += pa[s]
@@ -192,26 +208,32 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
         if keep:
             draws_e[i, K, :] = pa[:]
         if has_bench:
-            _benchmark_multipliers(r, alpha, a, b, xi, Ti, sp, b_rate, b_spend, b_drop, m_rate,
-                                   m_drop, m_spend)
+            _benchmark_multipliers(r, alpha, a, b, xi, Ti, sp, b_rate, b_spend, b_drop, lifetime,
+                                   m_rate, m_drop, m_spend)
         for k in range(K):
             bench = has_bench and k == 1
             u = u_idx[k, i]
             mk = margin[k, i] * spend[k, i]
             dk, rk = dev[k, i], ret[k, i]
             fixed = dk * fixed_O + rk * fixed_R
-            # the tables at the customer's row, interpolated on the grid's nodes
-            jb, ja = below[u], above[u]
-            kink = bench and ja != jb
-            if kink:
-                for s in range(S):  # the draws where the rate benchmark raises the rate
-                    sel[s] = 1.0 if b_rate[s] * (alpha[s] + Ti) > r[s] + xi else 0.0
-            wu = lw[:, u]
-            interpolate(W, jb, ja, wu, sel, kink, Wu)
-            interpolate(Q0, jb, ja, wu, sel, kink, Qu)
-            if stop:
-                interpolate(SO, jb, ja, wu, sel, kink, SOu)
-                interpolate(SR, jb, ja, wu, sel, kink, SRu)
+            if lifetime:  # the closed forms at every draw, with its multipliers
+                for s in range(S):
+                    c_rate[s] = rate[k, i] * (m_rate[s] if bench else 1.0)
+                    c_drop[s] = dropout[k, i] * (m_drop[s] if bench else 1.0)
+                period_sums_if_alive(r, alpha, a, b, xi, Ti, c_rate, c_drop, edges, weights,
+                                     v_O, v_R, stop, Wu, Qu, SOu, SRu)
+            else:  # the tables at the customer's row, interpolated on the grid's nodes
+                jb, ja = below[u], above[u]
+                kink = bench and ja != jb
+                if kink:
+                    for s in range(S):  # the draws where the rate benchmark raises the rate
+                        sel[s] = 1.0 if b_rate[s] * (alpha[s] + Ti) > r[s] + xi else 0.0
+                wu = lw[:, u]
+                interpolate(W, jb, ja, wu, sel, kink, Wu)
+                interpolate(Q0, jb, ja, wu, sel, kink, Qu)
+                if stop:
+                    interpolate(SO, jb, ja, wu, sel, kink, SOu)
+                    interpolate(SR, jb, ja, wu, sel, kink, SRu)
             Ek, Yk, Bk = E[k], Y[k], buyers[k]
             for s in range(S):
                 e = mk * sp[s] * pa[s] * Wu[s]
@@ -238,18 +260,31 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
                 if s == S:
                     s = 0
                 w, st = _uniform_s(st)
+                deadline = np.inf
+                if lifetime and w < pa[s] and (stop or w < buy[s]):
+                    # the lifetime left: Lomax(s, (beta + T) / c_d), mu integrated out
+                    c_d = dropout[k, i] * (m_drop[s] if bench else 1.0)
+                    e, st = _uniform_s(st)
+                    deadline = (b[s] + Ti) / c_d * (math.exp(-math.log1p(-e) / a[s]) - 1.0)
                 if w >= buy[s]:
-                    Yk[j] = idle if w < pa[s] else idle_dead
+                    if w >= pa[s]:
+                        Yk[j] = idle_dead
+                    elif deadline < horizon:  # (stop) costs until the lifetime ends
+                        active = periods_active(deadline, edges)
+                        Yk[j] = 0.0 - (dk * cum_O[active] + rk * cum_R[active])
+                    else:
+                        Yk[j] = idle
                     continue
                 c_r, c_d, c_s = rate[k, i], dropout[k, i], 1.0
                 if bench:
                     c_r *= m_rate[s]
                     c_d *= m_drop[s]
                     c_s = m_spend[s]
+                a_d, b_x = (0.0, 1.0) if lifetime else (c_d * a[s], b[s] + xi)
                 revenue, drop, st = buyer_revenue(
-                    st, w / pa[s], r[s] + xi, (alpha[s] + Ti) / c_r,
-                    c_d * a[s], b[s] + xi, p[s], p_d[s], p_c[s], p[s] * xi + q[s],
-                    gam[s] + xi * mi, edges, per_unit, weights, counts)
+                    st, w / pa[s], r[s] + xi, (alpha[s] + Ti) / c_r, a_d, b_x, deadline, p[s],
+                    p_d[s], p_c[s], p[s] * xi + q[s], gam[s] + xi * mi, edges, per_unit,
+                    weights, counts)
                 value = revenue * (mk * c_s)
                 if stop:
                     active = P if drop >= horizon else periods_active(drop, edges)
@@ -354,11 +389,12 @@ def interpolate(table, jb, ja, lw, sel, kink, out):
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
-def _benchmark_multipliers(r, alpha, a, b, x, T, sp, b_rate, b_spend, b_drop, m_rate, m_drop,
-                           m_spend):
+def _benchmark_multipliers(r, alpha, a, b, x, T, sp, b_rate, b_spend, b_drop, lifetime,
+                           m_rate, m_drop, m_spend):
     """The rate, dropout and spend multipliers of one customer at every draw, as
     :func:`lifevalue.value.benchmarks.row_multipliers` and
-    :func:`~lifevalue.value.benchmarks.spend_multiplier` (``sp`` the expected spend)."""
+    :func:`~lifevalue.value.benchmarks.spend_multiplier` (``sp`` the expected spend;
+    ``a, b`` are ``s, beta`` when ``lifetime``)."""
     for s in range(len(r)):
         w = 1.0
         if x <= 0.0:  # no repeat purchase: silent for T at the mean rate
@@ -367,122 +403,24 @@ def _benchmark_multipliers(r, alpha, a, b, x, T, sp, b_rate, b_spend, b_drop, m_
             c = max(1.0, b_rate[s] * (alpha[s] + T) / (r[s] + x))
             m_rate[s] = 1.0 + w * (c - 1.0)
         if len(b_drop):
-            d = min(1.0, b_drop[s] * (b[s] + x) / ((1.0 - b_drop[s]) * a[s]))
+            if lifetime:  # the dropout rate mu: mean s / (beta + T) lowered to mu*
+                d = min(1.0, b_drop[s] * (b[s] + T) / a[s])
+            else:
+                d = min(1.0, b_drop[s] * (b[s] + x) / ((1.0 - b_drop[s]) * a[s]))
             m_drop[s] = 1.0 + w * (d - 1.0)
         if len(b_spend):
             m_spend[s] = 1.0 + w * (max(1.0, b_spend[s] / sp[s]) - 1.0)
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy", fastmath=_FASTMATH)
-def flow_weights(r, alpha, a, b, p, q, gam, x, t_x, T, ix, iT, it, by_x, by_value, row, sums,
-                 g0, g1, out, m, b_spend, b_rate, below, above, lw, first):
-    """Per node and draw, sums over the customers of P(alive) and its products with
-    spend, margin and costs (see ``CustomerValue._flow_weights``), each spread on the
-    six nodes of its table row with the row's interpolation weights (``below``,
-    ``above``, ``lw``: :class:`lifevalue.value.table_grid.TableGrid`), added to ``out``
-    ``(names, nodes, S)`` for the groups ``[g0, g1)``. With a rate benchmark the branch
-    of its kink is chosen at each draw, as the scorer does.
-
-    ``x, t_x, T, row`` describe groups of customers sorted by row; ``sums`` holds, per
-    group, the number of customers and the sums of s_i, s_i m_i, s_i M_i, s_i m_i M_i (s
-    the spend multiplier, M the margin) and, when costs stop at churn, of the two
-    costs. A group's draws run in SIMD lanes: P(alive) (Fader, Hardie & Lee 2008; its logs
-    looked up in ``by_x`` and ``by_value`` when ``ix >= 0``) and the expected spend (Fader &
-    Hardie 2013, eq. 5) ``c1 + c2 m`` with ``c1 = p gamma / d``, ``c2 = p x / d``, ``d = p x +
-    q - 1``. A row's groups are consecutive and rows of one node group are consecutive,
-    so ranges of groups that start and end at node-group boundaries write disjoint parts
-    of ``out``.
-
-    With a spend benchmark ``b_spend`` (per draw; empty for none; ``b_rate`` the rate
-    benchmark, for the weight of customers without a repeat purchase) each group has one
-    mean spend ``m`` and its expected spend is multiplied by the benchmark's spend
-    multiplier (:func:`lifevalue.value.benchmarks.spend_multiplier`).
-    """
-    S = len(r)
-    pa = np.empty(S)
-    c1 = np.empty(S)
-    c2 = np.empty(S)
-    cs = np.empty(S)
-    costs = out.shape[0] > 3
-    n_out = out.shape[0]
-    add = np.empty((n_out, S))
-    sel = np.zeros(S)
-    last_x = -1.0
-    for g in range(g0, g1):
-        xg = x[g]
-        if xg != last_x:  # groups come sorted by row, so by x: rarely
-            last_x = xg
-            for s in range(S):
-                den = p[s] * xg + q[s] - 1.0
-                c1[s] = p[s] * gam[s] / den
-                c2[s] = p[s] * xg / den
-        if xg < first:
-            pa[:] = 1.0
-        elif ix[g] >= 0:
-            lx, lT, lt = by_x[ix[g]], by_value[iT[g]], by_value[it[g]]
-            for s in range(S):
-                pa[s] = p_alive_tabulated(r[s], xg, lx[s], lT[s], lt[s])
-        else:
-            for s in range(S):
-                pa[s] = p_alive_one(r[s], alpha[s], a[s], b[s], xg, t_x[g], T[g], first)
-        u = row[g]
-        n, s1, s2, s3, s4 = sums[0, g], sums[1, g], sums[2, g], sums[3, g], sums[4, g]
-        o0, o1, o2 = add[0], add[1], add[2]
-        if len(b_spend):
-            for s in range(S):
-                w = 1.0
-                if xg <= 0.0:
-                    w = math.exp(-r[s] / alpha[s] * T[g])
-                cs[s] = pa[s] * (1.0 + w * (max(1.0, b_spend[s] / (c1[s] + c2[s] * m[g]))
-                                            - 1.0))
-        else:
-            cs[:] = pa[:]
-        for s in range(S):
-            o0[s] = pa[s] * n
-            o1[s] = cs[s] * (c1[s] * s1 + c2[s] * s2)
-            o2[s] = cs[s] * (c1[s] * s3 + c2[s] * s4)
-        if costs:
-            d, e = sums[5, g], sums[6, g]
-            o3, o4 = add[3], add[4]
-            for s in range(S):
-                o3[s] = pa[s] * d
-                o4[s] = pa[s] * e
-        _spread(add, out, below[u], above[u], lw[:, u], sel, b_rate, r, alpha, xg, T[g])
-
-
-@numba.njit(nogil=True, cache=True, error_model="numpy", fastmath=_FASTMATH)
-def _spread(add, out, jb, ja, lw, sel, b_rate, r, alpha, x, T):
-    """``out[:, node] += lw_i * add`` on the six nodes from ``jb`` (from ``ja`` at the
-    draws above a rate benchmark's kink)."""
-    S = add.shape[1]
-    kink = ja != jb
-    if kink:
-        for s in range(S):
-            sel[s] = 1.0 if b_rate[s] * (alpha[s] + T) > r[s] + x else 0.0
-    for k in range(add.shape[0]):
-        ak = add[k]
-        for i in range(6):
-            wi = lw[i]
-            if wi == 0.0:  # never touch a node another range may be writing
-                continue
-            ob = out[k, jb + i]
-            if kink:
-                oa = out[k, ja + i]
-                for s in range(S):
-                    v = wi * ak[s]
-                    oa[s] += v * sel[s]
-                    ob[s] += v - v * sel[s]
-            else:
-                for s in range(S):
-                    ob[s] += wi * ak[s]
-
-
-@numba.njit(nogil=True, cache=True, error_model="numpy", fastmath=_FASTMATH)
 def _alive_and_spend(r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, by_x, by_value,
-                     first, pa, sp):
-    """P(alive) (Fader, Hardie & Lee 2008; tabulated logs when ``ix >= 0``) and expected
-    spend (Fader & Hardie 2013, eq. 5) of one customer at every draw, in SIMD lanes."""
-    if x < first:
+                     first, given, pa, sp):
+    """P(alive) (Fader, Hardie & Lee 2008; tabulated logs when ``ix >= 0``; left as it is
+    when ``given``) and expected spend (Fader & Hardie 2013, eq. 5) of one customer at
+    every draw, in SIMD lanes."""
+    if given:
+        pass
+    elif x < first:
         pa[:] = 1.0
     elif ix >= 0:
         lx, lT, lt = by_x[ix], by_value[iT], by_value[it]

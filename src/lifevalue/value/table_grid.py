@@ -198,6 +198,13 @@ def build_grid(keys: np.ndarray, alpha_ref: float, kink: bool = False,
     return TableGrid(nodes, below, above, weights)
 
 
+def no_grid(rows: int) -> TableGrid:
+    """A grid without nodes for ``rows`` table rows, for a model whose period sums are
+    computed per customer (every row points at node 0 with weight 0)."""
+    zero = np.zeros(rows, dtype="int64")
+    return TableGrid(np.zeros((0, 5)), zero, zero, np.zeros((STENCIL, rows)))
+
+
 def node_multipliers(bench: dict, r, alpha, a, b, nodes: np.ndarray):
     """Per draw ``(S, 1)`` and node, the rate and dropout multipliers of a benchmark
     scenario on each branch: the dropout as :func:`lifevalue.value.benchmarks.row_multipliers`;

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from lifevalue.models import pareto_nbd_formulas as pf
 from lifevalue.models import predictions as pr
 from lifevalue.models import scoring as sc
 from lifevalue.models.compiled_closed_forms import (
     alive_log_tables,
     no_purchase_draws,
-    p_alive_draws,
     purchases_and_survival,
 )
 from lifevalue.models.rows import unique_rows
@@ -124,8 +124,10 @@ class Tables:
         The return-based formula with P_t V_t = P(alive) * E[purchases_t | alive] *
         E[spend], factorised: ``M_i * spend * P(alive) * W - costs``.
         """
-        r, alpha, a, b = (bgd[k] for k in ("r", "alpha", "a", "b"))
-        alive = p_alive_draws(r, alpha, a, b, x, t_x, T, self._first_dropout)    # (S, n)
+        if self._lifetime:  # no node tables: the closed forms per customer
+            return self._expected_direct(bgd, ggd, x, t_x, T, m, factors, mults, bench)
+        r, alpha = bgd["r"], bgd["alpha"]
+        alive = self._p_alive(bgd, x, t_x, T)                                 # (S, n)
         p, q, gam = (ggd[k][:, None] for k in ("p", "q", "gamma"))
         spend = pr.expected_spend(p, q, gam, x, m)                            # (S, n)
         if bench is not None and len(bench["spend"]):
@@ -145,6 +147,41 @@ class Tables:
             value -= dev * (d @ factors["O"][1]) + ret * (d @ factors["R"][1])
         return value
 
+    def _expected_direct(self, bgd, ggd, x, t_x, T, m, factors, mults, bench=None):
+        """:meth:`_expected` from :meth:`_period_draws`, the closed forms per customer."""
+        alive, bought, active, spend = self._period_draws(bgd, ggd, x, t_x, T, m, mults, bench,
+                                                          slice(None))
+        d, n = self.grid.discount, len(x)
+        margin = np.broadcast_to(factors["M"][0] * mults["margin"], (n,))
+        dev = factors["O"][0] * mults["development_cost"]
+        ret = factors["R"][0] * mults["retention_cost"]
+        value = margin * spend[..., 0] * alive[..., 0] * (bought @ (d * factors["M"][1]))
+        if self.costs_stop_at_churn:
+            value -= alive[..., 0] * (dev * (active @ (d * factors["O"][1]))
+                                      + ret * (active @ (d * factors["R"][1])))
+        else:
+            value -= dev * (d @ factors["O"][1]) + ret * (d @ factors["R"][1])
+        return value
+
+    def _alive_tables(self, bgd, x, t_x, T):
+        """:func:`alive_tables` for the BG/NBD family; placeholders for the Pareto/NBD,
+        whose P(alive) the scorer is given (:meth:`_scorer_model`)."""
+        if self._lifetime:
+            none = np.full(len(x), -1, dtype=np.int64)
+            return np.zeros((1, 1)), np.zeros((1, 1)), none, none, none
+        return alive_tables(bgd, x, t_x, T, self._first_dropout)
+
+    def _scorer_model(self, draws, x, t_x, T):
+        """The scorer's last arguments for the customers (x, t_x, T): the purchase at
+        which the first chance to drop out comes, P(alive) per customer and draw where
+        the scorer does not compute it (Pareto/NBD: SciPy's 2F1, Fader & Hardie 2005 eq.
+        19; ``(n, S)``) and whether the model is the Pareto/NBD. ``draws`` are the
+        scorer's four transaction-model draws."""
+        if not self._lifetime:
+            return self._first_dropout, np.zeros((0, 0)), False
+        r, alpha, s, beta = (np.asarray(d)[:, None] for d in draws)
+        return 1.0, np.ascontiguousarray(pf.p_alive(r, alpha, s, beta, x, t_x, T).T), True
+
     def _plan(self, summary, x, T, mults):
         """Unique (x, T, rate, dropout) rows, sorted by x, rate, dropout, then T (the
         rows of one node group of :meth:`_grid` consecutive), and each customer's row."""
@@ -154,11 +191,13 @@ class Tables:
             return_inverse=True)
         return np.stack([xs, Ts, rate, dropout], axis=1), u_idx
 
-    @staticmethod
-    def _grid(bgd, keys, bench=None) -> tg.TableGrid:
+    def _grid(self, bgd, keys, bench=None) -> tg.TableGrid:
         """The nodes on which the period tables of the rows ``keys`` are computed, and
         the rows' interpolation weights (:mod:`lifevalue.value.table_grid`): their
-        number does not depend on how finely T is recorded."""
+        number does not depend on how finely T is recorded. None for the Pareto/NBD,
+        whose period sums the scorer computes per customer."""
+        if self._lifetime:
+            return tg.no_grid(len(keys))
         kink = bench is not None and len(bench["rate"]) > 0
         return tg.build_grid(keys, 0.5 * float(np.min(bgd["alpha"])), kink,
                              benchmark=bench is not None)
@@ -167,8 +206,9 @@ class Tables:
         """The scenario's benchmarks per draw, or None."""
         if not scenario.has_benchmark:
             return None
-        # the population's dropout probability is Beta(a, b) in the model's own b
-        bgd = {**bgd, "b": bgd["b"] - (1.0 - self._first_dropout)}
+        if not self._lifetime:
+            # the population's dropout probability is Beta(a, b) in the model's own b
+            bgd = {**bgd, "b": bgd["b"] - (1.0 - self._first_dropout)}
         return bm.population_benchmarks(bgd, ggd, scenario.benchmark_rate,
                                         scenario.benchmark_spend, scenario.benchmark_retention)
 
@@ -218,7 +258,8 @@ class Tables:
                     else 0.0)
         cum_O = np.concatenate([[0.0], np.cumsum(d * factors["O"][1])])
         cum_R = np.concatenate([[0.0], np.cumsum(d * factors["R"][1])])
-        shared = [np.ascontiguousarray(bgd[k], dtype="float64") for k in ("r", "alpha", "a", "b")]
+        shared = [np.ascontiguousarray(bgd[k], dtype="float64")
+                  for k in self.transactions_model.param_names]
         shared += [np.ascontiguousarray(ggd[k], dtype="float64") for k in ("p", "q", "gamma")]
         shared += [stacked("W"), stacked("Q0"), stacked("SO"), stacked("SR"),
                    *(np.ascontiguousarray(np.concatenate(grid_rows[k], axis=-1))
