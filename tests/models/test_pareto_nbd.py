@@ -146,10 +146,12 @@ def test_compiled_period_sums_equal_the_closed_forms(stop):
     c_r, c_d = rng.uniform(1.0, 2.0, S), rng.uniform(0.3, 1.0, S)
     edges = np.linspace(0.0, 52.0, 13)
     w_M, v_O, v_R = rng.uniform(0.5, 1.0, (3, 12))
+    a_w, b_w = rng.uniform(0.0, 1.0, (2, S))
     for x, T in ((0.0, 3.5), (4.0, 30.0), (20.0, 78.2)):
         out = [np.empty(S) for _ in range(4)]
+        acc = np.full((2, 12), 0.5)
         pk.period_sums_if_alive(r, alpha, s, beta, x, T, c_r, c_d, edges, w_M, v_O, v_R, stop,
-                                *out)
+                                *out, a_w, b_w, acc)
         a_c = (alpha + T) / c_r - T  # the scaled posteriors Gamma(r+x, (alpha+T)/c_r), ...
         b_c = (beta + T) / c_d - T
         cum = pf.expected_purchases_if_alive(r[:, None], a_c[:, None], s[:, None],
@@ -157,10 +159,13 @@ def test_compiled_period_sums_equal_the_closed_forms(stop):
         np.testing.assert_allclose(out[0], np.diff(cum, axis=1) @ w_M, rtol=1e-12)
         no_buy = ((alpha + T) / (alpha + T + c_r * edges[-1])) ** (r + x)
         np.testing.assert_allclose(out[1], no_buy, rtol=1e-12)
+        surv = pf.survival_if_alive(s[:, None], b_c[:, None], T, edges[:-1])
         if stop:
-            surv = pf.survival_if_alive(s[:, None], b_c[:, None], T, edges[:-1])
             np.testing.assert_allclose(out[2], surv @ v_O, rtol=1e-12)
             np.testing.assert_allclose(out[3], surv @ v_R, rtol=1e-12)
+        # the flows per period, added to what acc held
+        np.testing.assert_allclose(acc[0], 0.5 + a_w @ surv, rtol=1e-12)
+        np.testing.assert_allclose(acc[1], 0.5 + b_w @ np.diff(cum, axis=1), rtol=1e-12)
 
 
 def test_survival_if_alive_is_the_lifetimes_tail():

@@ -274,7 +274,7 @@ def _rows_compiled(r, alpha, s, beta, x, lo, hi, w, nodes, weights, cut):
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
 def period_sums_if_alive(r, alpha, s, beta, x, T, c_r, c_d, edges, w_M, v_O, v_R, stop, W,
-                         Q0, SO, SR):
+                         Q0, SO, SR, a_w, b_w, acc):
     """One customer alive at T, at every draw: the period sums of customer value.
 
     Given alive, ``lambda ~ Gamma(r+x, (alpha+T)/c_r)`` and ``mu ~ Gamma(s,
@@ -287,10 +287,14 @@ def period_sums_if_alive(r, alpha, s, beta, x, T, c_r, c_d, edges, w_M, v_O, v_R
     of the rate process in the horizon H ``((alpha+T)/(alpha+T+c_r H))^(r+x)``.
 
     Writes, per draw: ``W = sum_t w_M[t] (E(edges[t+1]) - E(edges[t]))``, ``Q0``, and
-    when ``stop``, ``SO = sum_t v_O[t] S(edges[t])`` and ``SR`` likewise.
+    when ``stop``, ``SO = sum_t v_O[t] S(edges[t])`` and ``SR`` likewise. When ``acc``
+    ``(2, P)`` is not empty, adds to it the weighted sums over the draws of survival to
+    each period's start (weights ``a_w``) and of the expected purchases in each period
+    (weights ``b_w``): the base's expected flows per period.
     """
     P = len(edges) - 1
     horizon = edges[P]
+    flows = acc.shape[0] > 0
     for k in range(len(r)):
         rx = r[k] + x
         lam = rx * c_r[k] / (alpha[k] + T)
@@ -301,15 +305,21 @@ def period_sums_if_alive(r, alpha, s, beta, x, T, c_r, c_d, edges, w_M, v_O, v_R
         so = v_O[0]
         sr = v_R[0]
         last = 0.0
+        if flows:
+            acc[0, 0] += a_w[k]
         for t in range(1, P + 1):
             lr = -math.log1p(edges[t] / bp)  # log(b' / (b' + t))
             cum = bp * (-lr if near_one else -math.expm1(sm1 * lr) / sm1)
             w += w_M[t - 1] * (cum - last)
+            if flows:
+                acc[1, t - 1] += b_w[k] * lam * (cum - last)
             last = cum
-            if stop and t < P:
+            if (stop or flows) and t < P:
                 surv = math.exp(s[k] * lr)
                 so += v_O[t] * surv
                 sr += v_R[t] * surv
+                if flows:
+                    acc[0, t] += a_w[k] * surv
         W[k] = lam * w
         base = (alpha[k] + T) / c_r[k]
         Q0[k] = math.exp(-rx * math.log1p(horizon / base))

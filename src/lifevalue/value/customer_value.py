@@ -367,9 +367,8 @@ class CustomerValue(Tables, CashFlows, Ranking):
                 tables[name], grids[name] = tables["current"], grids["current"]
                 continue
             grids[name] = self._grid(bgd, plans[name][0], b)
-            if self._lifetime:  # no node tables: the scorer computes the period sums
-                tables[name] = {"flows": self._lifetime_flows(bgd, ggd, x, t_x, T, m, factors,
-                                                              mults[name], b)}
+            if self._lifetime:  # no node tables: the scorer computes the period sums and
+                tables[name] = {}  # adds up the flows (below)
                 continue
             tables[name] = self._tables(
                 bgd, grids[name].nodes, factors,
@@ -396,11 +395,13 @@ class CustomerValue(Tables, CashFlows, Ranking):
             K = chunk[7].shape[0]  # the scenarios' table rows u_idx: (K, n)
             part = np.empty((len(sk.COLUMNS), len(idx)))
             tot_e, tot_s = np.zeros((3, 3, S)), np.zeros((3, 3, S_sim))  # cell, quantity
+            flows_out = np.zeros((K, len(FLOWS), self.grid.horizon) if self._lifetime
+                                 else (0, 0, 0))
             de, dy = (np.empty((len(idx), K + 1, S)), np.empty((len(idx), K, S_sim))) \
                 if sketch or _keep is not None else (np.zeros((0, 0, 0)), np.zeros((0, 0, 0)))
             sk.score_customers(seeds, *shared[:7], *chunk, *shared[7:-3], S_sim, lo_q, hi_q,
                                c_thr, p_thr, part, tot_e, tot_s, *shared[-3:], de, dy,
-                               *self._scorer_model(shared[:4], *chunk[:3]))
+                               *self._scorer_model(shared[:4], *chunk[:3]), flows_out)
             if _keep is not None:  # after scoring: de and dy are filled by the scorer
                 _keep[sl.start] = (idx, de[:, 0].copy(), dy[:, 0].copy())
             if kept is not None:  # the comparisons' second pass reads them back
@@ -413,7 +414,7 @@ class CustomerValue(Tables, CashFlows, Ranking):
                 local.sketch[0].add(de[:, 0], pa)
                 local.sketch[1].add(dy[:, 0], cycled(pa, S_sim))
             out[:, idx] = part
-            return tot_e, tot_s
+            return tot_e, tot_s, flows_out
 
         # a small call keeps each customer's current values for the comparisons' second
         # pass instead of scoring them again (a large one could not hold them)
@@ -422,11 +423,17 @@ class CustomerValue(Tables, CashFlows, Ranking):
         by_cell = {(cell, name, kind): np.zeros(S if kind == "expected" else S_sim)
                    for cell in CELLS for name in ("current", "potential", "growth")
                    for kind in ("expected", "simulated")}
-        for tot_e, tot_s in sc.map_threads(self.n_threads, one_chunk, chunks):
+        chunk_flows = 0.0
+        for tot_e, tot_s, flows_out in sc.map_threads(self.n_threads, one_chunk, chunks):
+            chunk_flows = chunk_flows + flows_out
             for c, cell in enumerate(CELLS):  # in chunk order
                 for k, name in enumerate(("current", "potential", "growth")):
                     by_cell[(cell, name, "expected")] += tot_e[c, k]
                     by_cell[(cell, name, "simulated")] += tot_s[c, k]
+        if self._lifetime:  # the flows the scorer added up, per scenario
+            for k, name in enumerate(scenarios):
+                tables[name]["flows"] = dict(zip(FLOWS, chunk_flows[min(k, len(names) - 1)],
+                                                 strict=True))
         col = {name: j for j, name in enumerate(sk.COLUMNS)}
         if same_potential:  # potential = current, growth = 0, exactly
             for kind in ("mean", "param_lo", "param_hi", "pred_lo", "pred_hi", "p_negative"):
@@ -466,6 +473,8 @@ class CustomerValue(Tables, CashFlows, Ranking):
                            lorenz=lorenz, pyramid=pyramid, cell_totals=by_cell)
 
 
+#: The base's expected flows per period (see ``CustomerValue._flows``).
+FLOWS = ("p_active", "revenue", "margin", "cost_O", "cost_R")
 #: Chunks hold about ``CELLS_PER_CHUNK / _ARRAYS_PER_CHUNK`` draws x customers (768
 #: customers at 1000 draws): many chunks to share among the threads, each small.
 _ARRAYS_PER_CHUNK = 4

@@ -141,31 +141,6 @@ class CashFlows:
         return alive, np.diff(cum, axis=-1), np.broadcast_to(active, cum[..., 1:].shape), \
             spend[..., None]
 
-    def _lifetime_flows(self, bgd, ggd, x, t_x, T, m, factors, mults, bench) -> dict:
-        """The base's expected flows per period (as :meth:`_tables` returns them) from
-        :meth:`_period_draws`, in chunks of customers: the Pareto/NBD's, which has no
-        node tables."""
-        n, S, P = len(x), len(bgd["r"]), self.grid.horizon
-        marg = np.broadcast_to(factors["M"][0] * mults["margin"], (n,))
-        dev = np.broadcast_to(factors["O"][0] * mults["development_cost"], (n,))
-        ret = np.broadcast_to(factors["R"][0] * mults["retention_cost"], (n,))
-
-        def one_chunk(sl):
-            alive, bought, active, spend = self._period_draws(bgd, ggd, x, t_x, T, m, mults,
-                                                              bench, sl)
-            p_active = (alive * active).mean(axis=0)  # (n, P)
-            revenue = (alive * bought * spend).mean(axis=0)
-            return {"p_active": p_active.sum(axis=0), "revenue": revenue.sum(axis=0),
-                    "margin": marg[sl] @ revenue, "cost_O": dev[sl] @ p_active,
-                    "cost_R": ret[sl] @ p_active}
-
-        flows = {k: np.zeros(P) for k in ("p_active", "revenue", "margin", "cost_O", "cost_R")}
-        chunks = list(sc.iter_chunks(n, None, S, 3 * (P + 1)))
-        for part in sc.map_threads(self.n_threads, one_chunk, chunks):
-            for k, val in part.items():  # in chunk order, whatever the threads
-                flows[k] += val
-        return flows
-
     def _flows(self, f, factors, mults) -> pd.DataFrame:
         """The base's expected flows per period, from :meth:`_tables`."""
         d, P = self.grid.discount, self.grid.horizon
@@ -286,5 +261,5 @@ class CashFlows:
                            *shared[7:-3], S_sim, lo_q, hi_q, 0.0, 0.0,
                            np.empty((len(sk.COLUMNS), 1)), np.zeros((3, 3, S)),
                            np.zeros((3, 3, S_sim)), *shared[-3:], de, dy,
-                           *self._scorer_model(shared[:4], x, t_x, T))
+                           *self._scorer_model(shared[:4], x, t_x, T), np.zeros((0, 0, 0)))
         return de[0, 0], dy[0, 0]

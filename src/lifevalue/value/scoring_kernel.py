@@ -89,7 +89,7 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
                     by_value, edges,
                     per_unit, weights, fixed_O, fixed_R, cum_O, cum_R, stop, n_sim, lo_q, hi_q,
                     c_thr, p_thr, out, tot_expected, tot_simulated, b_rate, b_spend,
-                    b_drop, draws_e, draws_y, first, pa_in, lifetime):
+                    b_drop, draws_e, draws_y, first, pa_in, lifetime, flows_out):
     """Score the customers of one chunk into ``out`` and add their per-draw totals.
 
     Parameters
@@ -160,6 +160,11 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
         tables, and an active customer's future ends at a lifetime drawn from
         ``Lomax(s, (beta + T) / dropout)`` (mu integrated out) instead of after a
         purchase.
+    flows_out : array ``(K, 5, P)`` or ``(0, 0, 0)``
+        With ``lifetime``, when not empty: per scenario and period, the base's expected
+        flows are added to it (sums over the customers of P_t, revenue, margin and both
+        costs weighted by P_t, as :meth:`lifevalue.value.CustomerValue._tables` returns
+        them for the BG/NBD family).
     """
     S = len(r)
     K = u_idx.shape[0]
@@ -189,6 +194,10 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
     sel = np.zeros(S)
     c_rate = np.ones(S)
     c_drop = np.ones(S)
+    a_w = np.zeros(S)
+    b_w = np.zeros(S)
+    flows = lifetime and flows_out.shape[0] > 0
+    acc = np.zeros((2, P) if flows else (0, 0))
     v_O = np.diff(cum_O)
     v_R = np.diff(cum_R)
     cells = np.zeros(3)
@@ -220,8 +229,21 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
                 for s in range(S):
                     c_rate[s] = rate[k, i] * (m_rate[s] if bench else 1.0)
                     c_drop[s] = dropout[k, i] * (m_drop[s] if bench else 1.0)
+                if flows:  # the flows' weights of each draw: P(alive), times spend
+                    acc[:] = 0.0
+                    for s in range(S):
+                        a_w[s] = pa[s] / S
+                        b_w[s] = a_w[s] * sp[s] * spend[k, i] * (m_spend[s] if bench else 1.0)
                 period_sums_if_alive(r, alpha, a, b, xi, Ti, c_rate, c_drop, edges, weights,
-                                     v_O, v_R, stop, Wu, Qu, SOu, SRu)
+                                     v_O, v_R, stop, Wu, Qu, SOu, SRu, a_w, b_w, acc)
+                if flows:
+                    fo = flows_out[k]
+                    for t in range(P):
+                        fo[0, t] += acc[0, t]
+                        fo[1, t] += acc[1, t]
+                        fo[2, t] += margin[k, i] * acc[1, t]
+                        fo[3, t] += dk * acc[0, t]
+                        fo[4, t] += rk * acc[0, t]
             else:  # the tables at the customer's row, interpolated on the grid's nodes
                 jb, ja = below[u], above[u]
                 kink = bench and ja != jb
