@@ -33,3 +33,41 @@ def assert_counts_match_closed_forms(counts, expected, no_purchase):
     share = (counts == 0).mean(axis=0)
     band = 5 * np.sqrt(no_purchase * (1 - no_purchase) / n_sims) + 1e-9
     assert (np.abs(share - no_purchase) <= band).all()
+
+
+#: Purchases just before midnight in New York, with the UTC offsets of winter and
+#: summer time: in UTC the first and the last fall on the next day.
+LOCAL_LOG = pd.DataFrame({
+    "customer_id": ["a", "a", "a", "b"],
+    "date": ["2024-03-01T23:30:00-05:00", "2024-03-05T10:00:00-05:00",
+             "2024-07-09T22:00:00-04:00", "2024-03-02T12:00:00-05:00"],
+    "amount": [10.0, 20.0, 30.0, 5.0]})
+#: By hand, in days, to 2024-07-20: a first bought on March 1 and last on July 9 (not
+#: March 2 and July 10, as in UTC); b on March 2.
+LOCAL_DAYS = pd.DataFrame({"frequency": [2.0, 0.0], "recency": [130.0, 0.0],
+                           "T": [141.0, 140.0]}, index=pd.Index(["a", "b"]))
+
+
+def local_inputs(kind):
+    """LOCAL_LOG as text, text with a format, or aware timestamps of each frame kind,
+    and the date format to pass."""
+    if kind == "text":
+        return LOCAL_LOG, None
+    if kind == "text, one without offset":
+        return LOCAL_LOG.assign(date=LOCAL_LOG["date"].str.replace("T12:00:00-05:00",
+                                                                   " 12:00:00")), None
+    if kind == "text with %z":
+        text = LOCAL_LOG["date"].str.replace("T", " ").str.replace(r"([+-]\d\d):(\d\d)$",
+                                                                   r" \1\2", regex=True)
+        return LOCAL_LOG.assign(date=text), "%Y-%m-%d %H:%M:%S %z"
+    aware = pd.to_datetime(LOCAL_LOG["date"], utc=True).dt.tz_convert("America/New_York")
+    frame = LOCAL_LOG.assign(date=aware)
+    if kind == "pandas, aware":
+        return frame, None
+    if kind == "arrow, aware":
+        import pyarrow as pa
+
+        return pa.Table.from_pandas(frame, preserve_index=False), None
+    import polars as pl
+
+    return pl.from_pandas(frame), None

@@ -119,3 +119,16 @@ def test_an_inferred_observation_end_is_checked_as_locally(spark, cdnow_log):
         with pytest.raises(v.InvalidValueError, match=r"^column 'date': 1 row with a date "
                            r"isolated far after the rest of the log"):
             summarize(frame, amount="amount")
+
+
+@pytest.mark.parametrize("kind", ["text", "text with %z"])
+def test_days_are_the_logs_own_local_days(spark, kind):
+    """Dates written with a UTC offset give the days as written, as in the other engines
+    (Spark alone would convert them to the session's time zone)."""
+    from helpers import LOCAL_DAYS, local_inputs
+
+    frame, fmt = local_inputs(kind)
+    out = summarize(spark.createDataFrame(frame), amount="amount",
+                    observation_end="2024-07-20", time_unit="D", date_format=fmt)
+    pd.testing.assert_frame_equal(_local(out)[["frequency", "recency", "T"]], LOCAL_DAYS,
+                                  check_names=False, check_dtype=False)

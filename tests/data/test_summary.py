@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lifetimes.utils import calibration_and_holdout_data, summary_data_from_transaction_data
 
-from helpers import random_log
+from helpers import LOCAL_DAYS, LOCAL_LOG, local_inputs, random_log
 from lifevalue.data.summary import summarize
 
 LIFETIMES_FREQ = {  # (occasion, time_unit) -> lifetimes (freq, freq_multiplier)
@@ -199,3 +199,32 @@ def test_random_logs_match_lifetimes_and_engines_agree(rows, occasion_unit, tail
     duck = summarize(log, amount="amount", observation_end=end, occasion=occasion,
                      time_unit=time_unit, engine="duckdb")
     pd.testing.assert_frame_equal(ours, duck, check_exact=False, rtol=1e-12)
+
+
+# ------------------------------------------------------------- local calendar days
+
+@pytest.mark.parametrize("kind", ["text", "text, one without offset", "text with %z",
+                                  "pandas, aware", "arrow, aware", "polars, aware"])
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_days_are_the_logs_own_local_days(kind, engine, tmp_path):
+    """A UTC offset after the time, or a column's time zone, says where the purchase was
+    recorded, not on which day: every engine takes the calendar day as recorded (before
+    this, pandas took the UTC day and DuckDB the local one)."""
+    frame, fmt = local_inputs(kind)
+    got = summarize(frame, amount="amount", observation_end="2024-07-20", time_unit="D",
+                    engine=engine, date_format=fmt)
+    pd.testing.assert_frame_equal(got[["frequency", "recency", "T"]], LOCAL_DAYS,
+                                  check_names=False, check_dtype=False)
+    if kind == "text":  # a CSV file too
+        path = tmp_path / "log.csv"
+        frame.to_csv(path, index=False)
+        from_file = summarize(path, amount="amount", observation_end="2024-07-20",
+                              time_unit="D", engine=engine)
+        pd.testing.assert_frame_equal(from_file[["frequency", "recency", "T"]], LOCAL_DAYS,
+                                      check_names=False, check_dtype=False)
+
+
+def test_an_observation_end_with_an_offset_is_its_own_day():
+    got = summarize(LOCAL_LOG, amount="amount", observation_end="2024-07-20T23:00:00-05:00",
+                    time_unit="D")
+    assert got.attrs["observation_end"] == "2024-07-20"

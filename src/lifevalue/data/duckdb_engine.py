@@ -27,7 +27,8 @@ def _source(con, transactions, date: str, amount: str | None, required) -> str:
     if path is None:
         # pandas is scanned as it is, Arrow in place; Polars through its Arrow memory
         arrow = inputs.to_arrow(transactions)
-        con.register("transactions_frame", transactions if arrow is None else arrow)
+        frame = inputs.local_timestamps(transactions if arrow is None else arrow, date)
+        con.register("transactions_frame", frame)
         return "transactions_frame"
     quoted = str(path).replace("'", "''")
     if path.is_dir():

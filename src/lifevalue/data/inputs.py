@@ -31,6 +31,25 @@ def to_arrow(transactions):
     return None
 
 
+def local_timestamps(frame, date: str):
+    """``frame`` (pandas or a pyarrow Table) with a time-zone-aware ``date`` column
+    replaced by its wall-clock time in that zone, as every engine reads it (see
+    :func:`lifevalue.validation.core.wall_clock_format`); anything else as it is."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(frame, pa.Table):
+        field = frame.schema.field(date) if date in frame.column_names else None
+        if field is not None and pa.types.is_timestamp(field.type) and field.type.tz:
+            i = frame.column_names.index(date)
+            return frame.set_column(i, date, pc.local_timestamp(frame.column(i)))
+        return frame
+    if (isinstance(frame, pd.DataFrame) and date in frame.columns
+            and getattr(getattr(frame[date], "dt", None), "tz", None) is not None):
+        return frame.assign(**{date: frame[date].dt.tz_localize(None)})
+    return frame
+
+
 def _nullable_integers(arrow_type):
     """pandas' nullable integer dtype for Arrow integers (else ``None``: the default)."""
     import pyarrow as pa

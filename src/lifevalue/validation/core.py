@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -126,8 +127,8 @@ def parse_date_option(value, option: str, date_format: str | None = None) -> pd.
         raise InvalidOptionError(f"{option} {value!r} is not a date", column=option) from err
     if ts is pd.NaT:
         raise InvalidOptionError(f"{option} {value!r} is not a date", column=option)
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert(None)
+    if ts.tzinfo is not None:  # the date as given, in its own time zone (see wall_clock_format)
+        ts = ts.tz_localize(None)
     return ts
 
 
@@ -392,23 +393,60 @@ def isolated_dates_error(column: str, rows: pd.DataFrame, n_bad: int, bulk_end: 
     return offending_rows_error(column, rows, n_bad, what, hint=INFERRED_END_HINT)
 
 
+#: A UTC offset (``Z``, ``+05``, ``-0500``, ``+05:30``) after a time of day: the calendar
+#: day of a purchase is the one written before it (see :func:`wall_clock_format`).
+OFFSET_PATTERN = r"^(.*\d:\d\d(?::\d\d(?:[.,]\d+)?)?)\s*(?:Z|[+-]\d\d(?::?\d\d)?)$"
+
+
+def wall_clock_format(date_format: str | None) -> str | None:
+    """``date_format`` without its UTC-offset directive (``%z``, ``%Z``).
+
+    Every engine takes a purchase's calendar day as it was recorded, in the log's own
+    local time: a UTC offset written after the time (``2024-03-01T23:30:00-05:00``) is
+    ignored rather than converted to UTC (which would move that purchase to March 2),
+    and a column of time-zone-aware timestamps is read as wall-clock time in its own
+    zone. The offset is removed from the values (:data:`OFFSET_PATTERN`) and its
+    directive from the format.
+
+    >>> wall_clock_format("%Y-%m-%d %H:%M:%S %z")
+    '%Y-%m-%d %H:%M:%S'
+    """
+    if date_format is None:
+        return None
+    return re.sub(r"\s*%[zZ]", "", date_format)
+
+
+def _strip_offsets(values: pd.Series) -> pd.Series:
+    return values.astype("string").str.replace(OFFSET_PATTERN, r"\1", regex=True)
+
+
 def _parse_dates(raw: pd.Series, date_format: str | None) -> pd.Series:
+    """Naive timestamps of ``raw``, in the log's own local time (see
+    :func:`wall_clock_format`); NaT where a value cannot be parsed."""
     if pd.api.types.is_datetime64_any_dtype(raw):
-        dates = raw
-    else:
-        values = raw
-        if date_format is not None and pd.api.types.is_numeric_dtype(raw):
-            # e.g. CDNOW's 19970101 read as an integer
-            values = raw.astype("Int64").astype("string")
-        dates = pd.to_datetime(values, format=date_format, errors="coerce", utc=True)
-        retry = (dates.isna() & values.notna()).to_numpy()
-        if date_format is None and retry.any():
-            # pandas infers one format from the first value; parse the rest one by one
-            dates[retry] = pd.to_datetime(values[retry], format="mixed", errors="coerce",
-                                          utc=True)
-        dates = dates.dt.tz_convert(None)
-    if getattr(dates.dt, "tz", None) is not None:
-        dates = dates.dt.tz_convert(None)
+        if getattr(raw.dt, "tz", None) is not None:
+            return raw.dt.tz_localize(None)  # wall-clock time in the column's zone
+        return raw
+    values = raw
+    if date_format is not None and pd.api.types.is_numeric_dtype(raw):
+        # e.g. CDNOW's 19970101 read as an integer
+        values = raw.astype("Int64").astype("string")
+    fmt = wall_clock_format(date_format)
+    if fmt != date_format:
+        values = _strip_offsets(values)
+    try:
+        dates = pd.to_datetime(values, format=fmt, errors="coerce")
+    except ValueError:  # offsets that differ (daylight saving time): remove them
+        values = _strip_offsets(values)
+        dates = pd.to_datetime(values, format=fmt, errors="coerce")
+    if getattr(dates.dt, "tz", None) is not None:  # one offset throughout
+        dates = dates.dt.tz_localize(None)
+    retry = (dates.isna() & values.notna()).to_numpy()
+    if fmt is None and retry.any():
+        # pandas infers one format from the first value (and an offset or not); parse
+        # the rest one by one
+        dates[retry] = pd.to_datetime(_strip_offsets(values[retry]), format="mixed",
+                                      errors="coerce")
     return dates
 
 

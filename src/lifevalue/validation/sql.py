@@ -12,10 +12,12 @@ import pandas as pd
 
 from lifevalue.validation.core import (
     MAX_SHOWN,
+    OFFSET_PATTERN,
     EmptyInputError,
     InvalidOptionError,
     check_columns,
     offending_rows_error,
+    wall_clock_format,
 )
 
 # ---------------------------------------------------------------------- SQL (DuckDB)
@@ -27,7 +29,12 @@ def sql_ident(name: str) -> str:
 
 
 def sql_date_expr(column: str, column_type: str, date_format: str | None) -> str:
-    """SQL that parses ``column`` to a TIMESTAMP, NULL where it cannot."""
+    """SQL that parses ``column`` to a TIMESTAMP, NULL where it cannot: wall-clock time
+    as recorded (DuckDB's cast ignores a UTC offset after the time, and one named by
+    ``%z`` in the format is removed, as :func:`lifevalue.validation.core.wall_clock_format`
+    says). A column of instants without a zone of their own (TIMESTAMP WITH TIME ZONE
+    read from a file) is taken in UTC; in-memory frames with a zone are read in it
+    before they reach DuckDB (:func:`lifevalue.data.inputs.local_timestamps`)."""
     col = sql_ident(column)
     upper = column_type.upper()
     if upper.startswith("TIMESTAMP") or upper == "DATE":
@@ -36,8 +43,13 @@ def sql_date_expr(column: str, column_type: str, date_format: str | None) -> str
             expr = f"CAST(timezone('UTC', {col}) AS TIMESTAMP)"
         return expr
     if date_format is not None:
-        fmt = date_format.replace("'", "''")
-        return f"try_strptime(CAST({col} AS VARCHAR), '{fmt}')"
+        fmt = wall_clock_format(date_format)
+        text = f"CAST({col} AS VARCHAR)"
+        if fmt != date_format:
+            pattern = OFFSET_PATTERN.replace("'", "''")
+            text = f"regexp_replace({text}, '{pattern}', '\\1')"
+        fmt = fmt.replace("'", "''")
+        return f"try_strptime({text}, '{fmt}')"
     return f"TRY_CAST({col} AS TIMESTAMP)"
 
 
@@ -211,12 +223,15 @@ def check_transactions_spark(
     check_columns(list(frame.columns), required)
     fields = {f.name: f.dataType for f in frame.schema.fields}
     col = F.col(customer_id)
+    # text dates: the wall-clock time as written, a UTC offset after it removed (see
+    # core.wall_clock_format); Spark timestamps are instants, in the session time zone
+    text = F.regexp_replace(F.col(date).cast("string"), OFFSET_PATTERN, "$1")
     if isinstance(fields[date], T.TimestampType | T.TimestampNTZType | T.DateType):
         ts = F.col(date).cast("timestamp")
     elif date_format is not None:
-        ts = F.try_to_timestamp(F.col(date).cast("string"), F.lit(java_date_pattern(date_format)))
+        ts = F.try_to_timestamp(text, F.lit(java_date_pattern(wall_clock_format(date_format))))
     else:
-        ts = F.expr(f"try_cast(CAST({spark_ident(date)} AS STRING) AS TIMESTAMP)")
+        ts = text.try_cast("timestamp")
     checks = [(customer_id, col.isNull(), "a missing customer id"),
               (date, ts.isNull(), "an unparsable or missing date")]
     num = None
