@@ -41,6 +41,7 @@ import pandas as pd
 from lifevalue import validation as v
 from lifevalue.data.spark_engine import is_spark_frame, summary_attrs
 from lifevalue.models.customer_posterior import RNG_BLOCK
+from lifevalue.value.scenarios import renamed_potential
 
 #: Column that carries each customer's rank in customer-id order between the steps.
 RANK = "_lifevalue_rank"
@@ -138,9 +139,10 @@ def customer_scores(summary: pd.DataFrame, transactions_model, spend_model=None,
     return out
 
 
-def value_customers(summary, customer_value, potential="realistic", *,
+def value_customers(summary, customer_value, scenario="realistic", *,
                     thresholds: tuple[float, float] | None = None,
-                    customer_id: str = "customer_id", n_partitions: int | None = None):
+                    customer_id: str = "customer_id", n_partitions: int | None = None,
+                    potential=None):
     """Current and potential value of every customer, scored in Spark.
 
     Parameters
@@ -149,8 +151,9 @@ def value_customers(summary, customer_value, potential="realistic", *,
         RFM summary with monetary value.
     customer_value : lifevalue.CustomerValue
         The settings (margin, costs, periods, discount, draws, seed).
-    potential : str, dict or Scenario
-        As in :meth:`lifevalue.CustomerValue.evaluate`.
+    scenario : str, dict or Scenario
+        The scenario of potential value, as in :meth:`lifevalue.CustomerValue.evaluate`
+        (``potential=``, its former name, is deprecated).
     thresholds : (float, float), optional
         The matrix thresholds, as in :meth:`lifevalue.CustomerValue.evaluate`; by default
         the same as locally (:meth:`lifevalue.CustomerValue.matrix_thresholds`: fixed by
@@ -165,10 +168,11 @@ def value_customers(summary, customer_value, potential="realistic", *,
         draws at once and are not computed on Spark. The value of the whole base is
         :func:`value_base`.
     """
+    scenario = renamed_potential(scenario, potential, "value_customers")
     thresholds = customer_value.matrix_thresholds(thresholds)
 
     def value(part: pd.DataFrame, offset: int) -> pd.DataFrame:
-        result = customer_value.evaluate(part, potential, thresholds=thresholds,
+        result = customer_value.evaluate(part, scenario, thresholds=thresholds,
                                          comparisons=False, rng_offset=offset)
         out = result.customers
         for col in ("cell", "most_likely_cell"):
@@ -178,9 +182,9 @@ def value_customers(summary, customer_value, potential="realistic", *,
     return _score_partitions(summary, customer_id, value, n_partitions)
 
 
-def value_base(summary, customer_value, potential="realistic", *,
-               customer_id: str = "customer_id", n_partitions: int | None = None
-               ) -> pd.DataFrame:
+def value_base(summary, customer_value, scenario="realistic", *,
+               customer_id: str = "customer_id", n_partitions: int | None = None,
+               potential=None) -> pd.DataFrame:
     """The value of the whole customer base, ``evaluate(...).base``, computed in Spark.
 
     Each partition scores its customers as :func:`value_customers` does and returns
@@ -200,6 +204,7 @@ def value_base(summary, customer_value, potential="realistic", *,
 
     from lifevalue.value.customer_value import base_table
 
+    scenario = renamed_potential(scenario, potential, "value_base")
     ranked = ranked_blocks(summary, customer_id, n_partitions)
     local = _local_frames(summary, customer_id)
     keys = [(name, kind) for name in ("current", "potential", "growth")
@@ -211,7 +216,7 @@ def value_base(summary, customer_value, potential="realistic", *,
     def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for rows, offset in _runs(batches):
             # the thresholds only place customers in the matrix: any will do here
-            totals = customer_value.evaluate(local(rows), potential, thresholds=(0.0, 0.0),
+            totals = customer_value.evaluate(local(rows), scenario, thresholds=(0.0, 0.0),
                                              comparisons=False,
                                              rng_offset=offset).draw_totals
             yield pd.DataFrame({RANK: [offset], **{f"{name}_{kind}": [totals[(name, kind)]]

@@ -54,7 +54,7 @@ def test_reduces_to_lifetimes_clv(maps, cdnow_cal):
                                       discount_rate=0.01, freq="W")
     cv = CustomerValue(bg, gg, period="M", horizon=12, annual_discount_rate=1.01**12 - 1,
                        margin=1.0)
-    ours = cv.evaluate(cdnow_cal[rep], potential="neutral").customers["current_mean"]
+    ours = cv.evaluate(cdnow_cal[rep], scenario="neutral").customers["current_mean"]
     np.testing.assert_allclose(ours, ref.to_numpy(), rtol=0.01)
     # the remaining gap is lifetimes' month of 4.345 weeks against our 365.25/12/7
     assert abs(ours.sum() / ref.sum() - 1) < 0.002

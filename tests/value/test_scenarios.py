@@ -74,3 +74,19 @@ def test_share_of_wallet_scales_spend_to_the_target():
         pd.DataFrame({"x": [1]}))["spend"].tolist() == [1.0]
     with pytest.raises(v.InvalidValueError, match="a share outside"):
         Scenario(target_share_of_wallet=0.5).multipliers(pd.DataFrame({"share_of_wallet": [0]}))
+
+
+def test_the_former_potential_keyword_still_works_with_a_warning(cdnow_cal):
+    """evaluate names its scenario ``scenario`` as cash_flows, prospect_value and the CLI
+    do; ``potential=`` gives the same result with a FutureWarning."""
+    from lifevalue.models import BetaGeo, GammaGamma
+    from lifevalue.value import CustomerValue
+
+    sub = cdnow_cal.iloc[:100]
+    cv = CustomerValue(BetaGeo().fit(sub, method="map"), GammaGamma().fit(sub, method="map"),
+                       margin=0.3, max_draws=1, min_simulations=100)
+    new = cv.evaluate(sub, scenario="ambitious").customers
+    with pytest.warns(FutureWarning, match=r"^evaluate\(potential=\.\.\.\) is now "
+                      r"evaluate\(scenario=\.\.\.\)"):
+        old = cv.evaluate(sub, potential="ambitious").customers
+    pd.testing.assert_frame_equal(new, old)

@@ -66,7 +66,7 @@ from lifevalue.value.flows import CashFlows
 from lifevalue.value.periods import PeriodGrid
 from lifevalue.value.ranking import Ranking, cycled, pyramid_table
 from lifevalue.value.results import ValueResult, base_table
-from lifevalue.value.scenarios import Scenario, as_scenario, per_customer
+from lifevalue.value.scenarios import Scenario, as_scenario, per_customer, renamed_potential
 from lifevalue.value.tables import Tables
 from lifevalue.value.thresholds import CELLS, MatrixThresholds, classify
 
@@ -125,7 +125,7 @@ class CustomerValue(Tables, CashFlows, Ranking):
     >>> s = load_cdnow_summary()
     >>> cv = CustomerValue(BetaGeo().fit(s, method="map"), GammaGamma().fit(s, method="map"),
     ...                    margin=0.3, max_draws=200)
-    >>> result = cv.evaluate(s.iloc[:300], potential="realistic")
+    >>> result = cv.evaluate(s.iloc[:300], scenario="realistic")
     >>> bool((result.customers["potential_mean"] >= result.customers["current_mean"]).all())
     True
     """
@@ -300,8 +300,9 @@ class CustomerValue(Tables, CashFlows, Ranking):
             reference = float(self.prospect_value(0.0, "neutral")["value_mean"].iloc[0])
         return spec.resolve(self.grid, reference)
 
-    def evaluate(self, summary: pd.DataFrame, potential="realistic", *, thresholds=None,
-                 comparisons: bool = False, rng_offset: int = 0, _keep=None) -> ValueResult:
+    def evaluate(self, summary: pd.DataFrame, scenario="realistic", *, thresholds=None,
+                 comparisons: bool = False, rng_offset: int = 0, potential=None,
+                 _keep=None) -> ValueResult:
         """Current and potential value of every customer, the matrix and the base.
 
         Parameters
@@ -309,10 +310,10 @@ class CustomerValue(Tables, CashFlows, Ranking):
         summary : pandas.DataFrame
             RFM summary with monetary value (calibration columns are used when the
             plain ones are absent); optional per-customer setting columns.
-        potential : str, dict or Scenario
-            The potential scenario: a preset name, a mapping or a :class:`Scenario`
-            (default ``'realistic'``: every customer raised to what the top 25% of the
-            population reach in purchase rate, spend and retention; see
+        scenario : str, dict or Scenario
+            The scenario of potential value: a preset name, a mapping or a
+            :class:`Scenario` (default ``'realistic'``: every customer raised to what the
+            top 25% of the population reach in purchase rate, spend and retention; see
             :mod:`lifevalue.value.scenarios`). Current value is always the neutral
             scenario.
         thresholds : (float, float), dict or MatrixThresholds, optional
@@ -333,12 +334,14 @@ class CustomerValue(Tables, CashFlows, Ranking):
             customers ``[k, k + n)`` of the sorted population with ``rng_offset=k``
             gives exactly their values in the whole (see :mod:`lifevalue.spark`).
             Comparisons are relative to the customers scored together.
+        potential : str, dict or Scenario
+            The former name of ``scenario`` (deprecated: a FutureWarning).
 
         Returns
         -------
         ValueResult
         """
-        potential = as_scenario(potential)
+        potential = as_scenario(renamed_potential(scenario, potential, "evaluate"))
         offset = sc.check_rng_offset(rng_offset)
         sk.notice_if_compiling()  # a log record if the first call must compile the kernels
         x, t_x, T, m, factors = self._inputs(summary)

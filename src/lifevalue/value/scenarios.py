@@ -246,6 +246,19 @@ PRESETS = {
 }
 
 
+def renamed_potential(scenario, potential, where: str):
+    """``scenario``, or the old keyword ``potential`` with a FutureWarning: the argument
+    that names a scenario is ``scenario`` everywhere (``evaluate``, ``cash_flows``,
+    ``prospect_value``, the Spark functions, the CLI's ``--scenario``)."""
+    if potential is None:
+        return scenario
+    import warnings
+
+    warnings.warn(f"{where}(potential=...) is now {where}(scenario=...); potential= will be "
+                  "removed in a later version", FutureWarning, stacklevel=3)
+    return potential
+
+
 def as_scenario(potential) -> Scenario:
     """A :class:`Scenario` from a preset name, a mapping or a Scenario."""
     if isinstance(potential, Scenario):
