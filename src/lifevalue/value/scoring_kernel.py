@@ -285,9 +285,9 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
                 deadline = np.inf
                 if lifetime and w < pa[s] and (stop or w < buy[s]):
                     # the lifetime left: Lomax(s, (beta + T) / c_d), mu integrated out
-                    c_d = dropout[k, i] * (m_drop[s] if bench else 1.0)
                     e, st = _uniform_s(st)
-                    deadline = (b[s] + Ti) / c_d * (math.exp(-math.log1p(-e) / a[s]) - 1.0)
+                    deadline = (b[s] + Ti) / c_drop[s] * (math.exp(-math.log1p(-e) / a[s])
+                                                          - 1.0)
                 if w >= buy[s]:
                     if w >= pa[s]:
                         Yk[j] = idle_dead
