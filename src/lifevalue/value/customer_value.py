@@ -398,8 +398,8 @@ class CustomerValue(Tables, CashFlows, Ranking):
             K = chunk[7].shape[0]  # the scenarios' table rows u_idx: (K, n)
             part = np.empty((len(sk.COLUMNS), len(idx)))
             tot_e, tot_s = np.zeros((3, 3, S)), np.zeros((3, 3, S_sim))  # cell, quantity
-            flows_out = np.zeros((K, len(FLOWS), self.grid.horizon) if self._lifetime
-                                 else (0, 0, 0))
+            flows_out = (np.zeros((K, len(FLOWS), self.grid.horizon)) if self._lifetime
+                         else None)
             de, dy = (np.empty((len(idx), K + 1, S)), np.empty((len(idx), K, S_sim))) \
                 if sketch or _keep is not None else (np.zeros((0, 0, 0)), np.zeros((0, 0, 0)))
             sk.score_customers(seeds, *shared[:7], *chunk, *shared[7:-3], S_sim, lo_q, hi_q,
@@ -428,7 +428,8 @@ class CustomerValue(Tables, CashFlows, Ranking):
                    for kind in ("expected", "simulated")}
         chunk_flows = 0.0
         for tot_e, tot_s, flows_out in sc.map_threads(self.n_threads, one_chunk, chunks):
-            chunk_flows = chunk_flows + flows_out
+            if flows_out is not None:
+                chunk_flows = chunk_flows + flows_out
             for c, cell in enumerate(CELLS):  # in chunk order
                 for k, name in enumerate(("current", "potential", "growth")):
                     by_cell[(cell, name, "expected")] += tot_e[c, k]

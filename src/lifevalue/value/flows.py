@@ -261,5 +261,5 @@ class CashFlows:
                            *shared[7:-3], S_sim, lo_q, hi_q, 0.0, 0.0,
                            np.empty((len(sk.COLUMNS), 1)), np.zeros((3, 3, S)),
                            np.zeros((3, 3, S_sim)), *shared[-3:], de, dy,
-                           *self._scorer_model(shared[:4], x, t_x, T), np.zeros((0, 0, 0)))
+                           *self._scorer_model(shared[:4], x, t_x, T), None)
         return de[0, 0], dy[0, 0]

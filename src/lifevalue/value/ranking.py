@@ -86,8 +86,7 @@ class Ranking:
                                    hi_q, c_thr, p_thr, part, np.zeros((3, 3, S)),
                                    np.zeros((3, 3, S_sim)), np.zeros(0), np.zeros(0),
                                    np.zeros(0), de, dy,
-                                   *self._scorer_model(shared[:4], *chunk[:3]),
-                                   np.zeros((0, 0, 0)))
+                                   *self._scorer_model(shared[:4], *chunk[:3]), None)
                 expected, pa, simulated = de[:, 0], de[:, 1], dy[:, 0]
             r_param, _ = param.place(expected, pa)
             r_pred, levels = pred.place(simulated, cycled(pa, S_sim))

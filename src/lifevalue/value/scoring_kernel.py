@@ -89,7 +89,7 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
                     by_value, edges,
                     per_unit, weights, fixed_O, fixed_R, cum_O, cum_R, stop, n_sim, lo_q, hi_q,
                     c_thr, p_thr, out, tot_expected, tot_simulated, b_rate, b_spend,
-                    b_drop, draws_e, draws_y, first, pa_in, lifetime, flows_out):
+                    b_drop, draws_e, draws_y, first, pa_in, flows_out):
     """Score the customers of one chunk into ``out`` and add their per-draw totals.
 
     Parameters
@@ -151,20 +151,20 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
         The purchase at which the first chance to drop out comes (1: BG/NBD; 0: MBG/NBD,
         whose ``b`` is passed one larger; see
         :func:`lifevalue.models.compiled_closed_forms.p_alive_draws`).
-    pa_in : array ``(n, S)`` or ``(0, 0)``
-        P(alive) of each customer at each draw, when given (Pareto/NBD); else computed.
-    lifetime : bool
-        The model is the Pareto/NBD: ``a`` and ``b`` are its draws of ``s`` and
+    pa_in : array ``(n, S)`` or None
+        The Pareto/NBD's P(alive) of each customer at each draw; None for the BG/NBD
+        family. When given, ``a`` and ``b`` are the Pareto/NBD's draws of ``s`` and
         ``beta``; the period sums come from its closed forms
         (:func:`lifevalue.models.pareto_nbd_kernel.period_sums_if_alive`) instead of the
         tables, and an active customer's future ends at a lifetime drawn from
         ``Lomax(s, (beta + T) / dropout)`` (mu integrated out) instead of after a
-        purchase.
-    flows_out : array ``(K, 5, P)`` or ``(0, 0, 0)``
-        With ``lifetime``, when not empty: per scenario and period, the base's expected
-        flows are added to it (sums over the customers of P_t, revenue, margin and both
-        costs weighted by P_t, as :meth:`lifevalue.value.CustomerValue._tables` returns
-        them for the BG/NBD family).
+        purchase. (None is a type of its own to numba: the BG/NBD family's
+        specialisation leaves the Pareto/NBD's code out, and so its compile time.)
+    flows_out : array ``(K, 5, P)`` or None
+        With ``pa_in``, when given: per scenario and period, the base's expected flows
+        are added to it (sums over the customers of P_t, revenue, margin and both costs
+        weighted by P_t, as :meth:`lifevalue.value.CustomerValue._tables` returns them
+        for the BG/NBD family).
     """
     S = len(r)
     K = u_idx.shape[0]
@@ -196,17 +196,20 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
     c_drop = np.ones(S)
     a_w = np.zeros(S)
     b_w = np.zeros(S)
-    flows = lifetime and flows_out.shape[0] > 0
-    acc = np.zeros((2, P) if flows else (0, 0))
-    v_O = np.diff(cum_O)
-    v_R = np.diff(cum_R)
+    acc = np.zeros((2, P))
+    lifetime = pa_in is not None
+    v_O = np.empty(P)  # each period's own discounted costs (np.diff: seconds to compile)
+    v_R = np.empty(P)
+    for t in range(P):
+        v_O[t] = cum_O[t + 1] - cum_O[t]
+        v_R[t] = cum_R[t + 1] - cum_R[t]
     cells = np.zeros(3)
     has_bench = K == 2 and (len(b_rate) + len(b_spend) + len(b_drop)) > 0
     keep = draws_e.shape[0] > 0
     for i in range(n):
         seed_stream(seeds[i // RNG_BLOCK], i % RNG_BLOCK, start)
         xi, ti, Ti, mi = x[i], t_x[i], T[i], m[i]
-        if lifetime:
+        if pa_in is not None:
             pa[:] = pa_in[i]
         _alive_and_spend(r, alpha, a, b, p, q, gam, xi, ti, Ti, mi, ix[i], iT[i], it[i], by_x,
                          by_value, first, lifetime, pa, sp)
@@ -225,18 +228,19 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
             mk = margin[k, i] * spend[k, i]
             dk, rk = dev[k, i], ret[k, i]
             fixed = dk * fixed_O + rk * fixed_R
-            if lifetime:  # the closed forms at every draw, with its multipliers
+            if pa_in is not None:  # the closed forms at every draw, with its multipliers
                 for s in range(S):
                     c_rate[s] = rate[k, i] * (m_rate[s] if bench else 1.0)
                     c_drop[s] = dropout[k, i] * (m_drop[s] if bench else 1.0)
-                if flows:  # the flows' weights of each draw: P(alive), times spend
+                if flows_out is not None:  # the flows' weights: P(alive), times spend
                     acc[:] = 0.0
                     for s in range(S):
                         a_w[s] = pa[s] / S
                         b_w[s] = a_w[s] * sp[s] * spend[k, i] * (m_spend[s] if bench else 1.0)
                 period_sums_if_alive(r, alpha, a, b, xi, Ti, c_rate, c_drop, edges, weights,
-                                     v_O, v_R, stop, Wu, Qu, SOu, SRu, a_w, b_w, acc)
-                if flows:
+                                     v_O, v_R, stop, Wu, Qu, SOu, SRu, a_w, b_w,
+                                     acc if flows_out is not None else acc[:0])
+                if flows_out is not None:
                     fo = flows_out[k]
                     for t in range(P):
                         fo[0, t] += acc[0, t]
@@ -283,11 +287,12 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
                     s = 0
                 w, st = _uniform_s(st)
                 deadline = np.inf
-                if lifetime and w < pa[s] and (stop or w < buy[s]):
-                    # the lifetime left: Lomax(s, (beta + T) / c_d), mu integrated out
-                    e, st = _uniform_s(st)
-                    deadline = (b[s] + Ti) / c_drop[s] * (math.exp(-math.log1p(-e) / a[s])
-                                                          - 1.0)
+                if pa_in is not None:
+                    if w < pa[s] and (stop or w < buy[s]):
+                        # the lifetime left: Lomax(s, (beta + T) / c_d), mu integrated out
+                        e, st = _uniform_s(st)
+                        deadline = (b[s] + Ti) / c_drop[s] * (
+                            math.exp(-math.log1p(-e) / a[s]) - 1.0)
                 if w >= buy[s]:
                     if w >= pa[s]:
                         Yk[j] = idle_dead

@@ -172,15 +172,15 @@ class Tables:
         return alive_tables(bgd, x, t_x, T, self._first_dropout)
 
     def _scorer_model(self, draws, x, t_x, T):
-        """The scorer's last arguments for the customers (x, t_x, T): the purchase at
-        which the first chance to drop out comes, P(alive) per customer and draw where
-        the scorer does not compute it (Pareto/NBD: SciPy's 2F1, Fader & Hardie 2005 eq.
-        19; ``(n, S)``) and whether the model is the Pareto/NBD. ``draws`` are the
-        scorer's four transaction-model draws."""
+        """The scorer's ``first`` and ``pa_in`` for the customers (x, t_x, T): the
+        purchase at which the first chance to drop out comes, and P(alive) per customer
+        and draw for the Pareto/NBD, which the scorer does not compute (SciPy's 2F1,
+        Fader & Hardie 2005 eq. 19; ``(n, S)``; None for the BG/NBD family). ``draws``
+        are the scorer's four transaction-model draws."""
         if not self._lifetime:
-            return self._first_dropout, np.zeros((0, 0)), False
+            return self._first_dropout, None
         r, alpha, s, beta = (np.asarray(d)[:, None] for d in draws)
-        return 1.0, np.ascontiguousarray(pf.p_alive(r, alpha, s, beta, x, t_x, T).T), True
+        return 1.0, np.ascontiguousarray(pf.p_alive(r, alpha, s, beta, x, t_x, T).T)
 
     def _plan(self, summary, x, T, mults):
         """Unique (x, T, rate, dropout) rows, sorted by x, rate, dropout, then T (the
