@@ -150,13 +150,22 @@ def test_costs_stop_at_churn_option(maps, sub):
     assert (always.customers.loc[dead, "current_p_negative"] > 0.99).all()
 
 
-def test_prospect_value_by_hand(maps):
-    bg, gg = maps
-    cv = CustomerValue(bg, gg, margin=0.25, period="M", horizon=6, annual_discount_rate=0.1)
+@pytest.mark.parametrize("pair,formulas", [
+    ("maps", "lifevalue.models.predictions"),
+    ("mbg_maps", "lifevalue.models.modified_beta_geo_formulas"),
+    ("pnbd_maps", "lifevalue.models.pareto_nbd_formulas")])
+def test_prospect_value_by_hand(pair, formulas, request):
+    """A prospect's value from each model's own expectation for a new customer (BG/NBD:
+    FHL 2005a eq. 9; MBG/NBD: Batislam et al. 2007; Pareto/NBD: Schmittlein et al. 1987)
+    times the population's mean spend, discounted, minus the acquisition cost."""
+    import importlib
+
+    model, gg = request.getfixturevalue(pair)
+    cv = CustomerValue(model, gg, margin=0.25, period="M", horizon=6, annual_discount_rate=0.1)
     out = cv.prospect_value(acquisition_cost=2.0)
-    est, gest = bg.point_estimate(), gg.point_estimate()
-    edges = cv.grid.edges
-    purchases = np.diff(pr.expected_purchases_new_customer(*est.values(), edges))
+    est, gest = model.point_estimate(), gg.point_estimate()
+    new_customer = importlib.import_module(formulas).expected_purchases_new_customer
+    purchases = np.diff(new_customer(*est.values(), cv.grid.edges))
     spend = gest["p"] * gest["gamma"] / (gest["q"] - 1)
     by_hand = (purchases * spend * 0.25 * cv.grid.discount).sum() - 2.0
     assert out.loc["prospect", "value_mean"] == pytest.approx(by_hand, rel=1e-9)
@@ -377,20 +386,6 @@ def test_paretonbd_value_equals_its_own_closed_forms(pnbd_maps, cdnow_cal, stop)
     assert (res.customers["p_alive_mean"] < 1).mean() > 0.5  # one-time buyers too
 
 
-def test_paretonbd_prospect_value_by_hand(pnbd_maps):
-    from lifevalue.models import pareto_nbd_formulas as pf
-
-    pn, gg = pnbd_maps
-    cv = CustomerValue(pn, gg, margin=0.25, period="M", horizon=6, annual_discount_rate=0.1)
-    out = cv.prospect_value(acquisition_cost=2.0)
-    est, gest = pn.point_estimate(), gg.point_estimate()
-    purchases = np.diff(pf.expected_purchases_new_customer(*est.values(), cv.grid.edges))
-    spend = gest["p"] * gest["gamma"] / (gest["q"] - 1)
-    by_hand = (purchases * spend * 0.25 * cv.grid.discount).sum() - 2.0
-    assert out.loc["prospect", "value_mean"] == pytest.approx(by_hand, rel=1e-9)
-    assert out.loc["prospect", "value_pred_lo"] == pytest.approx(-2.0)  # buys nothing
-
-
 def test_paretonbd_retention_benchmark_lowers_the_dropout_rate(pnbd_maps, sub):
     """The retention benchmark is a quantile of the population's dropout rate mu ~
     Gamma(s, beta); a customer whose posterior mean rate s / (beta + T) is above it is
@@ -443,19 +438,6 @@ def test_mbgnbd_value_equals_its_own_closed_forms(mbg_maps, cdnow_cal):
     np.testing.assert_allclose(res.customers["p_alive_mean"],
                                mf.p_alive(*e.values(), x, t_x, T), rtol=1e-12)
     assert (res.customers.loc[x == 0, "p_alive_mean"] < 1).all()
-
-
-def test_mbgnbd_prospect_value_by_hand(mbg_maps):
-    from lifevalue.models import modified_beta_geo_formulas as mf
-
-    bg, gg = mbg_maps
-    cv = CustomerValue(bg, gg, margin=0.25, period="M", horizon=6, annual_discount_rate=0.1)
-    out = cv.prospect_value(acquisition_cost=2.0)
-    est, gest = bg.point_estimate(), gg.point_estimate()
-    purchases = np.diff(mf.expected_purchases_new_customer(*est.values(), cv.grid.edges))
-    spend = gest["p"] * gest["gamma"] / (gest["q"] - 1)
-    by_hand = (purchases * spend * 0.25 * cv.grid.discount).sum() - 2.0
-    assert out.loc["prospect", "value_mean"] == pytest.approx(by_hand, rel=1e-9)
 
 
 def test_mbgnbd_dropout_benchmark_is_the_populations(mbg_maps):
