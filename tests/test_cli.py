@@ -190,6 +190,8 @@ def test_demo_uses_the_defaults_and_lists_every_file_it_wrote(tmp_path, monkeypa
     # the three purchase models, compared on the holdout period
     models = report.split('id="models"')[1]
     assert all(name in models for name in ("BG/NBD", "MBG/NBD", "Pareto/NBD"))
+    # and which of them the values use, and how to use another
+    assert "The values in this report use the BG/NBD. To value with another model" in models
 
 
 def test_bad_input_exits_3_and_names_the_column(tmp_path, model_dir):

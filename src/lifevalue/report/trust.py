@@ -209,10 +209,11 @@ def holdout_tables(check: dict) -> str:
     return table(total) + table(cov, fmt)
 
 
-def model_comparison_section(comparison: pd.DataFrame) -> str:
+def model_comparison_section(comparison: pd.DataFrame, valued: str) -> str:
     """The comparison of transaction models (:func:`lifevalue.models.scorecard.
-    compare_models`): a heading, how to read it, and a table with worded headings,
-    best first."""
+    compare_models`): a heading, how to read it, a table with worded headings, best
+    first, and which model (``valued``, e.g. ``'BG/NBD'``) the report's values use and how
+    to value with another."""
     rows = {}
     for name, row in comparison.iterrows():
         label = MODEL_NAMES.get(str(name), str(name))
@@ -233,4 +234,8 @@ def model_comparison_section(comparison: pd.DataFrame) -> str:
             "error per customer. The last column compares the models' fit to the "
             "calibration data by leave-one-out cross-validation (0 for the best; more "
             "negative is worse, by more than twice its ± to matter).</p>"
-            + table(frame, text=True))
+            + table(frame, text=True)
+            + f'<p class="note">The values in this report use the {esc(valued)}. To value '
+            "with another model, fit it with <code>lifevalue fit --model mbgnbd</code> or "
+            "<code>--model paretonbd</code> (<code>model = ...</code> in a job file's "
+            "<code>[fit]</code>).</p>")
