@@ -461,3 +461,10 @@ def test_customer_value_repr_names_the_models_and_settings():
         "CustomerValue(BetaGeo, GammaGamma, period='M', horizon=6, "
         "annual_discount_rate=0.1, margin=0.3, development_cost=0.0, retention_cost=0.5, "
         "costs_stop_at_churn=False, ci=0.9, max_draws=1000, time_unit='W')")
+
+
+def test_cash_flows_name_unnamed_customers_customer_id(maps, sub):
+    # as the summaries name their index; a named index keeps its name
+    cv = CustomerValue(*maps, margin=0.3, max_draws=1)
+    assert cv.cash_flows(sub.iloc[:3].rename_axis(None)).index.names == ["customer_id", "period"]
+    assert cv.cash_flows(sub.iloc[:3].rename_axis("id")).index.names == ["id", "period"]

@@ -191,7 +191,7 @@ class CashFlows:
             out["costs"][sl] = (O + R) * (out["p_active"][sl] if self.costs_stop_at_churn
                                           else 1.0)
         index = pd.MultiIndex.from_product([summary.index, pd.RangeIndex(1, P + 1)],
-                                           names=[summary.index.name or "customer", "period"])
+                                           names=[summary.index.name or "customer_id", "period"])
         frame = pd.DataFrame({k: val.reshape(-1) for k, val in out.items()}, index=index)
         frame["discount"] = np.tile(g.discount, n)
         frame["discounted_net"] = (frame["margin"] - frame["costs"]) * frame["discount"]
