@@ -382,6 +382,7 @@ def test_paretonbd_value_equals_its_own_closed_forms(pnbd_maps, cdnow_cal, stop)
     want = return_based_value(P, revenue / P, np.array(margin), 0.4 * weight, 0.7 * weight,
                               cv.grid.discount)
     np.testing.assert_allclose(res.customers["current_mean"], want, rtol=1e-10)
+    np.testing.assert_allclose(cv.point_current_values(sub), want, rtol=1e-10)  # NumPy path
     np.testing.assert_allclose(res.customers["p_alive_mean"], alive[:, 0], rtol=1e-12)
     assert (res.customers["p_alive_mean"] < 1).mean() > 0.5  # one-time buyers too
 
