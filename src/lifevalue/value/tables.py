@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from lifevalue.models import pareto_nbd_formulas as pf
 from lifevalue.models import predictions as pr
 from lifevalue.models import scoring as sc
 from lifevalue.models.compiled_closed_forms import (
@@ -179,8 +178,8 @@ class Tables:
         are the scorer's four transaction-model draws."""
         if not self._lifetime:
             return self._first_dropout, None
-        r, alpha, s, beta = (np.asarray(d)[:, None] for d in draws)
-        return 1.0, np.ascontiguousarray(pf.p_alive(r, alpha, s, beta, x, t_x, T).T)
+        named = dict(zip(self.transactions_model.param_names, draws, strict=True))
+        return 1.0, np.ascontiguousarray(self._p_alive(named, x, t_x, T).T)
 
     def _plan(self, summary, x, T, mults):
         """Unique (x, T, rate, dropout) rows, sorted by x, rate, dropout, then T (the
