@@ -215,9 +215,9 @@ def test_days_are_the_logs_own_local_days(kind, engine, tmp_path):
                     engine=engine, date_format=fmt)
     pd.testing.assert_frame_equal(got[["frequency", "recency", "T"]], LOCAL_DAYS,
                                   check_names=False, check_dtype=False)
-    if kind == "text":  # a CSV file too
-        path = tmp_path / "log.csv"
-        frame.to_csv(path, index=False)
+    if kind in ("text", "pandas, aware"):  # a CSV file, and a Parquet file with its zone
+        path = tmp_path / ("log.csv" if kind == "text" else "log.parquet")
+        frame.to_csv(path, index=False) if kind == "text" else frame.to_parquet(path)
         from_file = summarize(path, amount="amount", observation_end="2024-07-20",
                               time_unit="D", engine=engine)
         pd.testing.assert_frame_equal(from_file[["frequency", "recency", "T"]], LOCAL_DAYS,

@@ -16,6 +16,29 @@ from lifevalue import validation as v
 from lifevalue.data import inputs, readers
 
 
+def _local_parquet(source: str, first_file, date: str) -> str:
+    """``source`` with a time-zone-aware ``date`` column read as wall-clock time in the
+    zone its Parquet schema names (as pandas and Arrow read it; DuckDB alone would take
+    UTC), per :func:`lifevalue.validation.core.wall_clock_format`."""
+    if first_file is None:
+        return source
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(first_file)
+    except (OSError, pa.ArrowException):
+        return source  # DuckDB says what is wrong with the file
+    if date not in schema.names:
+        return source
+    kind = schema.field(date).type
+    if not (pa.types.is_timestamp(kind) and kind.tz):
+        return source
+    zone = str(kind.tz).replace("'", "''")
+    col = v.sql_ident(date)
+    return f"(SELECT * REPLACE (timezone('{zone}', {col}) AS {col}) FROM {source})"
+
+
 def _source(con, transactions, date: str, amount: str | None, required) -> str:
     """Register the input and return a table expression that reads it.
 
@@ -32,9 +55,10 @@ def _source(con, transactions, date: str, amount: str | None, required) -> str:
         return "transactions_frame"
     quoted = str(path).replace("'", "''")
     if path.is_dir():
-        return f"read_parquet('{quoted}/**/*.parquet')"
+        return _local_parquet(f"read_parquet('{quoted}/**/*.parquet')",
+                              next(iter(sorted(path.rglob("*.parquet"))), None), date)
     if path.suffix.lower() in (".parquet", ".pq"):
-        return f"read_parquet('{quoted}')"
+        return _local_parquet(f"read_parquet('{quoted}')", path, date)
     try:
         sniffed = [r[0] for r in con.execute(
             f"DESCRIBE SELECT * FROM read_csv('{quoted}')").fetchall()]

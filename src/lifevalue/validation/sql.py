@@ -32,9 +32,11 @@ def sql_date_expr(column: str, column_type: str, date_format: str | None) -> str
     """SQL that parses ``column`` to a TIMESTAMP, NULL where it cannot: wall-clock time
     as recorded (DuckDB's cast ignores a UTC offset after the time, and one named by
     ``%z`` in the format is removed, as :func:`lifevalue.validation.core.wall_clock_format`
-    says). A column of instants without a zone of their own (TIMESTAMP WITH TIME ZONE
-    read from a file) is taken in UTC; in-memory frames with a zone are read in it
-    before they reach DuckDB (:func:`lifevalue.data.inputs.local_timestamps`)."""
+    says). A column of instants without a zone of their own (TIMESTAMP WITH TIME ZONE)
+    is taken in UTC; in-memory frames and Parquet files whose schema names a zone are
+    read in it before they reach this expression
+    (:func:`lifevalue.data.inputs.local_timestamps`,
+    ``lifevalue.data.duckdb_engine._local_parquet``)."""
     col = sql_ident(column)
     upper = column_type.upper()
     if upper.startswith("TIMESTAMP") or upper == "DATE":
