@@ -334,8 +334,7 @@ class Page:
         if figs:
             parts.append('<div class="grid">' + "".join(figs) + "</div>")
         if self.model_comparison is not None:
-            parts.append(tr.model_comparison_section(self.model_comparison,
-                                                     model_name(self.bg)))
+            parts.append(tr.model_comparison_section(self.model_comparison, model_name(self.bg)))
         return "".join(parts)
 
     def base_section(self) -> str:

@@ -423,10 +423,8 @@ def _strip_offsets(values: pd.Series) -> pd.Series:
 def _parse_dates(raw: pd.Series, date_format: str | None) -> pd.Series:
     """Naive timestamps of ``raw``, in the log's own local time (see
     :func:`wall_clock_format`); NaT where a value cannot be parsed."""
-    if pd.api.types.is_datetime64_any_dtype(raw):
-        if getattr(raw.dt, "tz", None) is not None:
-            return raw.dt.tz_localize(None)  # wall-clock time in the column's zone
-        return raw
+    if pd.api.types.is_datetime64_any_dtype(raw):  # aware: wall-clock time in its zone
+        return raw.dt.tz_localize(None) if getattr(raw.dt, "tz", None) is not None else raw
     values = raw
     if date_format is not None and pd.api.types.is_numeric_dtype(raw):
         # e.g. CDNOW's 19970101 read as an integer
@@ -442,9 +440,7 @@ def _parse_dates(raw: pd.Series, date_format: str | None) -> pd.Series:
     if getattr(dates.dt, "tz", None) is not None:  # one offset throughout
         dates = dates.dt.tz_localize(None)
     retry = (dates.isna() & values.notna()).to_numpy()
-    if fmt is None and retry.any():
-        # pandas infers one format from the first value (and an offset or not); parse
-        # the rest one by one
+    if fmt is None and retry.any():  # pandas inferred one format: the rest one by one
         dates[retry] = pd.to_datetime(_strip_offsets(values[retry]), format="mixed",
                                       errors="coerce")
     return dates

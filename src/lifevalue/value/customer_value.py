@@ -27,12 +27,8 @@ at a few ages per x and interpolated to each customer's T (:mod:`lifevalue.value
 cost and memory do not depend on how finely T is recorded); a test checks it against the
 formula written out period by period.
 
-Under the Pareto/NBD (Schmittlein, Morrison & Colombo 1987) a customer alive now has
-independent posteriors lambda ~ Gamma(r + x, alpha + T) and mu ~ Gamma(s, beta + T):
-the expectation's period sums are its closed forms per customer and draw
-(:func:`lifevalue.models.pareto_nbd_kernel.period_sums_if_alive`, no table), P(alive)
-is Fader & Hardie (2005) eq. 19 with SciPy's 2F1, and the simulation draws the remaining
-lifetime (Lomax, mu integrated out) before the purchase walk, which stops there.
+The Pareto/NBD's period sums are its closed forms per customer and draw, without
+tables, and its simulated futures end at a drawn lifetime (see the scorer).
 
 Costs: by default O_t and R_t are spent every period of the horizon, exactly as the
 formula is written (in a non-contractual setting the firm does not see who has
