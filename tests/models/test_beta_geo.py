@@ -144,3 +144,22 @@ def test_a_generator_seeds_the_predictive_interval_as_its_number_does(cdnow_cal)
     pd.testing.assert_frame_equal(by_gen, bg.expected_purchases(sub, 39.0, random_seed=seed))
     with pytest.raises(v.InvalidOptionError, match=r"^random_seed must be a whole number"):
         bg.expected_purchases(sub, 39.0, random_seed=-3)
+
+
+def test_map_summary_has_the_standard_errors_lifetimes_reports(bg_map, cdnow_cal, tmp_path):
+    """After MAP under flat priors (the MLE) ``summary()`` has each estimate's asymptotic
+    standard error, the one lifetimes computes from its own numerical Hessian; it is kept
+    through save and load. From_params has none to give."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # lifetimes' own pandas deprecations
+        bgf = BetaGeoFitter().fit(cdnow_cal["frequency"], cdnow_cal["recency"],
+                                  cdnow_cal["T"])
+    summ = bg_map.summary()
+    assert list(summ.columns) == ["mean", "se"]
+    np.testing.assert_allclose(summ["se"], bgf.summary.loc[list(summ.index), "se(coef)"],
+                               rtol=1e-3)
+    pd.testing.assert_frame_equal(BetaGeo.load(bg_map.save(tmp_path / "m.nc")).summary(),
+                                  summ)
+    assert list(BetaGeo.from_params(PUBLISHED, time_unit="W").summary().columns) == ["mean"]

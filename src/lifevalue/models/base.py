@@ -383,8 +383,11 @@ class BaseModel(Inference, FitTree):
             ``ess_tail`` (effective sample sizes of the centre and of the 5% and 95%
             quantiles), rank-normalised ``r_hat`` and the power-scaling sensitivity of
             the posterior to the prior and to the likelihood (``prior_sensitivity``
-            above 0.05: the prior shapes the posterior). After MAP or ``from_params``
-            only ``mean``, the estimate. ``attrs["ci"]`` holds the interval width;
+            above 0.05: the prior shapes the posterior). After MAP: ``mean``, the
+            estimate, and ``se``, its asymptotic standard error (the inverse curvature
+            of the log posterior at the mode; with flat priors the maximum-likelihood
+            standard error ``lifetimes`` reports); not a credible interval. After
+            ``from_params`` only ``mean``. ``attrs["ci"]`` holds the interval width;
             after ``fit(method="laplace")`` ``attrs`` also hold ``pareto_k`` and
             ``importance_ess``.
         """
@@ -394,8 +397,10 @@ class BaseModel(Inference, FitTree):
         v.check_probability(ci, "ci")
         post = self.idata_["posterior"]
         if post.sizes["draw"] * post.sizes["chain"] < 2:
-            est = self.point_estimate()
-            return pd.DataFrame({"mean": est}).rename_axis("parameter")
+            out = pd.DataFrame({"mean": self.point_estimate()}).rename_axis("parameter")
+            if "map_se" in self.idata_.attrs:
+                out["se"] = np.asarray(self.idata_.attrs["map_se"], dtype="float64")
+            return out
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # r-hat of a single chain
             raw = az.summary(dg.posterior_dataset(self.idata_)[list(self.param_names)],
