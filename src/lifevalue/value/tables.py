@@ -166,8 +166,7 @@ class Tables:
         """:func:`alive_tables` for the BG/NBD family; placeholders for the Pareto/NBD,
         whose P(alive) the scorer is given (:meth:`_scorer_model`)."""
         if self._lifetime:
-            none = np.full(len(x), -1, dtype=np.int64)
-            return np.zeros((1, 1)), np.zeros((1, 1)), none, none, none
+            return no_alive_tables(len(x))
         return alive_tables(bgd, x, t_x, T, self._first_dropout)
 
     def _scorer_model(self, draws, x, t_x, T):
@@ -278,7 +277,11 @@ def alive_tables(bgd, x, t_x, T, first_dropout):
     values."""
     tabs = alive_log_tables(bgd["r"], bgd["alpha"], bgd["a"], bgd["b"], x, t_x, T,
                             first_dropout)
-    if tabs is None:
-        none = np.full(len(x), -1, dtype=np.int64)
-        return np.zeros((1, 1)), np.zeros((1, 1)), none, none, none
-    return tabs
+    return no_alive_tables(len(x)) if tabs is None else tabs
+
+
+def no_alive_tables(n: int):
+    """Placeholders of :func:`alive_tables` for ``n`` customers: every row -1, so the
+    scorer computes P(alive) directly (or is given it)."""
+    none = np.full(n, -1, dtype=np.int64)
+    return np.zeros((1, 1)), np.zeros((1, 1)), none, none, none
