@@ -293,3 +293,59 @@ def test_random_seed_from_a_generator_or_none():
     fresh = {v.check_random_seed(None) for _ in range(3)}
     assert len(fresh) == 3 and all(isinstance(s, int) and s >= 0 for s in fresh)
 
+
+
+# ------------------------------------------------------------------ attributes
+
+
+def _attribute_summary():
+    summary = pd.DataFrame({"frequency": [0, 2, 1], "recency": [0.0, 5.0, 2.0],
+                            "T": [9.0, 9.0, 8.0]},
+                           index=pd.Index([11, 12, 13], name="customer_id"))
+    summary.attrs["time_unit"] = "W"
+    return summary
+
+
+def test_attributes_join_by_customer_id():
+    summary = _attribute_summary()
+    attrs = pd.DataFrame({"customer_id": [13, 11, 12, 99], "web": [1.0, 0.0, 1.0, 0.0],
+                          "age": [3, 4, 5, 6]})
+    out = v.join_attributes(summary, attrs, columns=["web"])
+    assert out["web"].tolist() == [0.0, 1.0, 1.0]
+    assert "age" not in out and out.attrs["time_unit"] == "W"
+    assert summary.columns.tolist() == ["frequency", "recency", "T"]  # a copy
+
+
+def test_attributes_must_cover_every_customer_once():
+    summary = _attribute_summary()
+    with pytest.raises(v.InvalidValueError, match=(
+            r"^column 'customer_id': 1 row with a customer without attributes; offending "
+            r"rows \(up to 5\):\n(.|\n)*\n12 (.|\n)*every customer of the summary needs a "
+            r"row of attributes$")):
+        v.join_attributes(summary, pd.DataFrame({"web": [1.0, 0.0]}, index=[11, 13]))
+    with pytest.raises(v.InvalidValueError, match=(
+            r"^column 'customer_id': 2 rows with a customer id listed twice in the "
+            r"attributes")):
+        v.join_attributes(summary, pd.DataFrame({"web": [1.0, 0.0, 1.0, 1.0]},
+                                                index=[11, 12, 13, 13]))
+    with pytest.raises(v.InvalidOptionError, match=r"^the summary already has a column 'T'; "
+                       r"drop it or rename the attribute$"):
+        v.join_attributes(summary, pd.DataFrame({"T": [1.0, 0.0, 1.0]}, index=[11, 12, 13]))
+    with pytest.raises(v.MissingColumnError, match=r"^attributes have no column 'age'$"):
+        v.join_attributes(summary, pd.DataFrame({"web": [1.0] * 3}, index=[11, 12, 13]),
+                          columns=["age"])
+    with pytest.raises(v.InputError, match=r"^attributes must be a pandas DataFrame indexed "
+                       r"by customer id, not dict$"):
+        v.join_attributes(summary, {"web": [1.0]})
+
+
+def test_covariates_are_numbers_for_every_customer():
+    summary = _attribute_summary().assign(web=[True, False, True], score=[1, 2, 3])
+    np.testing.assert_array_equal(v.check_covariates(summary, ["web", "score"]),
+                                  [[1.0, 1.0], [0.0, 2.0], [1.0, 3.0]])
+    with pytest.raises(v.InvalidValueError, match=(
+            r"^column 'score': 1 row with a missing or infinite value of a covariate; "
+            r"offending rows \(up to 5\):\n(.|\n)*\ncovariates must be numbers for every "
+            r"customer: encode categories as 0/1 columns and fill or drop the missing "
+            r"values first$")):
+        v.check_covariates(summary.assign(score=[1.0, np.inf, 2.0]), ["score"])

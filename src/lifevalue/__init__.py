@@ -9,7 +9,7 @@ The flow is transactions -> summary -> models -> value -> segments -> report/CLI
 """
 
 from lifevalue import datasets, errors, validation
-from lifevalue.data import calibration_part, summarize
+from lifevalue.data import calibration_part, join_attributes, summarize
 from lifevalue.errors import ModelError
 from lifevalue.models import BetaGeo, ConvergenceWarning, GammaGamma, ModifiedBetaGeo, ParetoNBD
 from lifevalue.validation import InputError
@@ -19,7 +19,8 @@ __version__ = "0.2.0"
 
 __all__ = ["BetaGeo", "ConvergenceWarning", "CustomerValue", "GammaGamma", "InputError",
            "ModelError", "ModifiedBetaGeo", "ParetoNBD", "PeriodGrid", "Scenario", "__version__",
-           "calibration_part", "datasets", "errors", "summarize", "validation"]
+           "calibration_part", "datasets", "errors", "join_attributes", "summarize",
+           "validation"]
 
 #: Submodules imported on first use (``lv.plots``, ``lv.report``, ...), so that
 #: ``import lifevalue`` stays light and no attribute needs an explicit import first.

@@ -25,7 +25,9 @@ import pandas as pd
 from lifevalue import validation as v
 from lifevalue.errors import ConvergenceWarning  # noqa: F401 - raised here, public name
 from lifevalue.files import atomic_write  # noqa: F401 - moved to lifevalue.files; re-exported
+from lifevalue.models import covariates as cov
 from lifevalue.models import diagnostics as dg
+from lifevalue.models.covariates import COEFFICIENT_PRIOR, LikelihoodRoutes
 from lifevalue.models.datatree import (  # noqa: F401 - public names
     FORMAT_VERSION,
     LOGLIK_MAX_VALUES,
@@ -48,6 +50,9 @@ POSITIVE_PRIORS = (
     "Weibull", "InverseGamma", "HalfFlat",
 )
 
+#: Real-line PyMC distributions a covariate coefficient's prior may use.
+REAL_PRIORS = ("Normal", "StudentT", "Flat")
+
 #: Fit methods: NUTS, the posterior mode, or Laplace + PSIS with a NUTS fallback.
 METHODS = ("mcmc", "map", "laplace")
 
@@ -68,7 +73,7 @@ DROPOUT_SIGMA = 10.0
 
 
 
-class BaseModel(Inference, FitTree):
+class BaseModel(Inference, FitTree, LikelihoodRoutes):
     """Common machinery of lifevalue's Bayesian models.
 
     Subclasses define ``param_names``, ``summary_names``, :meth:`default_priors`,
@@ -100,8 +105,9 @@ class BaseModel(Inference, FitTree):
                 f"{list(self.param_names)}",
                 column="priors",
             )
+        positive = dict(zip(self.param_names, self._positive(), strict=True))
         for name, spec in priors.items():
-            _check_prior(name, spec)
+            _check_prior(name, spec, POSITIVE_PRIORS if positive[name] else REAL_PRIORS)
         self.priors = priors
 
     # ------------------------------------------------------------- subclass hooks
@@ -159,6 +165,8 @@ class BaseModel(Inference, FitTree):
         counts = v.check_counts(summary)
         if counts is not None:  # rows that stand for several customers each
             columns[v.COUNT_COLUMN] = counts
+        if self._design is not None:
+            return cov.compress(self, columns, v.check_covariates(summary, self._design.columns))
         return self._stats(columns)
 
     @classmethod
@@ -175,8 +183,12 @@ class BaseModel(Inference, FitTree):
         return {n: {"dist": "HalfFlat"} for n in cls.param_names}
 
     def resolved_priors(self, stats) -> dict[str, dict]:
-        """The default priors for these data, overridden by the user's."""
-        return {**self.default_priors(stats), **self.priors}
+        """The default priors for these data, overridden by the user's (a covariate
+        coefficient's default is :data:`~lifevalue.models.covariates.COEFFICIENT_PRIOR`)."""
+        coefficients = {} if self._design is None else {
+            e[0]: dict(COEFFICIENT_PRIOR) for e in self._design.effects}
+        return {**self.default_priors(getattr(stats, "pooled", stats)), **coefficients,
+                **self.priors}
 
     def build_model(self, summary: pd.DataFrame):
         """The PyMC model of the population parameters given ``summary``."""
@@ -317,6 +329,8 @@ class BaseModel(Inference, FitTree):
             "n_unique": int(stats.n_unique),
             "fit_seconds": round(time.perf_counter() - start, 3),
         }
+        if self._design is not None:
+            self.metadata_["covariates"] = cov.fitted_profiles(self._design, stats)
         self.diagnostics_ = self._diagnostics()
         if laplace_diag:
             self.diagnostics_.update(laplace_diag)
@@ -364,7 +378,7 @@ class BaseModel(Inference, FitTree):
         from lifevalue.models.likelihoods import NUMPY
 
         params = self.point_estimate() if params is None else params
-        return float(self._loglik(params, self._prepare(summary), NUMPY))
+        return float(self._ll_total(params, self._prepare(summary), NUMPY))
 
     def summary(self, ci: float = 0.9) -> pd.DataFrame:
         """Posterior summary of each population parameter.
@@ -473,16 +487,17 @@ class BaseModel(Inference, FitTree):
 # ----------------------------------------------------------------------- helpers
 
 
-def _check_prior(name: str, spec) -> None:
+def _check_prior(name: str, spec, allowed=POSITIVE_PRIORS) -> None:
     if not isinstance(spec, dict) or "dist" not in spec:
         raise v.InvalidOptionError(
             f"prior of {name!r} must be a dict like {{'dist': 'HalfNormal', 'sigma': 10}}, "
             f"got {spec!r}",
             column="priors",
         )
-    if spec["dist"] not in POSITIVE_PRIORS:
+    if spec["dist"] not in allowed:
+        kind = "positive" if allowed is POSITIVE_PRIORS else "real-line"
         raise v.InvalidOptionError(
-            f"prior of {name!r}: {spec['dist']!r} is not one of the positive distributions "
-            f"{list(POSITIVE_PRIORS)}",
+            f"prior of {name!r}: {spec['dist']!r} is not one of the {kind} distributions "
+            f"{list(allowed)}",
             column="priors",
         )

@@ -73,6 +73,8 @@ class BetaGeo(TransactionModel):
     param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "a", "b")
     first_dropout: ClassVar[float] = 1.0
     dropout_process: ClassVar[str] = "purchase"
+    covariate_targets: ClassVar[dict] = {"purchase": (("alpha", -1.0),),
+                                          "dropout": (("a", 1.0), ("b", 1.0))}
 
     def default_priors(self, stats: BGNBDStats) -> dict[str, dict]:
         mean_T = self._mean_T(stats)

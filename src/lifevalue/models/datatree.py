@@ -55,9 +55,10 @@ class FitTree:
             prior = sum(np.asarray(self.idata_["log_prior"][n].values).reshape(shape)
                         for n in self.param_names)
             jacobian = sum(np.log(np.asarray(post[n].values, dtype="float64")).reshape(shape)
-                           for n in self.param_names)
+                           for n, pos in zip(self.param_names, self._positive(), strict=True)
+                           if pos)
             return logp - prior - jacobian
-        return self._loglik_draws(self._values(), stats).reshape(shape)
+        return self._ll_draws(self._values(), stats).reshape(shape)
 
     def _complete(self, idata, stats, priors) -> xr.DataTree:
         """Add the groups ArviZ expects to the posterior of a fit: ``observed_data``
@@ -68,7 +69,7 @@ class FitTree:
         post = idata["posterior"].to_dataset()
         coords = {d: post[d].values for d in dg.SAMPLE_DIMS}
         groups = {k: idata[k].to_dataset() for k in idata.children}
-        observed = self._observed(stats)
+        observed = self._ll_observed(stats)
         groups["observed_data"] = xr.Dataset(
             {k: ("row", np.asarray(a, dtype="float64")) for k, a in observed.items()},
             coords={"row": np.arange(stats.n_unique)})
@@ -81,7 +82,7 @@ class FitTree:
         n_draws = post.sizes["chain"] * post.sizes["draw"]
         if stats.n_unique * n_draws <= LOGLIK_MAX_VALUES and n_draws > 1:
             values = np.column_stack([post[n].values.reshape(-1) for n in self.param_names])
-            ll = self._pointwise_loglik(values, stats, 0, stats.n_unique)
+            ll = self._ll_pointwise(values, stats, 0, stats.n_unique)
             groups["log_likelihood"] = xr.Dataset(
                 {self.observed_name: ((*dg.SAMPLE_DIMS, "row"),
                                       ll.reshape(*post[self.param_names[0]].shape, -1))},
@@ -137,7 +138,7 @@ class FitTree:
             shape = (post.sizes["chain"], post.sizes["draw"])
 
             def rows(start, stop):
-                return self._pointwise_loglik(values, stats, start, stop).reshape(*shape, -1)
+                return self._ll_pointwise(values, stats, start, stop).reshape(*shape, -1)
         return dg.weighted_loo(dg.posterior_dataset(self.idata_), rows, counts,
                                var_name=self.observed_name)
 
@@ -145,6 +146,11 @@ class FitTree:
         """Sufficient statistics rebuilt from the ``observed_data`` group."""
         columns = {k: observed[k].values for k in observed.data_vars if k != "count"}
         columns[v.COUNT_COLUMN] = observed["count"].values
+        if self._design is not None:
+            from lifevalue.models.covariates import compress
+
+            Z = np.column_stack([columns.pop(c) for c in self._design.columns])
+            return compress(self, columns, Z)
         return self._stats(columns)
 
     @classmethod
@@ -222,7 +228,10 @@ class FitTree:
             )
         for key in ("lifevalue_metadata", "lifevalue_diagnostics"):
             tree.attrs.pop(key, None)
-        model = cls(priors=None)
+        covariates = meta.get("covariates") or {}
+        model = cls(priors=None, **({"purchase_covariates": covariates["purchase"],
+                                     "dropout_covariates": covariates["dropout"]}
+                                    if covariates else {}))
         model.idata_ = tree
         model.metadata_ = meta
         model.diagnostics_ = diag

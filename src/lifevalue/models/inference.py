@@ -52,29 +52,32 @@ class Inference:
                 spec = dict(priors[name])
                 dist = getattr(pm, spec.pop("dist"))
                 params[name] = dist(name, **spec)
-            pm.Potential("loglik", self._loglik(params, stats, pytensor_namespace()))
+            pm.Potential("loglik", self._ll_total(params, stats, pytensor_namespace()))
         return model
 
     def _log_posterior(self, theta: np.ndarray, stats, specs, *, jacobian: bool):
-        """Log posterior of ``theta = log(params)`` with its gradient and Hessian in theta.
+        """Log posterior of ``theta`` (logs of the positive parameters, covariate
+        coefficients as they are) with its gradient and Hessian in theta.
 
-        Likelihood plus prior log densities; with ``jacobian`` also ``sum(theta)``, the
-        log Jacobian of ``params = exp(theta)``, which makes it the density of theta
-        itself (what the Laplace approximation approximates). Without it, its mode is the
-        mode of the density of the parameters (MAP).
+        Likelihood plus prior log densities; with ``jacobian`` also the sum of the
+        logged thetas, the log Jacobian of ``params = exp(theta)``, which makes it the
+        density of theta itself (what the Laplace approximation approximates). Without
+        it, its mode is the mode of the density of the parameters (MAP).
         """
         from lifevalue.models.priors import logp_grad_hess
 
-        values = np.exp(theta)
-        ll, g, h = self._loglik_derivs(values, stats)
+        positive = self._positive()
+        values = self._values_of(theta)
+        ll, g, h = self._ll_derivs(values, stats)
         for i, spec in enumerate(specs):
             lp, d1, d2 = logp_grad_hess(spec, values[i])
             ll, g[i], h[i, i] = ll + lp, g[i] + d1, h[i, i] + d2
-        # chain rule: d/dtheta_i = v_i d/dv_i
-        g_theta = g * values
-        h_theta = h * np.outer(values, values) + np.diag(g_theta)
+        # chain rule: d/dtheta_i = v_i d/dv_i for the logged parameters
+        dv = np.where(positive, values, 1.0)
+        g_theta = g * dv
+        h_theta = h * np.outer(dv, dv) + np.diag(g_theta * positive)
         if jacobian:
-            ll, g_theta = ll + float(np.sum(theta)), g_theta + 1.0
+            ll, g_theta = ll + float(np.sum(theta[positive])), g_theta + positive
         return ll, g_theta, h_theta
 
     def _mode(self, stats, priors, *, jacobian: bool, start: np.ndarray | None = None,
@@ -113,11 +116,11 @@ class Inference:
             # the mode of a subsample of about THIN_TO customers is a few cheap steps
             # away, and from it the full data need 2-4 Newton steps instead of 6-10
             fraction = THIN_TO / max(stats.n_customers, 1)
-            small = self._thin(stats, fraction, np.random.default_rng(0))
+            small = self._ll_thin(stats, fraction, np.random.default_rng(0))
             theta = self._mode(small, priors, jacobian=jacobian,
-                               start=np.log(self._map_start(small)))[0]
+                               start=self._ll_start(small))[0]
         else:
-            theta = np.log(self._map_start(stats))
+            theta = self._ll_start(stats)
         f, g, h = derivs(theta)
         if not np.isfinite(f):
             raise RuntimeError("MAP optimisation failed: the log density is not finite at "
@@ -194,7 +197,9 @@ class Inference:
         from lifevalue.models.priors import logp_and_grad
 
         specs = [priors[n] for n in self.param_names]
-        fn, data = self._kernel(stats)
+        fn = self._ll_kernel(stats)
+        positive = self._positive()
+        dv_ones = np.ones(len(specs))
         try:
             mode, _, hess, _ = self._mode(stats, priors, jacobian=True)
         except RuntimeError:  # no mode of theta's density: the MAP's will do as a centre
@@ -214,25 +219,25 @@ class Inference:
             # kernel call (which releases it)
             with np.errstate(all="ignore"):
                 theta = mode + scale @ z
-                values = np.exp(theta)
-                ll, grad = fn(*values, *data)
+                values = np.where(positive, np.exp(theta), theta)
+                ll, grad = fn(values)
                 for i, value in enumerate(values.tolist()):
                     lp, d1 = logp_and_grad(specs[i], value)
                     ll += lp
                     grad[i] += d1
-                ll += sum(theta.tolist())
-                grad_z = scale_t @ (grad * values + 1.0)
+                ll += sum(theta[positive].tolist())  # the log Jacobian
+                grad_z = scale_t @ (grad * np.where(positive, values, dv_ones) + positive)
                 check = float(ll) + float(grad_z @ grad_z)
             if not math.isfinite(check):
                 return -math.inf, np.zeros(n)
             return float(ll), grad_z
 
         def to_params(z):
-            return np.exp(mode + scale @ z)
+            return self._values_of(mode + scale @ z)
 
         z_start = np.zeros(n)
         if start is not None:
-            theta0 = np.log([float(start[k]) for k in self.param_names])
+            theta0 = self._theta_of([float(start[k]) for k in self.param_names])
             z_start = np.linalg.solve(scale, theta0 - mode)
         return logp, to_params, z_start
 
@@ -283,7 +288,7 @@ class Inference:
         its analytic gradient and Hessian plus the priors' log densities (no Jacobian: the
         mode is that of the density of the parameters themselves). Nothing is compiled."""
         theta, logp, hess, nit = self._mode(stats, priors, jacobian=False)
-        values = np.exp(theta)
+        values = self._values_of(theta)
         # asymptotic standard errors: the inverse curvature of the log posterior at the
         # mode, in log parameters, times the parameters (the delta method, exact there:
         # the gradient is 0); nan where the curvature is not negative definite
@@ -292,7 +297,8 @@ class Inference:
                 var = np.diag(np.linalg.inv(-hess))
             except np.linalg.LinAlgError:
                 var = np.full(len(values), np.nan)
-            se = values * np.sqrt(np.where(var > 0, var, np.nan))
+            se = np.where(self._positive(), values, 1.0) * np.sqrt(
+                np.where(var > 0, var, np.nan))
         # built directly: arviz's from_dict costs more than the Newton steps at 100k
         posterior = xr.Dataset(
             {n: (("chain", "draw"), np.array([[val]]))
@@ -323,19 +329,22 @@ class Inference:
                           "fallback": True}
         workers = max(1, min(2, os.cpu_count() or 1))
 
+        positive = self._positive()
+
         def log_density(thetas):
-            values = np.exp(thetas)
-            out = self._loglik_draws(values, stats, workers=workers)
+            values = self._values_of(thetas)
+            out = self._ll_draws(values, stats, workers=workers)
             for i, spec in enumerate(specs):
                 out = out + logp_and_grad(spec, values[:, i])[0]
-            return out + thetas.sum(axis=1)
+            return out + thetas[:, positive].sum(axis=1)
 
         n_out = chains * draws
         rng = np.random.default_rng(random_seed)
         res = lp.laplace_psis(log_density, theta, hess,
                               n_proposals=proposals or max(n_out // 2, lp.MIN_PROPOSALS),
                               n_out=n_out, rng=rng)
-        mode = {n: float(val) for n, val in zip(self.param_names, np.exp(theta), strict=True)}
+        mode = {n: float(val) for n, val in zip(self.param_names, self._values_of(theta),
+                                                 strict=True)}
         diag = {"pareto_k": res.khat, "importance_ess": res.ess, "proposals": res.n_proposals,
                 "proposal_df": res.proposal.df, "mode_iterations": nit,
                 "fallback": not res.reliable, "mode": mode}
@@ -346,7 +355,7 @@ class Inference:
             log.warning(msg)
             warnings.warn(msg, LaplaceFallbackWarning, stacklevel=3)
             return None, diag
-        values = np.exp(res.theta).reshape(chains, draws, -1)
+        values = self._values_of(res.theta).reshape(chains, draws, -1)
         idata = _posterior_tree({n: values[..., i] for i, n in enumerate(self.param_names)})
         idata.attrs.update({"method": "laplace+psis", "pareto_k": res.khat,
                             "importance_ess": res.ess, "proposals": res.n_proposals})

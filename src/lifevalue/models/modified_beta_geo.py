@@ -61,6 +61,8 @@ class ModifiedBetaGeo(TransactionModel):
     param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "a", "b")
     first_dropout: ClassVar[float] = 0.0
     dropout_process: ClassVar[str] = "purchase"
+    covariate_targets: ClassVar[dict] = {"purchase": (("alpha", -1.0),),
+                                          "dropout": (("a", 1.0), ("b", 1.0))}
 
     def default_priors(self, stats: BGNBDStats) -> dict[str, dict]:
         return {

@@ -82,6 +82,8 @@ class ParetoNBD(TransactionModel):
 
     param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "s", "beta")
     dropout_process: ClassVar[str] = "lifetime"
+    covariate_targets: ClassVar[dict] = {"purchase": (("alpha", -1.0),),
+                                          "dropout": (("beta", -1.0),)}
 
     def default_priors(self, stats: BGNBDStats) -> dict[str, dict]:
         scale = round(10.0 * max(self._mean_T(stats), 1.0), 6)

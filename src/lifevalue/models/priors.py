@@ -1,7 +1,8 @@
-"""Log densities of the positive priors, and their derivatives, in NumPy.
+"""Log densities of the priors, and their derivatives, in NumPy.
 
 MAP maximises likelihood plus prior without building a compiled graph, so each prior a
-user may choose (:data:`lifevalue.models.base.POSITIVE_PRIORS`) has its log density
+user may choose (:data:`lifevalue.models.base.POSITIVE_PRIORS`, and for covariate
+coefficients :data:`lifevalue.models.base.REAL_PRIORS`) has its log density
 here, up to a constant, with PyMC's parameter names. The same specs build the PyMC
 model for MCMC, so MAP and MCMC use one prior.
 """
@@ -54,8 +55,15 @@ def logp_and_grad(spec: dict, x: float) -> tuple[float, float]:
     if dist == "InverseGamma":
         k, beta = spec["alpha"], spec.get("beta", 1.0)
         return -(k + 1) * np.log(x) - beta / x, -(k + 1) / x + beta / x**2
-    if dist == "HalfFlat":
+    if dist in ("HalfFlat", "Flat"):
         return 0.0, 0.0
+    if dist == "Normal":
+        mu, s2 = spec.get("mu", 0.0), spec.get("sigma", 1.0) ** 2
+        return -(x - mu) ** 2 / (2 * s2), -(x - mu) / s2
+    if dist == "StudentT":
+        nu, mu, s2 = spec["nu"], spec.get("mu", 0.0), spec.get("sigma", 1.0) ** 2
+        d = x - mu
+        return -(nu + 1) / 2 * np.log1p(d * d / (nu * s2)), -(nu + 1) * d / (nu * s2 + d * d)
     raise ValueError(f"no NumPy log density for prior {dist!r}")
 
 
@@ -83,8 +91,13 @@ def logp_grad_hess(spec: dict, x: float) -> tuple[float, float, float]:
     elif dist == "Gamma":
         k, _ = _gamma_shape_rate(spec)
         d2 = -(k - 1) / x**2
-    elif dist in ("Exponential", "HalfFlat"):
+    elif dist in ("Exponential", "HalfFlat", "Flat"):
         d2 = 0.0
+    elif dist == "Normal":
+        d2 = -1.0 / spec.get("sigma", 1.0) ** 2
+    elif dist == "StudentT":
+        nu, s2, d = spec["nu"], spec.get("sigma", 1.0) ** 2, x - spec.get("mu", 0.0)
+        d2 = -(nu + 1) * (nu * s2 - d * d) / (nu * s2 + d * d) ** 2
     elif dist == "LogNormal":
         mu, s2 = spec.get("mu", 0.0), spec.get("sigma", 1.0) ** 2
         d2 = 1.0 / x**2 - (1.0 - (np.log(x) - mu)) / (s2 * x**2)

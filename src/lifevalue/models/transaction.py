@@ -3,9 +3,13 @@ statistics and the per-customer prediction frames.
 
 :class:`TransactionModel` is the common base of :class:`~lifevalue.models.BetaGeo`,
 :class:`~lifevalue.models.ModifiedBetaGeo` and :class:`~lifevalue.models.ParetoNBD`.
-It turns a model's closed forms (functions of population draws of shape ``(S, 1)``
-and customers' histories of shape ``(k,)``) into frames with parameter intervals, and
-its per-customer simulator into predictive intervals, chunked and threaded the same
+It takes optional time-invariant covariates on purchase rate and dropout
+(:mod:`lifevalue.models.covariates`): customers with the same attributes share their
+parameters, and every prediction is the model's own, per attribute profile
+(:meth:`TransactionModel.for_profile`). It turns a model's closed forms (functions of
+population draws of shape ``(S, 1)`` and customers' histories of shape ``(k,)``) into
+frames with parameter intervals, and its per-customer simulator into predictive
+intervals, chunked and threaded the same
 way for every model. A model supplies the hooks ``_p_alive_draws``,
 ``_expected_draws``, ``_no_purchase_draws``, ``_new_customer_draws`` and
 ``_simulate_counts``.
@@ -19,9 +23,11 @@ import numpy as np
 import pandas as pd
 
 from lifevalue import validation as v
+from lifevalue.models import covariates as cov
 from lifevalue.models import customer_posterior as cp
 from lifevalue.models import scoring as sc
 from lifevalue.models.base import BaseModel
+from lifevalue.models.inference import _posterior_tree
 from lifevalue.models.likelihoods import BGNBDStats, compress_bgnbd, thin_bgnbd
 
 
@@ -38,6 +44,22 @@ class TransactionModel(BaseModel):
     #: purchase) or ``"lifetime"`` (Pareto/NBD: at any time).
     #: :class:`~lifevalue.value.CustomerValue` values the models that set it.
     dropout_process: ClassVar[str | None] = None
+    #: Which scale parameters the purchase and dropout covariates act on, with the sign
+    #: of the effect in the exponent (see :mod:`lifevalue.models.covariates`).
+    covariate_targets: ClassVar[dict] = {}
+
+    def __init__(self, priors: dict[str, dict] | None = None, *,
+                 purchase_covariates=(), dropout_covariates=()):
+        self._design = cov.make_design(type(self), purchase_covariates, dropout_covariates)
+        if self._design is not None:
+            self.param_names = self._design.names
+        super().__init__(priors)
+
+    @property
+    def covariates(self) -> dict[str, tuple[str, ...]]:
+        """The covariate columns on purchase rate and on dropout (empty without)."""
+        d = self._design
+        return {"purchase": d.purchase if d else (), "dropout": d.dropout if d else ()}
 
     # ------------------------------------------------------ sufficient statistics
 
@@ -83,6 +105,67 @@ class TransactionModel(BaseModel):
         ``T + horizon``).
         """
         raise NotImplementedError
+
+    # -------------------------------------------------------------- predictions
+
+    # ----------------------------------------------------------- covariates
+
+    def for_profile(self, profile) -> TransactionModel:
+        """The fitted model of the customers with attributes ``profile``: a model of the
+        same class without covariates whose posterior draws are that profile's
+        parameters, draw by draw (``alpha exp(-z . beta_alpha)``, ...). It predicts,
+        values and simulates like any fitted model.
+
+        ``profile`` is a mapping from covariate name to value (missing ones are 0) or a
+        sequence in the order of ``covariates``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from lifevalue import BetaGeo, datasets
+        >>> s = datasets.load_cdnow_summary()
+        >>> s["web"] = (np.arange(len(s)) % 3 == 0).astype(float)
+        >>> bg = BetaGeo(purchase_covariates=["web"]).fit(s, method="map")
+        >>> bg.param_names
+        ('r', 'alpha', 'a', 'b', 'alpha[web]')
+        >>> est, web = bg.point_estimate(), bg.for_profile({"web": 1.0}).point_estimate()
+        >>> bool(np.isclose(web["alpha"], est["alpha"] * np.exp(-est["alpha[web]"])))
+        True
+        """
+        self._check_fitted()
+        d = self._design
+        if d is None:
+            return self
+        z = profile_vector(d.columns, profile)
+        values = self._values()
+        per = d.profile_params(values, z[None, :])[:, 0]  # (draws, n_base)
+        post = self.idata_["posterior"]
+        shape = (post.sizes["chain"], post.sizes["draw"])
+        view = type(self)()
+        view.idata_ = _posterior_tree({n: per[:, i].reshape(shape)
+                                       for i, n in enumerate(d.base_names)})
+        view.metadata_ = {**{k: val for k, val in self.metadata_.items()
+                             if k != "covariates"},
+                          "profile": dict(zip(d.columns, z.tolist(), strict=True))}
+        view.diagnostics_ = {"method": self.diagnostics_.get("method")}
+        return view
+
+    def _by_profile(self, summary, method: str, kwargs, rng: bool = False) -> pd.DataFrame:
+        """``method`` of each attribute profile's model on its customers, in the
+        summary's order. With ``rng``, each profile's customers get random streams of
+        their own (a block-aligned ``rng_offset`` after the previous profile's)."""
+        self._check_fitted()
+        profiles, positions = cov.profile_groups(self._design, summary)
+        offset = sc.check_rng_offset(kwargs.get("rng_offset", 0)) if rng else 0
+        parts = []
+        for z, pos in zip(profiles, positions, strict=True):
+            if rng:
+                kwargs = {**kwargs, "rng_offset": offset}
+                offset += -(-len(pos) // cp.RNG_BLOCK) * cp.RNG_BLOCK
+            parts.append(getattr(self.for_profile(z), method)(summary.iloc[pos], **kwargs))
+        out = pd.concat(parts).reindex(summary.index)
+        out.attrs.update(parts[0].attrs)
+        return out
 
     # -------------------------------------------------------------- predictions
 
@@ -133,6 +216,8 @@ class TransactionModel(BaseModel):
             One row per customer (the summary's index): ``p_alive_mean`` and the
             parameter interval ``p_alive_param_lo``, ``p_alive_param_hi``.
         """
+        if self._design is not None:
+            return self._by_profile(summary, "p_alive", {"ci": ci, "max_draws": max_draws})
         return self._closed_form_frame(summary, "p_alive", self._p_alive_draws, ci,
                                        max_draws)
 
@@ -143,6 +228,9 @@ class TransactionModel(BaseModel):
         Columns ``p_no_purchase_mean``, ``p_no_purchase_param_lo``/``_hi``.
         """
         check_horizon(t)
+        if self._design is not None:
+            return self._by_profile(summary, "prob_no_purchase",
+                                    {"t": t, "ci": ci, "max_draws": max_draws})
         return self._closed_form_frame(
             summary, "p_no_purchase",
             lambda d, x, tx, T: self._no_purchase_draws(d, x, tx, T, float(t)), ci, max_draws)
@@ -170,6 +258,11 @@ class TransactionModel(BaseModel):
         """
         check_horizon(t)
         random_seed = v.check_random_seed(random_seed)
+        if self._design is not None:
+            return self._by_profile(summary, "expected_purchases", {
+                "t": t, "ci": ci, "predictive": predictive, "random_seed": random_seed,
+                "max_draws": max_draws, "chunk_size": chunk_size, "rng_offset": rng_offset},
+                rng=True)
         out = self._closed_form_frame(
             summary, "purchases",
             lambda d, x, tx, T: self._expected_draws(d, x, tx, T, float(t)), ci, max_draws)
@@ -211,6 +304,11 @@ class TransactionModel(BaseModel):
         the numbers of scoring the whole (the Spark scorer relies on it). Chunks run on
         ``n_threads`` threads (default ``min(4, CPUs)``) with identical results.
         """
+        if self._design is not None:
+            return self._by_profile(summary, "simulate_purchases", {
+                "lengths": lengths, "ci": ci, "random_seed": random_seed,
+                "max_draws": max_draws, "chunk_size": chunk_size, "rng_offset": rng_offset,
+                "n_threads": n_threads}, rng=True)
         x, t_x, T = self._customers(summary)
         random_seed = v.check_random_seed(random_seed)
         lengths = np.atleast_1d(np.asarray(lengths, dtype="float64"))
@@ -243,13 +341,21 @@ class TransactionModel(BaseModel):
         out.attrs["ci"] = ci
         return out
 
-    def expected_purchases_new_customer(self, t, *, ci: float = 0.9) -> pd.DataFrame:
+    def expected_purchases_new_customer(self, t, *, ci: float = 0.9,
+                                        profile=None) -> pd.DataFrame:
         """Expected purchases in (0, t] of a newly acquired customer.
 
         ``t`` may be a sequence; the frame is indexed by t, with ``purchases_mean`` and
-        the parameter interval ``purchases_param_lo``/``_hi``.
+        the parameter interval ``purchases_param_lo``/``_hi``. A model with covariates
+        needs the new customer's ``profile`` (see :meth:`for_profile`).
         """
         self._check_fitted()
+        if self._design is not None:
+            if profile is None:
+                raise v.InvalidOptionError(
+                    "this model has covariates: give the new customer's profile=, e.g. "
+                    f"{dict.fromkeys(self._design.columns, 0.0)}", column="profile")
+            return self.for_profile(profile).expected_purchases_new_customer(t, ci=ci)
         ts = np.atleast_1d(np.asarray(t, dtype="float64"))
         for h in ts:
             check_horizon(h)
@@ -257,6 +363,27 @@ class TransactionModel(BaseModel):
         mean, lo, hi = sc.reduce_draws(values, ci)
         return sc.interval_frame("purchases", mean, lo, hi, "param",
                                  pd.Index(ts, name="t"), ci)
+
+
+def profile_vector(columns, profile) -> np.ndarray:
+    """A profile (mapping or sequence) as the covariates' values in ``columns`` order."""
+    if isinstance(profile, dict | pd.Series):
+        unknown = sorted(set(profile) - set(columns))
+        if unknown:
+            raise v.InvalidOptionError(
+                f"profile names {unknown[0]!r}, not a covariate of this model "
+                f"({list(columns)})", column="profile")
+        z = [profile.get(c, 0.0) for c in columns]
+    else:
+        z = list(np.atleast_1d(profile))
+        if len(z) != len(columns):
+            raise v.InvalidOptionError(
+                f"profile has {len(z)} values; the model's covariates are {list(columns)}",
+                column="profile")
+    if not all(v.is_finite_number(x) for x in z):
+        raise v.InvalidOptionError(f"profile values must be finite numbers, got {z!r}",
+                                   column="profile")
+    return np.asarray(z, dtype="float64")
 
 
 def check_horizon(t) -> None:
