@@ -111,6 +111,7 @@ def score_customers(
     """
     # one whole-number seed for every partition (a Generator is drawn from here, once)
     random_seed = v.check_random_seed(random_seed)
+    _refuse_covariates(transactions_model)
 
     def score(part: pd.DataFrame, offset: int) -> pd.DataFrame:
         return customer_scores(part, transactions_model, spend_model, t=t, ci=ci,
@@ -169,6 +170,7 @@ def value_customers(summary, customer_value, scenario="realistic", *,
         :func:`value_base`.
     """
     scenario = renamed_potential(scenario, potential, "value_customers")
+    _refuse_covariates(customer_value.transactions_model)
     thresholds = customer_value.matrix_thresholds(thresholds)
 
     def value(part: pd.DataFrame, offset: int) -> pd.DataFrame:
@@ -205,6 +207,7 @@ def value_base(summary, customer_value, scenario="realistic", *,
     from lifevalue.value.customer_value import base_table
 
     scenario = renamed_potential(scenario, potential, "value_base")
+    _refuse_covariates(customer_value.transactions_model)
     ranked = ranked_blocks(summary, customer_id, n_partitions)
     local = _local_frames(summary, customer_id)
     keys = [(name, kind) for name in ("current", "potential", "growth")
@@ -279,6 +282,17 @@ def local_session(kind: str = "classic", master: str = "local[2]"):
 
 
 # ------------------------------------------------------------------- the machinery
+
+
+def _refuse_covariates(model) -> None:
+    """Spark scores id-ranges of customers with the random streams of their place in
+    the whole; a model with covariates scores each attribute profile by itself, which
+    that does not reproduce yet."""
+    if getattr(model, "_design", None) is not None:
+        raise v.InvalidOptionError(
+            f"Spark scoring takes transaction models without covariates; this "
+            f"{type(model).__name__} has covariates {model.covariates}: score it locally",
+            column="transactions_model")
 
 
 def _check_spark(summary) -> None:

@@ -16,19 +16,18 @@ For each population draw s (BG/NBD and Gamma-Gamma draws paired, draw by draw):
 
 In :func:`lifevalue.value.formulas.return_based_value`, ``P_t`` is the probability of
 being active at the start of period t and ``V_t`` the expected revenue in period t
-given active, so that ``P_t V_t`` is the expected revenue. The simulation evaluates
-that formula on the realised flows (P_t = 1, V_t the simulated revenue), summed as it
-goes (the walk of :func:`lifevalue.models.customer_posterior.simulate_discounted_revenue`,
-:func:`~lifevalue.models.customer_posterior.buyer_revenue`). The
-expectation is the same sum, factorised: the parts
-that depend on the customer only through (x, T) and the scenario are computed per draw
-at a few ages per x and interpolated to each customer's T (:mod:`lifevalue.value.table_grid`,
-:meth:`CustomerValue._tables`; within 1e-7 relative of the exact tables, so that their
-cost and memory do not depend on how finely T is recorded); a test checks it against the
-formula written out period by period.
+given active. The simulation evaluates that formula on the realised flows (P_t = 1,
+V_t the simulated revenue), summed as it goes
+(:func:`~lifevalue.models.customer_posterior.buyer_revenue`). The expectation is the
+same sum, factorised: the parts that depend on the customer only through (x, T) and the
+scenario are computed per draw at a few ages per x and interpolated to each customer's T
+(:mod:`lifevalue.value.table_grid`; within 1e-7 relative of the exact tables, so that
+their cost and memory do not depend on how finely T is recorded); a test checks it
+against the formula written out period by period.
 
 The Pareto/NBD's period sums are its closed forms per customer and draw, without
-tables, and its simulated futures end at a drawn lifetime (see the scorer).
+tables, and its simulated futures end at a drawn lifetime (see the scorer). A model
+with covariates is valued per attribute profile (:mod:`lifevalue.value.profiles`).
 
 Costs: by default O_t and R_t are spent every period of the horizon, exactly as the
 formula is written (in a non-contractual setting the firm does not see who has
@@ -40,10 +39,9 @@ Customers are scored in chunks by one compiled pass per customer
 are reduced at once, while in cache, to the customer's columns; only per-draw totals of
 the base (a vector of S numbers) are kept across chunks, so memory does not grow with
 customers x draws x periods. A potential scenario that changes nothing reuses the
-current values. Chunks (and blocks of draws of the tables) run on ``n_threads`` threads;
-every customer has its own random stream (from its block's seed and its place in it)
-and the chunks' totals are added in chunk order, so the results do not depend on the
-threads or the chunking.
+current values. Chunks run on ``n_threads`` threads; every customer has its own random
+stream (from its block's seed and its place in it) and the chunks' totals are added in
+chunk order, so the results do not depend on the threads or the chunking.
 """
 
 from __future__ import annotations
@@ -60,6 +58,7 @@ from lifevalue.value import comparisons as cmp
 from lifevalue.value import scoring_kernel as sk
 from lifevalue.value.flows import CashFlows
 from lifevalue.value.periods import PeriodGrid
+from lifevalue.value.profiles import ProfileValue
 from lifevalue.value.ranking import Ranking, cycled, pyramid_table
 from lifevalue.value.results import ValueResult, base_table
 from lifevalue.value.scenarios import Scenario, as_scenario, per_customer, renamed_potential
@@ -67,7 +66,7 @@ from lifevalue.value.tables import Tables
 from lifevalue.value.thresholds import CELLS, MatrixThresholds, classify
 
 
-class CustomerValue(Tables, CashFlows, Ranking):
+class CustomerValue(Tables, CashFlows, Ranking, ProfileValue):
     """Return-based customer value from a fitted transaction model (BG/NBD, MBG/NBD or
     Pareto/NBD) and a Gamma-Gamma model.
 
@@ -83,7 +82,8 @@ class CustomerValue(Tables, CashFlows, Ranking):
         The Pareto/NBD's expectations use its own closed forms per customer
         (Schmittlein et al. 1987; P(alive) Fader & Hardie 2005, eq. 19) and its simulated
         futures end at a drawn lifetime; a scenario's ``dropout`` multiplies its dropout
-        rate mu.
+        rate mu. A model with covariates is valued per attribute profile (the summary
+        holds the covariate columns): see :mod:`lifevalue.value.profiles`.
     spend_model : GammaGamma
     period, horizon, annual_discount_rate
         The period grid (see :class:`~lifevalue.value.periods.PeriodGrid`). The model
@@ -270,6 +270,8 @@ class CustomerValue(Tables, CashFlows, Ranking):
     def point_current_values(self, summary: pd.DataFrame) -> np.ndarray:
         """Current value of each customer at the posterior-mean parameters: what the
         default matrix thresholds rank (see :meth:`threshold_of`)."""
+        if self._design is not None:
+            return self._point_current_by_profile(summary)
         x, t_x, T, m, factors = self._inputs(summary)
         mults = Scenario("current").multipliers(summary)
         bgd, ggd = self._draws()[:2]
@@ -339,6 +341,9 @@ class CustomerValue(Tables, CashFlows, Ranking):
         """
         potential = as_scenario(renamed_potential(scenario, potential, "evaluate"))
         offset = sc.check_rng_offset(rng_offset)
+        if self._design is not None:  # each attribute profile by itself (value.profiles)
+            return self._evaluate_by_profile(summary, potential, thresholds, comparisons,
+                                             offset, _keep)
         sk.notice_if_compiling()  # a log record if the first call must compile the kernels
         x, t_x, T, m, factors = self._inputs(summary)
         c_thr, p_thr = self.matrix_thresholds(thresholds)

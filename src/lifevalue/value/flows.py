@@ -168,6 +168,8 @@ class CashFlows:
         draws x periods per chunk of customers.
         """
         scenario = as_scenario(scenario or "neutral")
+        if self._design is not None:
+            return self._cash_flows_by_profile(summary, scenario)
         v.check_time_unit_matches(summary, self.transactions_model.metadata_.get("time_unit"))
         cols = v.check_summary(summary, ("frequency", "recency", "T", "monetary_value"))
         x, t_x, T = cols["frequency"], cols["recency"], cols["T"]
@@ -197,7 +199,8 @@ class CashFlows:
         frame["discounted_net"] = (frame["margin"] - frame["costs"]) * frame["discount"]
         return frame
 
-    def prospect_value(self, acquisition_cost: float = 0.0, scenario=None) -> pd.DataFrame:
+    def prospect_value(self, acquisition_cost: float = 0.0, scenario=None, *,
+                       profile=None) -> pd.DataFrame:
         """Value of a prospect: a new customer drawn from the population, minus A.
 
         A newly acquired customer has x = 0, t_x = T = 0 (just made the first purchase,
@@ -205,7 +208,30 @@ class CashFlows:
         (2005a) eq. (9), and spend is the population mean p gamma / (q - 1). The first
         purchase itself is not counted. The parameter interval is across draws; this
         is the figure that sets an acquisition budget.
+
+        With a transaction model with covariates, ``profile`` (a mapping from covariate
+        to value, missing ones 0) gives the value of a prospect with those attributes:
+        the profile to steer acquisition towards. Without it, the prospect is drawn from
+        the fitted customers' profiles in their proportions.
+
+        Returns a one-row frame (index ``prospect``): ``value_mean``, the parameter
+        interval ``value_param_lo``/``_hi`` and the predictive ``value_pred_lo``/``_hi``,
+        in currency over the horizon, discounted.
         """
+        if profile is not None and self._design is None:
+            raise v.InvalidOptionError(
+                "profile= needs a transaction model with covariates (e.g. BetaGeo("
+                "purchase_covariates=[...]))", column="profile")
+        expected, simulated = self._prospect_draws(acquisition_cost, scenario, profile)
+        row = _base_row(expected, simulated, self.ci)
+        out = pd.DataFrame({f"value_{k}": [val] for k, val in row.items()},
+                           index=pd.Index(["prospect"]))
+        out.attrs["ci"] = self.ci
+        return out
+
+    def _prospect_value_draws(self, acquisition_cost, scenario):
+        """A prospect's expected value per draw and simulated value per future, after
+        the acquisition cost, for a model without covariates."""
         if not v.is_finite_number(acquisition_cost) or float(acquisition_cost) < 0:
             raise v.InvalidOptionError(
                 f"acquisition_cost must be a number >= 0, got {acquisition_cost!r}",
@@ -231,11 +257,7 @@ class CashFlows:
             factors[key] = (np.ones(1), np.broadcast_to(per, (self.grid.horizon,)).astype(float))
         expected, simulated = self._score_draws(prospect, factors, mults)
         # the value itself after the acquisition cost A
-        row = _base_row(expected - acquisition_cost, simulated - acquisition_cost, self.ci)
-        out = pd.DataFrame({f"value_{k}": [val] for k, val in row.items()},
-                           index=pd.Index(["prospect"]))
-        out.attrs["ci"] = self.ci
-        return out
+        return expected - acquisition_cost, simulated - acquisition_cost
 
     def _score_draws(self, summary, factors, mults):
         """One customer's expected value per draw ``(S,)`` and simulated value per

@@ -1,0 +1,128 @@
+"""Customer value from a transaction model with covariates.
+
+Customers with the same attributes (a covariate **profile**) share their population
+parameters, so each profile is valued by the same engine as a model without covariates
+(:meth:`lifevalue.models.transaction.TransactionModel.for_profile`), and the results are
+put back together:
+
+* per customer, the profile's values, in the summary's order;
+* the base, the cells and the cash flows: per-draw totals added up across profiles.
+  The profiles' draws come from the same population draws, draw by draw, so the sums
+  are draws of the whole base (its intervals stay those of a sum over customers who
+  share their parameters);
+* the matrix thresholds are set once for all customers. Their default reference, the
+  value of an average new customer, is that of a new customer drawn from the fitted
+  customers' profiles in their proportions (:meth:`ProfileValue.prospect_value` without
+  a profile);
+* a benchmark scenario (``'realistic'``, ...) raises a customer to what the given
+  share of customers **with the same attributes** reach;
+* each profile's customers have random streams of their own (block-aligned after the
+  previous profile's), so simulated futures are independent across customers.
+
+Rank intervals, P(top 20%) and pyramid probabilities (``comparisons=True``) compare
+customers at each draw across the whole batch; they are not available across several
+profiles yet, and the call says so.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+
+from lifevalue import validation as v
+from lifevalue.models import covariates as cov
+from lifevalue.models import customer_posterior as cp
+from lifevalue.value.results import ValueResult, base_table
+
+
+class ProfileValue:
+    """The covariate routes of :class:`~lifevalue.value.CustomerValue` (a mixin)."""
+
+    @property
+    def _design(self):
+        return getattr(self.transactions_model, "_design", None)
+
+    def _for_profile(self, profile):
+        """This valuation with the transaction model of one attribute profile."""
+        view = copy.copy(self)
+        view.transactions_model = self.transactions_model.for_profile(profile)
+        return view
+
+    def _profile_mixture(self):
+        """The fitted customers' profiles and their shares."""
+        fitted = self.transactions_model.metadata_.get("covariates") or {}
+        if not fitted:
+            raise v.InvalidOptionError(
+                "this model with covariates does not record its customers' profiles: give "
+                "the new customer's profile=", column="profile")
+        counts = np.asarray(fitted["counts"], dtype="float64")
+        return np.asarray(fitted["profiles"], dtype="float64"), counts / counts.sum()
+
+    def _prospect_draws(self, acquisition_cost, scenario, profile):
+        """Expected and simulated value draws of a prospect, before ``_base_row``."""
+        if self._design is None or profile is not None:
+            view = self if self._design is None else self._for_profile(profile)
+            return view._prospect_value_draws(acquisition_cost, scenario)
+        profiles, shares = self._profile_mixture()
+        parts = [self._for_profile(z)._prospect_value_draws(acquisition_cost, scenario)
+                 for z in profiles]
+        expected = sum(w * e for w, (e, _) in zip(shares, parts, strict=True))
+        # a simulated prospect: a profile drawn in the customers' proportions, its future
+        pick = np.random.default_rng(self.random_seed).choice(len(shares), len(parts[0][1]),
+                                                              p=shares)
+        simulated = np.choose(pick, [y for _, y in parts])
+        return expected, simulated
+
+    def _evaluate_by_profile(self, summary, scenario, thresholds, comparisons, rng_offset,
+                             keep):
+        profiles, positions = cov.profile_groups(self._design, summary)
+        if comparisons and len(profiles) > 1:
+            raise v.InvalidOptionError(
+                "comparisons=True ranks customers at each draw, and customers of "
+                f"{len(profiles)} attribute profiles are not ranked together yet: evaluate "
+                "without comparisons (or one profile at a time)", column="comparisons")
+        c_thr, p_thr = self.matrix_thresholds(thresholds)
+        offset = rng_offset
+        results = []
+        for z, pos in zip(profiles, positions, strict=True):
+            kept = {} if keep is not None else None
+            res = self._for_profile(z).evaluate(
+                summary.iloc[pos], scenario, thresholds=(c_thr, p_thr),
+                comparisons=comparisons, rng_offset=offset, _keep=kept)
+            if keep is not None:  # positions in the whole summary, keys apart
+                for start, (idx, e, y) in kept.items():
+                    keep[(offset, start)] = (pos[idx], e, y)
+            offset += -(-len(pos) // cp.RNG_BLOCK) * cp.RNG_BLOCK
+            results.append(res)
+        if len(results) == 1:
+            out = results[0]
+            out.customers = out.customers.reindex(summary.index)
+            out.assumptions["covariate_profiles"] = 1
+            return out
+        customers = pd.concat([r.customers for r in results]).reindex(summary.index)
+        customers.attrs.update(results[0].customers.attrs)
+        totals = {k: sum(r.draw_totals[k] for r in results) for k in results[0].draw_totals}
+        cells = {k: sum(r.cell_totals[k] for r in results) for k in results[0].cell_totals}
+        flows = sum(r.cash_flows for r in results)  # every column is a base total
+        assumptions = dict(results[0].assumptions)
+        assumptions["covariate_profiles"] = len(results)
+        return ValueResult(customers, base_table(totals, self.ci), flows, assumptions,
+                           draw_totals=totals, lorenz=None, pyramid=None, cell_totals=cells)
+
+    def _point_current_by_profile(self, summary) -> np.ndarray:
+        profiles, positions = cov.profile_groups(self._design, summary)
+        out = np.empty(len(summary))
+        for z, pos in zip(profiles, positions, strict=True):
+            out[pos] = self._for_profile(z).point_current_values(summary.iloc[pos])
+        return out
+
+    def _cash_flows_by_profile(self, summary, scenario) -> pd.DataFrame:
+        profiles, positions = cov.profile_groups(self._design, summary)
+        parts = [self._for_profile(z).cash_flows(summary.iloc[pos], scenario)
+                 for z, pos in zip(profiles, positions, strict=True)]
+        out = pd.concat(parts)
+        return out.reindex(pd.MultiIndex.from_product(
+            [summary.index, out.index.levels[1]], names=out.index.names))
+

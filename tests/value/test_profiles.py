@@ -1,0 +1,135 @@
+"""Customer value from models with covariates: each attribute profile valued as its own
+model, the base and cells added up draw by draw, prospects by profile and from the fitted
+population, thresholds independent of the customers scored."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lifevalue import spark
+from lifevalue import validation as v
+from lifevalue.models import BetaGeo, GammaGamma, ParetoNBD
+from lifevalue.models.random_streams import RNG_BLOCK
+from lifevalue.value import CustomerValue
+
+SETTINGS = dict(margin=0.3, retention_cost=0.5, max_draws=200)
+
+
+@pytest.fixture(scope="module")
+def with_web(cdnow_cal):
+    rng = np.random.default_rng(3)
+    return cdnow_cal.assign(web=(rng.random(len(cdnow_cal)) < 0.3).astype(float))
+
+
+@pytest.fixture(scope="module")
+def spend(cdnow_cal):
+    return GammaGamma().fit(cdnow_cal, method="map")
+
+
+@pytest.fixture(scope="module", params=[(BetaGeo, "laplace"), (ParetoNBD, "map")],
+                ids=lambda p: p[0].__name__)
+def valued(request, with_web, spend):
+    """Posterior draws (BG/NBD, Laplace) and a point estimate (Pareto/NBD, whose Laplace
+    fit of CDNOW falls back to a slower NUTS)."""
+    cls, method = request.param
+    model = cls(purchase_covariates=["web"], dropout_covariates=["web"]).fit(
+        with_web, method=method, random_seed=2, draws=100)
+    cv = CustomerValue(model, spend, **SETTINGS)
+    return cv, cv.evaluate(with_web)
+
+
+def test_each_profile_is_valued_as_its_own_model(valued, with_web, spend):
+    cv, result = valued
+    thresholds = tuple(result.assumptions["thresholds"].values())
+    web = with_web[with_web["web"] == 1.0]
+    offset = -(-int((with_web["web"] == 0.0).sum()) // RNG_BLOCK) * RNG_BLOCK
+    for z, part, rng_offset in ((0.0, with_web[with_web["web"] == 0.0], 0), (1.0, web, offset)):
+        own = CustomerValue(cv.transactions_model.for_profile({"web": z}), spend, **SETTINGS)
+        alone = own.evaluate(part, thresholds=thresholds, rng_offset=rng_offset).customers
+        pd.testing.assert_frame_equal(result.customers.loc[part.index], alone)
+    assert result.customers.index.equals(with_web.index)
+    assert result.assumptions["covariate_profiles"] == 2
+
+
+def test_base_cells_and_flows_add_up(valued):
+    cv, result = valued
+    c = result.customers
+    assert result.base.loc["current", "mean"] == pytest.approx(c["current_mean"].sum(),
+                                                              rel=1e-9)
+    assert result.base.loc["potential", "mean"] == pytest.approx(c["potential_mean"].sum(),
+                                                                rel=1e-9)
+    flows = result.cash_flows.xs("current", level="scenario")
+    assert flows["discounted_net"].sum() == pytest.approx(c["current_mean"].sum(), rel=1e-6)
+    cells = result.cell_values()
+    assert cells["customers"].sum() == len(c)
+
+
+def test_prospects_by_profile_and_from_the_fitted_population(valued, with_web):
+    cv, _ = valued
+    by = {z: cv.prospect_value(profile={"web": z})["value_mean"].iloc[0] for z in (0.0, 1.0)}
+    own = CustomerValue(cv.transactions_model.for_profile({"web": 1.0}), cv.spend_model,
+                        **SETTINGS).prospect_value()
+    assert by[1.0] == own["value_mean"].iloc[0]
+    share = float((with_web["web"] == 1.0).mean())
+    mixed = cv.prospect_value()
+    assert mixed["value_mean"].iloc[0] == pytest.approx(
+        share * by[1.0] + (1 - share) * by[0.0], rel=1e-12)
+    assert mixed["value_pred_lo"].iloc[0] <= mixed["value_mean"].iloc[0] <= \
+        mixed["value_pred_hi"].iloc[0]
+    # the default thresholds come from that average prospect
+    assert cv.matrix_thresholds()[0] == pytest.approx(max(mixed["value_mean"].iloc[0], 0.0))
+
+
+def test_a_better_profile_is_worth_more(with_web, spend):
+    """Raising the purchase coefficient of a profile (more purchases in every draw) never
+    lowers a prospect's value."""
+    model = BetaGeo(purchase_covariates=["web"]).fit(with_web, method="map")
+    cv = CustomerValue(model, spend, **SETTINGS)
+    values = [cv.prospect_value(profile={"web": z})["value_mean"].iloc[0]
+              for z in (-1.0, 0.0, 1.0)]
+    coef = model.point_estimate()["alpha[web]"]
+    assert (np.diff(values) > 0).all() if coef > 0 else (np.diff(values) < 0).all()
+
+
+def test_cells_do_not_depend_on_the_customers_scored(valued, with_web):
+    cv, result = valued
+    half = with_web.sample(frac=0.5, random_state=1)
+    part = cv.evaluate(half)
+    assert part.assumptions["thresholds"] == result.assumptions["thresholds"]
+    assert (part.customers["cell"] == result.customers.loc[half.index, "cell"]).all()
+
+
+def test_comparisons_across_profiles_are_refused_and_pairs_work(valued, with_web):
+    cv, _ = valued
+    with pytest.raises(v.InvalidOptionError, match=(
+            r"^comparisons=True ranks customers at each draw, and customers of 2 attribute "
+            r"profiles are not ranked together yet: evaluate without comparisons \(or one "
+            r"profile at a time\)$")):
+        cv.evaluate(with_web, comparisons=True)
+    one = with_web[with_web["web"] == 1.0]
+    assert "p_top20" in cv.evaluate(one, comparisons=True).customers
+    a = with_web.index[with_web["web"] == 0.0][0]
+    b = with_web.index[with_web["web"] == 1.0][0]
+    for kind in ("pred", "param"):
+        assert cv.prob_more_valuable(with_web, a, b, kind=kind) + \
+            cv.prob_more_valuable(with_web, b, a, kind=kind) == pytest.approx(1.0)
+
+
+def test_cash_flows_follow_the_summary(valued, with_web):
+    cv, result = valued
+    some = with_web.iloc[[5, 0, 3]]
+    flows = cv.cash_flows(some)
+    assert flows.index.get_level_values(0).unique().tolist() == some.index.tolist()
+    np.testing.assert_allclose(flows.groupby(level=0, sort=False)["discounted_net"].sum(),
+                               result.customers.loc[some.index, "current_mean"], rtol=1e-6)
+
+
+def test_profile_needs_covariates_and_spark_refuses_them(valued, spend, cdnow_cal):
+    cv, _ = valued
+    plain = CustomerValue(BetaGeo().fit(cdnow_cal, method="map"), spend, **SETTINGS)
+    with pytest.raises(v.InvalidOptionError, match=r"^profile= needs a transaction model "
+                       r"with covariates"):
+        plain.prospect_value(profile={"web": 1.0})
+    with pytest.raises(v.InvalidOptionError, match=r"^Spark scoring takes transaction "
+                       r"models without covariates; this \w+ has covariates"):
+        spark.value_customers(None, cv)
