@@ -99,15 +99,37 @@ def test_cells_do_not_depend_on_the_customers_scored(valued, with_web):
     assert (part.customers["cell"] == result.customers.loc[half.index, "cell"]).all()
 
 
-def test_comparisons_across_profiles_are_refused_and_pairs_work(valued, with_web):
+def test_comparisons_place_every_customer_among_all_profiles(valued, with_web, spend):
+    """With every coefficient 0 in every draw, the two profiles' customers have the same
+    parameters: ranking them profile by profile must give the ranks of the expectations
+    of ranking them together (the simulated futures differ: their streams do)."""
     cv, _ = valued
-    with pytest.raises(v.InvalidOptionError, match=(
-            r"^comparisons=True ranks customers at each draw, and customers of 2 attribute "
-            r"profiles are not ranked together yet: evaluate without comparisons \(or one "
-            r"profile at a time\)$")):
-        cv.evaluate(with_web, comparisons=True)
-    one = with_web[with_web["web"] == 1.0]
-    assert "p_top20" in cv.evaluate(one, comparisons=True).customers
+    model = cv.transactions_model
+    zero = type(model)(**{f"{k}_covariates": c for k, c in model.covariates.items()})
+    zero.idata_ = model.idata_.copy()
+    zero.metadata_, zero.diagnostics_ = dict(model.metadata_), {}
+    for name in model.param_names[len(type(model).param_names):]:
+        zero.idata_["posterior"][name] = zero.idata_["posterior"][name] * 0.0
+    by_profile = CustomerValue(zero, spend, **SETTINGS).evaluate(with_web, comparisons=True)
+    together = CustomerValue(zero.for_profile({"web": 0.0}), spend, **SETTINGS).evaluate(
+        with_web, comparisons=True, thresholds=tuple(
+            by_profile.assumptions["thresholds"].values()))
+    a, b = by_profile.customers, together.customers
+    for col in ("current_mean", "rank_mean", "rank_param_lo", "rank_param_hi"):
+        np.testing.assert_allclose(a[col], b[col], rtol=1e-12, err_msg=col)
+    levels = a[[f"p_{lv}" for lv in ("top", "big", "medium", "small", "inactive")]]
+    np.testing.assert_allclose(levels.sum(axis=1), 1.0)
+    assert a["rank_pred_lo"].min() >= 1 and a["rank_pred_hi"].max() <= len(a)
+    assert a["p_top20"].sum() == pytest.approx(0.2 * len(a), rel=0.05)
+    param = by_profile.lorenz[by_profile.lorenz["kind"] == "param"]
+    np.testing.assert_allclose(param["value_share"],
+                               together.lorenz[together.lorenz["kind"] == "param"][
+                                   "value_share"], rtol=1e-9)
+    assert by_profile.pyramid["expected_customers"].sum() == pytest.approx(len(a))
+
+
+def test_pairs_compare_across_profiles(valued, with_web):
+    cv, _ = valued
     a = with_web.index[with_web["web"] == 0.0][0]
     b = with_web.index[with_web["web"] == 1.0][0]
     for kind in ("pred", "param"):

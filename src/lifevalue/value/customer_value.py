@@ -300,7 +300,7 @@ class CustomerValue(Tables, CashFlows, Ranking, ProfileValue):
 
     def evaluate(self, summary: pd.DataFrame, scenario="realistic", *, thresholds=None,
                  comparisons: bool = False, rng_offset: int = 0, potential=None,
-                 _keep=None) -> ValueResult:
+                 _keep=None, _defer=None) -> ValueResult:
         """Current and potential value of every customer, the matrix and the base.
 
         Parameters
@@ -464,9 +464,12 @@ class CustomerValue(Tables, CashFlows, Ranking, ProfileValue):
         probs = customers[[f"p_{c}" for c in CELLS]].to_numpy()
         customers["most_likely_cell"] = pd.Categorical.from_codes(probs.argmax(axis=1), CELLS)
         lorenz = pyramid = None
-        if comparisons:
+        consts = (S, S_sim, lo_q, hi_q, c_thr, p_thr)
+        if comparisons and _defer is not None:  # placed later, among more customers
+            _defer["pass"] = (sketches, order, offset, chunks, kernel_args, consts, kept)
+        elif comparisons:
             lorenz = self._compare(customers, sketches, order, offset, chunks, kernel_args,
-                                   (S, S_sim, lo_q, hi_q, c_thr, p_thr), kept)
+                                   consts, kept)
             pyramid = pyramid_table(customers)
         customers.attrs["ci"] = self.ci
         base = base_table(totals, self.ci)

@@ -19,9 +19,11 @@ put back together:
 * each profile's customers have random streams of their own (block-aligned after the
   previous profile's), so simulated futures are independent across customers.
 
-Rank intervals, P(top 20%) and pyramid probabilities (``comparisons=True``) compare
-customers at each draw across the whole batch; they are not available across several
-profiles yet, and the call says so.
+* comparisons (``comparisons=True``: rank intervals, P(top 20%), pyramid level
+  probabilities, the Lorenz band) place every customer among all the customers scored,
+  whatever their profile: the first pass of each profile fills per-draw sketches
+  (:mod:`lifevalue.value.comparisons`), which are added up (the draws are the same
+  population draws) before each profile's customers are placed in them.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ import pandas as pd
 from lifevalue import validation as v
 from lifevalue.models import covariates as cov
 from lifevalue.models import customer_posterior as cp
+from lifevalue.value import comparisons as cmp
+from lifevalue.value.ranking import pyramid_table
 from lifevalue.value.results import ValueResult, base_table
 
 
@@ -78,38 +82,36 @@ class ProfileValue:
     def _evaluate_by_profile(self, summary, scenario, thresholds, comparisons, rng_offset,
                              keep):
         profiles, positions = cov.profile_groups(self._design, summary)
-        if comparisons and len(profiles) > 1:
-            raise v.InvalidOptionError(
-                "comparisons=True ranks customers at each draw, and customers of "
-                f"{len(profiles)} attribute profiles are not ranked together yet: evaluate "
-                "without comparisons (or one profile at a time)", column="comparisons")
         c_thr, p_thr = self.matrix_thresholds(thresholds)
         offset = rng_offset
-        results = []
+        results, views, passes = [], [], []
         for z, pos in zip(profiles, positions, strict=True):
             kept = {} if keep is not None else None
-            res = self._for_profile(z).evaluate(
+            views.append(self._for_profile(z))
+            passes.append({})
+            res = views[-1].evaluate(
                 summary.iloc[pos], scenario, thresholds=(c_thr, p_thr),
-                comparisons=comparisons, rng_offset=offset, _keep=kept)
+                comparisons=comparisons, rng_offset=offset, _keep=kept, _defer=passes[-1])
             if keep is not None:  # positions in the whole summary, keys apart
                 for start, (idx, e, y) in kept.items():
                     keep[(offset, start)] = (pos[idx], e, y)
             offset += -(-len(pos) // cp.RNG_BLOCK) * cp.RNG_BLOCK
             results.append(res)
-        if len(results) == 1:
-            out = results[0]
-            out.customers = out.customers.reindex(summary.index)
-            out.assumptions["covariate_profiles"] = 1
-            return out
+        lorenz = pyramid = None
+        if comparisons:
+            lorenz = _place_among_all(views, results, passes, len(summary))
         customers = pd.concat([r.customers for r in results]).reindex(summary.index)
         customers.attrs.update(results[0].customers.attrs)
+        if comparisons:
+            customers["rank_mean"] = cmp.rank_of_mean(customers["current_mean"])
+            pyramid = pyramid_table(customers)
         totals = {k: sum(r.draw_totals[k] for r in results) for k in results[0].draw_totals}
         cells = {k: sum(r.cell_totals[k] for r in results) for k in results[0].cell_totals}
         flows = sum(r.cash_flows for r in results)  # every column is a base total
         assumptions = dict(results[0].assumptions)
         assumptions["covariate_profiles"] = len(results)
         return ValueResult(customers, base_table(totals, self.ci), flows, assumptions,
-                           draw_totals=totals, lorenz=None, pyramid=None, cell_totals=cells)
+                           draw_totals=totals, lorenz=lorenz, pyramid=pyramid, cell_totals=cells)
 
     def _point_current_by_profile(self, summary) -> np.ndarray:
         profiles, positions = cov.profile_groups(self._design, summary)
@@ -126,3 +128,22 @@ class ProfileValue:
         return out.reindex(pd.MultiIndex.from_product(
             [summary.index, out.index.levels[1]], names=out.index.names))
 
+
+def _place_among_all(views, results, passes, n_total):
+    """The comparisons' second pass of every profile in the sketches of all of them:
+    adds the rank, top-20% and level columns to each profile's customers; returns the
+    Lorenz table."""
+    firsts = [p["pass"][0] for p in passes]
+    merged = firsts[0][0]
+    for sketches in firsts:
+        for k, pair in enumerate(sketches):
+            if sketches is firsts[0] and k == 0:
+                continue
+            merged[0].merge(pair[0])
+            merged[1].merge(pair[1])
+    lorenz = None
+    for view, res, p in zip(views, results, passes, strict=True):
+        _, order, offset, chunks, kernel_args, consts, kept = p["pass"]
+        lorenz = view._compare(res.customers, [merged], order, offset, chunks, kernel_args,
+                               consts, kept, n_total=n_total)
+    return lorenz

@@ -54,12 +54,13 @@ class Ranking:
         return cmp.prob_more_valuable(rows[0], rows[1])
 
     def _compare(self, customers, sketches, order, offset, chunks, kernel_args, consts,
-                 kept=None):
+                 kept=None, n_total=None):
         """The second pass of the comparisons: each customer's current values again,
         placed in the per-draw sketches of the first (:mod:`lifevalue.value.comparisons`).
         ``kept`` (per chunk start: expected values, P(alive) and simulated values, as the
         first pass scored them) spares scoring them again. Adds the rank, top-20% and
-        level columns to ``customers``; returns the Lorenz table."""
+        level columns to ``customers``; returns the Lorenz table. ``n_total``: the
+        customers the sketches hold, when more than ``customers`` (other profiles)."""
         S, S_sim, lo_q, hi_q, c_thr, p_thr = consts
         param, pred = sketches[0]
         for other in sketches[1:]:
@@ -67,8 +68,8 @@ class Ranking:
             pred.merge(other[1])
         param.finish()
         pred.finish()
-        n = len(customers)
-        cols = np.empty((6 + len(cmp.LEVELS), n))
+        n = len(customers) if n_total is None else n_total
+        cols = np.empty((6 + len(cmp.LEVELS), len(customers)))
         per_customer_, shared = kernel_args
         current_only = [a[:1] if a.ndim == 2 else a for a in per_customer_]
 
