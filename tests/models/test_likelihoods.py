@@ -187,3 +187,26 @@ def test_loglik_over_many_draws_equals_one_at_a_time(cdnow_cal, rng, workers):
     got = L.gamma_gamma_total_loglik_draws(draws, gstats, workers=workers)
     ref = [L.gamma_gamma_total_loglik(*d, gstats) for d in draws]
     np.testing.assert_allclose(got, ref, rtol=1e-12)
+
+
+@pytest.mark.parametrize("modified", [False, True], ids=["bgnbd", "mbgnbd"])
+def test_rows_loglik_is_the_per_customer_reference_on_any_slice(cdnow_cal, modified):
+    """The factored pointwise log-likelihood (ArviZ's log_likelihood group, LOO in chunks)
+    equals the per-customer reference at many draws, on the whole and on slices."""
+    from lifevalue.models import modified_beta_geo_formulas as mf
+
+    x, t_x, T, m = _cdnow(cdnow_cal)
+    stats = L.compress_bgnbd(x, t_x, T)
+    rng = np.random.default_rng(5)
+    draws = [rng.uniform(lo, hi, (30, 1)) for lo, hi in ((0.1, 1), (1, 9), (0.2, 3), (0.5, 6))]
+    ref = (mf.mbgnbd_loglik if modified else L.bgnbd_loglik)(*draws, stats.x, stats.t_x, stats.T)
+    kw = {"modified": True, "x_terms": mf._x_terms} if modified else {}
+    for start, stop in ((0, stats.n_unique), (7, 300), (stats.n_unique - 3, stats.n_unique)):
+        np.testing.assert_allclose(L.bgnbd_rows_loglik(*draws, stats, start, stop, **kw),
+                                   ref[:, start:stop], rtol=1e-13)
+    gg = L.compress_gamma_gamma(x[x > 0], m[x > 0])
+    spend = [rng.uniform(lo, hi, (30, 1)) for lo, hi in ((2, 8), (2, 5), (5, 20))]
+    ref = L.gamma_gamma_loglik(*spend, gg.x, gg.m)
+    for start, stop in ((0, gg.n_unique), (11, 200)):
+        np.testing.assert_allclose(L.gamma_gamma_rows_loglik(*spend, gg, start, stop),
+                                   ref[:, start:stop], rtol=1e-13)

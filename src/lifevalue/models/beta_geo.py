@@ -20,7 +20,7 @@ from lifevalue.models.base import DROPOUT_SIGMA, SHAPE_SIGMA
 from lifevalue.models.compiled_closed_forms import p_alive_draws, purchases_and_survival
 from lifevalue.models.likelihoods import (
     BGNBDStats,
-    bgnbd_loglik,
+    bgnbd_rows_loglik,
     bgnbd_total_loglik,
     bgnbd_total_loglik_derivs,
     bgnbd_total_loglik_draws,
@@ -105,8 +105,7 @@ class BetaGeo(TransactionModel):
 
     def _pointwise_loglik(self, values, stats, start, stop):
         r, alpha, a, b = (values[:, i:i + 1] for i in range(4))
-        return bgnbd_loglik(r, alpha, a, b, stats.x[start:stop], stats.t_x[start:stop],
-                            stats.T[start:stop])
+        return bgnbd_rows_loglik(r, alpha, a, b, stats, start, stop)
 
     def _map_start(self, stats):
         mean_T = self._mean_T(stats)

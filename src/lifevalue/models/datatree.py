@@ -7,6 +7,7 @@ and saving and loading a model as one netCDF file.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from lifevalue import validation as v
 from lifevalue.files import atomic_write
 from lifevalue.models import diagnostics as dg
 from lifevalue.models.inference import _posterior_tree
+from lifevalue.models.likelihoods import _map_blocks
 
 #: Bumped when the saved file layout changes; :meth:`FitTree.load` refuses others.
 #: 1: ArviZ 0.x ``InferenceData`` (lifevalue 0.1); 2: ``xarray.DataTree`` (ArviZ 1).
@@ -82,7 +84,10 @@ class FitTree:
         n_draws = post.sizes["chain"] * post.sizes["draw"]
         if stats.n_unique * n_draws <= LOGLIK_MAX_VALUES and n_draws > 1:
             values = np.column_stack([post[n].values.reshape(-1) for n in self.param_names])
-            ll = self._ll_pointwise(values, stats, 0, stats.n_unique)
+            # blocks of draws on two threads (NumPy and SciPy release the GIL in their loops)
+            ll = _map_blocks(lambda sl: self._ll_pointwise(values[sl], stats, 0, stats.n_unique),
+                             n_draws, workers=min(2, os.cpu_count() or 1),
+                             block=-(-n_draws // 4))
             groups["log_likelihood"] = xr.Dataset(
                 {self.observed_name: ((*dg.SAMPLE_DIMS, "row"),
                                       ll.reshape(*post[self.param_names[0]].shape, -1))},

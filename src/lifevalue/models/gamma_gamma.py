@@ -28,7 +28,7 @@ from lifevalue.models.base import SHAPE_SIGMA, BaseModel
 from lifevalue.models.likelihoods import (
     GammaGammaStats,
     compress_gamma_gamma,
-    gamma_gamma_loglik,
+    gamma_gamma_rows_loglik,
     gamma_gamma_total_loglik,
     gamma_gamma_total_loglik_derivs,
     gamma_gamma_total_loglik_draws,
@@ -115,7 +115,7 @@ class GammaGamma(BaseModel):
 
     def _pointwise_loglik(self, values, stats, start, stop):
         p, q, gamma = (values[:, i:i + 1] for i in range(3))
-        return gamma_gamma_loglik(p, q, gamma, stats.x[start:stop], stats.m[start:stop])
+        return gamma_gamma_rows_loglik(p, q, gamma, stats, start, stop)
 
     def _map_start(self, stats):
         mean_m = float(np.sum(stats.count * stats.m) / np.sum(stats.count))

@@ -179,6 +179,30 @@ def bgnbd_total_loglik(r, alpha, a, b, stats: BGNBDStats, xp=NUMPY):
     return x_part + xp.sum(stats.count * tail)
 
 
+def bgnbd_rows_loglik(r, alpha, a, b, stats: BGNBDStats, start: int, stop: int, *,
+                     modified: bool = False, x_terms=_bgnbd_x_terms):
+    """Log-likelihood of the unique rows ``start:stop`` of ``stats`` at draws ``(S, 1)``:
+    :func:`bgnbd_loglik` on those rows (``modified``: the MBG/NBD's, whose ``x_terms``
+    come from its own module), factored as :func:`bgnbd_total_loglik` is: the x-only
+    terms and the logarithms once per distinct value among the rows, the bracket per
+    row. Shape ``(S, stop - start)``."""
+    sl = slice(start, stop)
+
+    def per_value(fn, unique, index):  # fn on the distinct values the rows use, gathered
+        used, where = np.unique(index[sl], return_inverse=True)
+        return fn(unique[used])[:, where]
+
+    xu = stats.x_unique
+    log_b = (lambda u: np.log(b + u)) if modified else (
+        lambda u: np.log(b + np.maximum(u, 1.0) - 1.0))
+    tail = _bgnbd_tail(
+        r, a, stats.x[sl],
+        per_value(lambda u: np.log(alpha + u), stats.T_unique, stats.T_index),
+        per_value(lambda u: np.log(alpha + u), stats.t_x_unique, stats.t_x_index),
+        per_value(log_b, xu, stats.x_index), 1.0 if modified else stats.repeat[sl], NUMPY)
+    return per_value(lambda u: x_terms(r, alpha, a, b, u, NUMPY), xu, stats.x_index) + tail
+
+
 # ---------------------------------------------------------------------- Gamma-Gamma
 
 
@@ -251,6 +275,17 @@ def gamma_gamma_loglik(p, q, gamma, x, m, xp=NUMPY):
     return _gg_x_terms(p, q, gamma, x, xp) + (p * x - 1) * xp.log(m) - (p * x + q) * xp.log(
         gamma + m * x
     )
+
+
+def gamma_gamma_rows_loglik(p, q, gamma, stats: GammaGammaStats, start: int,
+                           stop: int) -> np.ndarray:
+    """Log-likelihood of the unique pairs ``start:stop`` at draws ``(S, 1)``:
+    :func:`gamma_gamma_loglik` on those rows with its x-only terms once per distinct x.
+    Shape ``(S, stop - start)``."""
+    x, m = stats.x[start:stop], stats.m[start:stop]
+    used, where = np.unique(x, return_inverse=True)
+    return (_gg_x_terms(p, q, gamma, used, NUMPY)[:, where] + (p * x - 1) * np.log(m)
+            - (p * x + q) * np.log(gamma + m * x))
 
 
 def gamma_gamma_total_loglik(p, q, gamma, stats: GammaGammaStats, xp=NUMPY):

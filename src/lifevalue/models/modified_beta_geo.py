@@ -17,7 +17,7 @@ import numpy as np
 
 from lifevalue.models import modified_beta_geo_formulas as mf
 from lifevalue.models.base import DROPOUT_SIGMA, SHAPE_SIGMA
-from lifevalue.models.likelihoods import BGNBDStats
+from lifevalue.models.likelihoods import BGNBDStats, bgnbd_rows_loglik
 from lifevalue.models.transaction import TransactionModel
 
 
@@ -91,8 +91,8 @@ class ModifiedBetaGeo(TransactionModel):
 
     def _pointwise_loglik(self, values, stats, start, stop):
         r, alpha, a, b = (values[:, i:i + 1] for i in range(4))
-        return mf.mbgnbd_loglik(r, alpha, a, b, stats.x[start:stop], stats.t_x[start:stop],
-                                stats.T[start:stop])
+        return bgnbd_rows_loglik(r, alpha, a, b, stats, start, stop, modified=True,
+                                 x_terms=mf._x_terms)
 
     def _map_start(self, stats):
         return np.array([1.0, max(self._mean_T(stats), 1e-3), 1.0, 1.0])
