@@ -309,3 +309,46 @@ def test_profiles_are_checked(bg_cov):
         bg_cov.for_profile([1.0])
     with pytest.raises(v.InvalidOptionError, match=r"^profile values must be finite"):
         bg_cov.for_profile({"web": np.nan})
+
+
+def test_holdout_checks_and_ppc_use_each_profiles_parameters(bg_cov, with_z):
+    from lifevalue.models.checks import repeat_purchase_ppc
+    from lifevalue.models.holdout import expected_count_draws, simulate_holdout_counts
+
+    expected = expected_count_draws(bg_cov, with_z, 10.0, max_draws=50)
+    sims = simulate_holdout_counts(bg_cov, with_z, 10.0, max_draws=50, random_seed=3)
+    reported = bg_cov.expected_purchases(with_z, 10.0, max_draws=50, random_seed=3)
+    np.testing.assert_allclose(expected.mean(axis=0), reported["purchases_mean"], rtol=1e-12)
+    # the same futures as simulate_purchases: its interval is their quantiles
+    lo, hi = np.quantile(sims, [0.05, 0.95], axis=0, method="inverted_cdf")
+    np.testing.assert_array_equal(lo, reported["purchases_pred_lo"])
+    np.testing.assert_array_equal(hi, reported["purchases_pred_hi"])
+    ppc = repeat_purchase_ppc(bg_cov, with_z, max_draws=100, random_seed=1)
+    assert ppc["expected"].sum() == pytest.approx(len(with_z))
+    # the profiles' expected tables add up to the whole's
+    parts = sum(repeat_purchase_ppc(bg_cov.for_profile({"web": w, "tier": t}), part,
+                                    max_draws=100, random_seed=1)["expected"]
+                for (w, t), part in with_z.groupby(["web", "tier"]))
+    np.testing.assert_allclose(ppc["expected"], parts, rtol=1e-10)
+
+
+def test_plots_of_one_set_of_parameters_need_a_profile(bg_cov, cdnow_log):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from lifevalue.plots import plot_probability_alive_matrix, tracking_table
+
+    with pytest.raises(v.InvalidOptionError, match=(
+            r"^plot_probability_alive_matrix shows customers with one set of parameters, "
+            r"and this model has covariates: give profile=, e\.g\. \{'web': 0\.0, "
+            r"'tier': 0\.0\}$")):
+        plot_probability_alive_matrix(bg_cov)
+    ax = plot_probability_alive_matrix(bg_cov, profile={"web": 1.0})
+    assert ax.get_title().startswith("Probability alive")
+    # the cohort's forecast: the profiles' new-customer forecasts in their proportions
+    table = tracking_table(bg_cov, cdnow_log)
+    fitted = bg_cov.metadata_["covariates"]
+    shares = np.asarray(fitted["counts"]) / sum(fitted["counts"])
+    mixed = sum(w * tracking_table(bg_cov.for_profile(z), cdnow_log)["model_cumulative"]
+                for z, w in zip(fitted["profiles"], shares, strict=True))
+    np.testing.assert_allclose(table["model_cumulative"], mixed, rtol=1e-12)

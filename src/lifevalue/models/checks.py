@@ -27,6 +27,7 @@ import pandas as pd
 from scipy import special
 
 from lifevalue import validation as v
+from lifevalue.models import covariates as cov
 from lifevalue.models import scoring as sc
 from lifevalue.models.beta_geo import BetaGeo
 
@@ -211,27 +212,31 @@ def repeat_purchase_ppc(model, summary: pd.DataFrame, *, max_count: int = 7, ci:
 
     x = np.minimum(cols["frequency"], max_count).astype("int64")
     observed = np.bincount(x, weights=weights, minlength=max_count + 1)
-    T, n_T = _unique_weighted(cols["T"], weights)
 
-    draws = model.draws(max_draws)
-    n_draws = len(next(iter(draws.values())))
+    # one population per covariate profile (its own parameters at every draw)
+    populations = [(model.draws(max_draws), cols["T"], weights)] if model._design is None \
+        else [(model.for_profile(z).draws(max_draws), cols["T"][pos], weights[pos])
+              for z, pos in zip(*cov.profile_groups(model._design, summary), strict=True)]
+    n_draws = len(next(iter(populations[0][0].values())))
     reps = -(-sc.MIN_SIMULATIONS // n_draws)  # simulated tables per posterior draw
     n_bins = max_count + 1
     rng = np.random.default_rng(random_seed)
     expected = np.zeros((n_draws, n_bins))
     simulated = np.zeros((reps, n_draws, n_bins), dtype="int64")
-    # chunks of draws x distinct T with about CELLS_PER_CHUNK cells of reps x bins each
-    t_step = max(1, sc.CELLS_PER_CHUNK // (n_bins * reps))
-    for t0 in range(0, len(T), t_step):
-        T_c, n_c = T[t0:t0 + t_step], n_T[t0:t0 + t_step]
-        d_step = max(1, sc.CELLS_PER_CHUNK // (len(T_c) * n_bins * reps))
-        for d0 in range(0, n_draws, d_step):
-            sl = slice(d0, d0 + d_step)
-            params = {k: a[sl, None, None] for k, a in draws.items()}
-            probs = binned_pmf(log_pmf, params, T_c, max_count)  # (s, k, bins)
-            expected[sl] += np.einsum("k,skb->sb", n_c.astype("float64"), probs)
-            n = np.broadcast_to(n_c, (reps, probs.shape[0], len(T_c)))
-            simulated[:, sl] += rng.multinomial(n, probs[None]).sum(axis=2)
+    for draws, T_all, w in populations:
+        T, n_T = _unique_weighted(T_all, w)
+        # chunks of draws x distinct T with about CELLS_PER_CHUNK cells of reps x bins
+        t_step = max(1, sc.CELLS_PER_CHUNK // (n_bins * reps))
+        for t0 in range(0, len(T), t_step):
+            T_c, n_c = T[t0:t0 + t_step], n_T[t0:t0 + t_step]
+            d_step = max(1, sc.CELLS_PER_CHUNK // (len(T_c) * n_bins * reps))
+            for d0 in range(0, n_draws, d_step):
+                sl = slice(d0, d0 + d_step)
+                params = {k: a[sl, None, None] for k, a in draws.items()}
+                probs = binned_pmf(log_pmf, params, T_c, max_count)  # (s, k, bins)
+                expected[sl] += np.einsum("k,skb->sb", n_c.astype("float64"), probs)
+                n = np.broadcast_to(n_c, (reps, probs.shape[0], len(T_c)))
+                simulated[:, sl] += rng.multinomial(n, probs[None]).sum(axis=2)
     tables = simulated.reshape(-1, n_bins)
     lo, hi = np.quantile(tables, [lo_q, hi_q], axis=0, method="inverted_cdf")
     index = pd.Index([str(i) for i in range(max_count)] + [f"{max_count}+"],

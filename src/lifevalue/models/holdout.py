@@ -305,15 +305,20 @@ def simulate_holdout_counts(model, summary: pd.DataFrame, t: float | None = None
     """
     x, t_x, T, t = _holdout_inputs(model, summary, t)
     random_seed = v.check_random_seed(random_seed)
-    params = sc.simulation_draws(model.draws(max_draws), min_simulations)
-    n_sim = len(params[model.param_names[0]])
-    order = sc.canonical_order(summary.index)
-    out = np.empty((n_sim, len(x)), dtype=np.int64)
-    for sl in sc.iter_chunks(len(x), None, n_sim):
-        idx = order[sl]
-        rng = cp.BlockRNG(random_seed, sl.start, sl.stop)
-        out[:, idx] = model._simulate_counts(params, x[idx], t_x[idx], T[idx], t, rng)[0]
-    return out
+
+    def simulate(own, rows, offset):  # as simulate_purchases: streams by place in the order
+        params = sc.simulation_draws(own.draws(max_draws), min_simulations)
+        n_sim = len(params[own.param_names[0]])
+        order = sc.canonical_order(summary.index[rows])
+        out = np.empty((n_sim, len(rows)), dtype=np.int64)
+        for sl in sc.iter_chunks(len(rows), None, n_sim):
+            idx = rows[order[sl]]
+            rng = cp.BlockRNG(random_seed, offset + sl.start, offset + sl.stop)
+            out[:, order[sl]] = own._simulate_counts(params, x[idx], t_x[idx], T[idx], t,
+                                                     rng)[0]
+        return out
+
+    return _by_profile(model, summary, simulate, np.int64)
 
 
 def expected_count_draws(model, summary: pd.DataFrame, t: float | None = None, *,
@@ -324,8 +329,30 @@ def expected_count_draws(model, summary: pd.DataFrame, t: float | None = None, *
     draw; its spread across draws is the parameter interval.
     """
     x, t_x, T, t = _holdout_inputs(model, summary, t)
-    d = {k: a[:, None] for k, a in model.draws(max_draws).items()}
-    return model._expected_draws(d, x, t_x, T, t)
+
+    def expected(own, rows, offset):
+        d = {k: a[:, None] for k, a in own.draws(max_draws).items()}
+        return own._expected_draws(d, x[rows], t_x[rows], T[rows], t)
+
+    return _by_profile(model, summary, expected, np.float64)
+
+
+def _by_profile(model, summary, fn, dtype) -> np.ndarray:
+    """``fn(model, rows, rng_offset)`` -> ``(S, len(rows))`` on all customers, or on each
+    covariate profile's customers with that profile's model and random streams after the
+    previous profile's (as the model's own ``simulate_purchases``), gathered ``(S, n)``."""
+    if model._design is None:
+        return fn(model, np.arange(len(summary)), 0)
+    from lifevalue.models.covariates import profile_groups
+
+    parts, offset = [], 0
+    for z, rows in zip(*profile_groups(model._design, _calibration(summary)), strict=True):
+        parts.append((rows, fn(model.for_profile(z), rows, offset)))
+        offset += -(-len(rows) // cp.RNG_BLOCK) * cp.RNG_BLOCK
+    out = np.empty((parts[0][1].shape[0], len(summary)), dtype=dtype)
+    for rows, values in parts:
+        out[:, rows] = values
+    return out
 
 
 def holdout_report(model, summary: pd.DataFrame, *, levels=LEVELS, bins: int = 10,

@@ -10,6 +10,23 @@ from lifevalue import validation as v
 from lifevalue.plots._common import _axes
 
 
+def _one_profile(model, profile, what: str):
+    """The model of the customers with attributes ``profile`` (a model with covariates
+    needs one: its customers do not share one set of parameters)."""
+    design = getattr(model, "_design", None)
+    if design is None:
+        if profile is not None:
+            raise v.InvalidOptionError(f"{what}: profile= needs a model with covariates",
+                                       column="profile")
+        return model
+    if profile is None:
+        raise v.InvalidOptionError(
+            f"{what} shows customers with one set of parameters, and this model has "
+            f"covariates: give profile=, e.g. {dict.fromkeys(design.columns, 0.0)}",
+            column="profile")
+    return model.for_profile(profile)
+
+
 def _matrix(model, fn, max_frequency, max_recency, T):
     est = {k: np.array([[value]]) for k, value in model.point_estimate().items()}
     x = np.arange(max_frequency + 1, dtype="float64")[:, None]
@@ -26,13 +43,15 @@ def _matrix(model, fn, max_frequency, max_recency, T):
 
 def plot_frequency_recency_matrix(model, *, t: float = 1.0, max_frequency: int = 20,
                                   max_recency: float | None = None, T: float | None = None,
-                                  ax=None):
+                                  profile=None, ax=None):
     """Expected purchases in the next ``t`` by frequency (rows) and recency (columns).
 
     At the posterior-mean parameters, for customers of age ``T`` (default: the
     largest recency shown), with the model's own formula (BG/NBD: FHL 2005a eq. 10).
+    A model with covariates shows the customers with attributes ``profile``.
     """
     ax = _axes(ax)
+    model = _one_profile(model, profile, "plot_frequency_recency_matrix")
     T = T if T is not None else (max_recency or 52.0)
     max_recency = max_recency or T
     x, t_x, values = _matrix(
@@ -49,10 +68,12 @@ def plot_frequency_recency_matrix(model, *, t: float = 1.0, max_frequency: int =
 
 def plot_probability_alive_matrix(model, *, max_frequency: int = 20,
                                   max_recency: float | None = None, T: float | None = None,
-                                  ax=None):
+                                  profile=None, ax=None):
     """P(alive) by frequency and recency at the posterior-mean parameters, with the
-    model's own formula (BG/NBD: Fader, Hardie & Lee 2008)."""
+    model's own formula (BG/NBD: Fader, Hardie & Lee 2008). A model with covariates
+    shows the customers with attributes ``profile``."""
     ax = _axes(ax)
+    model = _one_profile(model, profile, "plot_probability_alive_matrix")
     T = T if T is not None else (max_recency or 52.0)
     max_recency = max_recency or T
     x, t_x, values = _matrix(
@@ -122,7 +143,9 @@ def tracking_table(model, transactions: pd.DataFrame, *, customer_id="customer_i
 
     The model's cumulative repeat purchases at time tau is the sum over customers of the
     expected purchases of a new customer (BG/NBD: FHL 2005a eq. 9) at ``tau - first
-    purchase``, at the posterior-mean parameters, with the model's own formula.
+    purchase``, at the posterior-mean parameters, with the model's own formula. With
+    covariates, a new customer is drawn from the fitted customers' profiles in their
+    proportions (the log does not carry the attributes).
     """
     from lifevalue.data.summary import occasion_index
 
@@ -139,11 +162,20 @@ def tracking_table(model, transactions: pd.DataFrame, *, customer_id="customer_i
     end = (day.max() - start) / unit
     grid = np.arange(step, end + step, step)
     actual = np.searchsorted(np.sort(repeat_t), grid, side="right")
-    est = {k: np.array([[value]]) for k, value in model.point_estimate().items()}
     age = np.clip(grid[:, None] - births[None, :], 0.0, None)
-    # the model's own expectation for a new customer (BG/NBD: FHL 2005a eq. 9)
-    expected = model._new_customer_draws(est, np.where(age > 0, age, 1.0).reshape(1, -1))
-    expected = np.where(age > 0, expected.reshape(age.shape), 0.0).sum(axis=1)
+    populations = [(model, 1.0)]
+    if getattr(model, "_design", None) is not None:
+        fitted = model.metadata_["covariates"]
+        shares = np.asarray(fitted["counts"], dtype="float64")
+        populations = [(model.for_profile(z), w) for z, w in
+                       zip(fitted["profiles"], shares / shares.sum(), strict=True)]
+    expected = 0.0
+    for own, share in populations:
+        est = {k: np.array([[value]]) for k, value in own.point_estimate().items()}
+        # the model's own expectation for a new customer (BG/NBD: FHL 2005a eq. 9)
+        new = own._new_customer_draws(est, np.where(age > 0, age, 1.0).reshape(1, -1))
+        expected = expected + share * np.where(age > 0, new.reshape(age.shape), 0.0)
+    expected = expected.sum(axis=1)
     return pd.DataFrame({"time": grid, "actual_cumulative": actual.astype(float),
                          "model_cumulative": expected,
                          "actual": np.diff(np.r_[0.0, actual]),
