@@ -344,3 +344,45 @@ def test_compare_models_needs_a_holdout_and_named_models(cdnow_csv):
     assert ("compare-models needs --calibration-end: the models are scored on the holdout "
             "period after it") in result.stderr
     run("compare-models", cdnow_csv, "--model", "nbd", code=2)
+
+
+def test_covariates_from_an_attributes_file(cdnow_csv, tmp_path):
+    """--attributes joins the customers' attributes; the covariates are saved with the
+    model and score reuses the attributes file saved at fit. Scores equal the Python
+    API's on the same joined summary."""
+    import numpy as np
+
+    ids = pd.read_csv(cdnow_csv)["cust"].unique()
+    attrs = pd.DataFrame({"cust": ids, "web": (np.arange(len(ids)) % 3 == 0).astype(int)})
+    attrs_path = tmp_path / "attrs.csv"
+    attrs.to_csv(attrs_path, index=False)
+    out = tmp_path / "cov"
+    run("fit", cdnow_csv, "--out", out, *DATES, "--method", "map", "--customer-id", "cust",
+        "--amount", "spend", "--attributes", attrs_path, "--purchase-covariates", "web",
+        "--dropout-covariates", "web", "--no-progress")
+    info = json.loads((out / "fit.json").read_text())["options"]
+    assert info["fit"]["purchase_covariates"] == ["web"]
+    assert info["data"]["attributes"] == str(attrs_path)
+    model, spend, _ = cli.load_bundle(out)
+    assert model.param_names[4:] == ("alpha[web]", "a[web]", "b[web]")
+    scores = tmp_path / "scores.csv"
+    run("score", out, cdnow_csv, "--margin", "0.3", "--max-draws", "1", "--no-comparisons",
+        "--out", scores)
+    frame = pd.read_csv(scores, index_col="cust")
+    summary = lifevalue.calibration_part(lifevalue.summarize(
+        pd.read_csv(cdnow_csv), customer_id="cust", amount="spend",
+        calibration_end="1997-09-30", observation_end="1998-06-30"))
+    summary = lifevalue.join_attributes(summary, attrs.set_index("cust"))
+    expected = lifevalue.CustomerValue(model, spend, margin=0.3, max_draws=1).evaluate(summary)
+    pd.testing.assert_series_equal(frame["current_mean"].sort_index(),
+                                   expected.customers["current_mean"].sort_index(),
+                                   check_names=False, rtol=1e-9)
+    # a customer without attributes: exit 3, the id named
+    attrs.iloc[1:].to_csv(attrs_path, index=False)
+    result = run("score", out, cdnow_csv, "--margin", "0.3", "--out", scores, code=3)
+    assert "1 row with a customer without attributes" in result.stderr
+    assert f"\n{ids[0]} " in result.stderr
+    result = run("fit", cdnow_csv, "--out", tmp_path / "no", "--method", "map",
+                 "--purchase-covariates", "web", "--customer-id", "cust", "--amount", "spend",
+                 code=3)
+    assert "covariates need the customers' attributes: give --attributes FILE" in result.stderr

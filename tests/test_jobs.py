@@ -38,6 +38,13 @@ def test_a_good_job_gets_its_defaults_and_paths(tmp_path):
     assert job["input"]["observation_end"] == "1998-06-30"  # a TOML date
     assert job["fit"]["method"] == "map" and job["value"]["margin"] == 0.3
     assert job["value"]["horizon"] == 12 and "score" not in job
+    assert job["input"]["attributes"] is None and job["fit"]["purchase_covariates"] == []
+    with_covariates = jobs.parse_job(GOOD.replace('method = "map"', 'method = "map"\n'
+                                                  'dropout_covariates = ["web", "tier"]')
+                                     .replace("[fit]", 'attributes = "a.csv"\n[fit]'),
+                                     base=tmp_path)
+    assert with_covariates["fit"]["dropout_covariates"] == ["web", "tier"]
+    assert with_covariates["input"]["attributes"] == str(tmp_path / "a.csv")
 
 
 @pytest.mark.parametrize("edit, message", [
@@ -56,6 +63,8 @@ def test_a_good_job_gets_its_defaults_and_paths(tmp_path):
     (("[value]", "[valeu]"), "job.toml: unknown section [valeu] (known: input, fit, value"),
     (("[fit]", "[score]\nout = 's.csv'\n[fit]"), None),
     (("margin = 0.3", "margin = 0.3\nmargin = 0.4"), "job.toml is not valid TOML:"),
+    (('method = "map"', 'method = "map"\npurchase_covariates = "web"'),
+     "job.toml: 'fit.purchase_covariates' must be a list of column names, got 'web' (str)"),
 ])
 def test_bad_job_files_name_the_key(edit, message):
     text = GOOD.replace(*edit)

@@ -123,6 +123,10 @@ def _data_options(saved: bool):
             click.option("--rejects", type=click.Path(), default=None,
                          help="CSV of rejected rows (with a 'reason' column) "
                          "[default: <out>.rejects.csv]."),
+            click.option("--attributes", type=click.Path(), default=None,
+                         help="Customers' attributes (CSV or Parquet, one row per customer "
+                         "with the customer id column), joined to the summary for the "
+                         "covariates" + (" [default: as saved at fit]." if saved else ".")),
         ]):
             f = opt(f)
         return f
@@ -175,7 +179,7 @@ def _data_given(kw: dict) -> dict:
             "amount": kw.pop("amount"), "date_format": kw.pop("date_format"),
             "observation_end": kw.pop("observation_end"),
             "calibration_end": kw.pop("calibration_end"), "time_unit": kw.pop("time_unit"),
-            "on_bad_rows": kw.pop("on_bad_rows")}
+            "on_bad_rows": kw.pop("on_bad_rows"), "attributes": kw.pop("attributes")}
 
 
 def _value_given(kw: dict) -> dict:
@@ -217,6 +221,10 @@ def fit(transactions, out, rejects, **kw):
     data = {k: (v if v is not None else pl.DATA_DEFAULTS[k]) for k, v in data.items()}
     fit_opts = {k: kw[k] for k in ("model", "method", "draws", "tune", "chains", "sampler",
                                    "strict", "progress")}
+    for kind in ("purchase", "dropout"):
+        names = kw[f"{kind}_covariates"]
+        fit_opts[f"{kind}_covariates"] = [c.strip() for c in names.split(",") if c.strip()] \
+            if names else []
     fit_opts["seed"] = kw["fit_seed"]
     mlflow = ({"tracking_uri": kw["mlflow_uri"], "experiment": kw["mlflow_experiment"]}
               if kw["mlflow_uri"] else None)
@@ -240,6 +248,9 @@ def _score_inputs(model_dir, data, kw, rejects, out, is_summary=False):
     pl.warn_if_not_converged((bg, gg))
     if is_summary:
         summary = pl.read_summary_file(data, data_opts["customer_id"], data_opts["time_unit"])
+        if data_opts.get("attributes"):
+            summary = pl.join_attributes_file(summary, data_opts["attributes"],
+                                              data_opts["customer_id"])
     else:
         summary = pl.summarize_input(data, data_opts, pl.rejects_path(rejects, out))
     return bg, gg, summary, data_opts, value_opts

@@ -27,6 +27,12 @@ def fit_options(f):
         click.option("--sampler", type=click.Choice(["compiled", "pymc", "nutpie", "numpyro"]),
                      default=None, help="NUTS implementation for --method mcmc [default: the "
                      "library's, 'compiled']."),
+        click.option("--purchase-covariates", default=None,
+                     help="Attribute columns (comma-separated) with an effect on the purchase "
+                     "rate; needs --attributes."),
+        click.option("--dropout-covariates", default=None,
+                     help="Attribute columns (comma-separated) with an effect on dropout; "
+                     "needs --attributes."),
         click.option("--seed", "fit_seed", type=int, default=0, show_default=True,
                      help="Random seed of the fit."),
         click.option("--strict", is_flag=True,

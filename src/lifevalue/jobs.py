@@ -35,6 +35,7 @@ from lifevalue.errors import JobFileError
 log = logging.getLogger("lifevalue")
 
 STR, INT, NUM, BOOL, DATE = "a string", "an integer", "a number", "true or false", "a date"
+NAMES = "a list of column names"
 METHODS, SAMPLERS = ("mcmc", "map", "laplace"), ("compiled", "pymc", "nutpie", "numpyro")
 
 #: section -> key -> (kind, required, choices or None, default). Paths are marked "path".
@@ -50,6 +51,7 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "time_unit": (STR, False, ("D", "W", "M"), "W"),
         "on_bad_rows": (STR, False, ("error", "reject"), "error"),
         "rejects": ("path", False, None, None),
+        "attributes": ("path", False, None, None),
     },
     "fit": {
         "out": ("path", True, None, None),
@@ -59,6 +61,8 @@ SCHEMA: dict[str, dict[str, tuple]] = {
         "tune": (INT, False, None, None),
         "chains": (INT, False, None, None),
         "sampler": (STR, False, SAMPLERS, None),
+        "purchase_covariates": (NAMES, False, None, []),
+        "dropout_covariates": (NAMES, False, None, []),
         "seed": (INT, False, None, 0),
         "strict": (BOOL, False, None, False),
         "progress": (BOOL, False, None, False),
@@ -160,7 +164,8 @@ def _check_value(value, kind, choices, full: str, base: Path, name: str):
           INT: isinstance(value, int) and not isinstance(value, bool),
           NUM: isinstance(value, int | float) and not isinstance(value, bool),
           BOOL: isinstance(value, bool),
-          DATE: isinstance(value, str | dt.date)}[kind]
+          DATE: isinstance(value, str | dt.date),
+          NAMES: isinstance(value, list) and all(isinstance(x, str) for x in value)}[kind]
     if not ok:
         what = "a string (a path)" if kind == "path" else kind
         raise JobFileError(f"{name}: '{full}' must be {what}, got {value!r} "
@@ -190,12 +195,22 @@ def fit_step(transactions, out, data_opts: dict, fit_opts: dict, value_opts: dic
         ``(bg, gg, summary, info)``, or the exit code 4 when ``strict`` and the fit did
         not converge (nothing saved).
     """
+    if (fit_opts.get("purchase_covariates") or fit_opts.get("dropout_covariates")) and \
+            not data_opts.get("attributes"):
+        from lifevalue.validation import InvalidOptionError
+
+        raise InvalidOptionError(
+            "covariates need the customers' attributes: give --attributes FILE (a job file's "
+            "input.attributes), one row per customer with the customer id column",
+            column="attributes")
     if summary is None:
         summary = pl.summarize_input(transactions, data_opts, Path(rejects) if rejects
                                      else None)
     bg, gg = pl.fit_models(summary, fit_opts["method"], fit_opts["draws"], fit_opts["tune"],
                            fit_opts["chains"], fit_opts["sampler"], fit_opts["seed"],
-                           fit_opts["progress"], fit_opts.get("model", "bgnbd"))
+                           fit_opts["progress"], fit_opts.get("model", "bgnbd"),
+                           fit_opts.get("purchase_covariates"),
+                           fit_opts.get("dropout_covariates"))
     problems = [f"{type(m).__name__}: {'; '.join(m.convergence_problems())}"
                 for m in (bg, gg) if not m.converged]
     if problems and fit_opts["strict"]:

@@ -26,7 +26,7 @@ BUNDLE_FILES = ("transactions_model.nc", "spend_model.nc", "fit.json")
 #: Data options: how to read and summarise a transaction log (saved at fit).
 DATA_DEFAULTS = {"customer_id": "customer_id", "date": "date", "amount": "amount",
                  "date_format": None, "observation_end": None, "calibration_end": None,
-                 "time_unit": "W", "on_bad_rows": "error"}
+                 "time_unit": "W", "on_bad_rows": "error", "attributes": None}
 #: Value options (saved at fit when a job file gives them). ``margin`` has no default.
 VALUE_DEFAULTS = {"margin": None, "development_cost": 0.0, "retention_cost": 0.0,
                   "costs_stop_at_churn": False, "period": "M", "horizon": 12,
@@ -92,12 +92,46 @@ def summarize_input(data, opts: dict, rejects: Path | None = None):
     rules = summary.attrs.get("row_rules") or {}
     for reason, count in rules.items():
         log.info("row rule %s: %s rows", reason, f"{int(count):,}")
+    if opts.get("attributes"):
+        summary = join_attributes_file(summary, opts["attributes"], opts["customer_id"])
     if mode == "reject":
         rejected = summary.attrs.get("rejected_rows")
         if rejected is not None and rejects is not None:
             atomic_write(rejects, lambda tmp: rejected.to_csv(tmp, index=False))
             log.info("%s rejected rows written to %s", f"{len(rejected):,}", rejects)
     return summary
+
+
+def join_attributes_file(summary, path, customer_id: str):
+    """The summary with the customers' attributes (covariates) from the CSV or Parquet
+    file ``path``: one row per customer, keyed by the ``customer_id`` column. Columns the
+    summary already has are left as they are."""
+    import pandas as pd
+
+    from lifevalue.data import join_attributes
+    from lifevalue.validation import InputError, MissingColumnError
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"attributes file {str(path)!r} does not exist", column="attributes")
+    attrs = (pd.read_parquet(path) if path.suffix.lower() in (".parquet", ".pq")
+             else pd.read_csv(path))
+    if customer_id not in attrs.columns:
+        raise MissingColumnError(f"attributes file {str(path)!r} has no customer id column "
+                                 f"{customer_id!r} (columns: {list(attrs.columns)})",
+                                 column=customer_id)
+    ids = attrs[customer_id]
+    try:  # the ids as the summary holds them (a CSV reads 007 as 7)
+        ids = ids.astype(summary.index.dtype)
+    except (TypeError, ValueError):
+        ids = ids.astype(str)
+    attrs = attrs.drop(columns=[customer_id]).set_index(pd.Index(ids, name=summary.index.name))
+    new = [c for c in attrs.columns if c not in summary.columns]
+    if not new:
+        return summary
+    out = join_attributes(summary, attrs, columns=new)
+    log.info("joined %d attribute columns from %s", len(new), path)
+    return out
 
 
 def as_of_calibration_end(summary):
@@ -115,10 +149,12 @@ def as_of_calibration_end(summary):
 
 
 def fit_models(summary, method="mcmc", draws=None, tune=None, chains=None, sampler=None,
-               seed=0, progress=False, model="bgnbd"):
-    """Fit the transaction model ``model`` (a name of :data:`VALUED_MODELS`) and
-    Gamma-Gamma; the models' warnings (convergence, customers left out of a fit,
-    spend-frequency correlation) are logged, not raised."""
+               seed=0, progress=False, model="bgnbd", purchase_covariates=(),
+               dropout_covariates=()):
+    """Fit the transaction model ``model`` (a name of :data:`VALUED_MODELS`), with the
+    covariates named (columns of the summary), and Gamma-Gamma; the models' warnings
+    (convergence, customers left out of a fit, spend-frequency correlation) are logged,
+    not raised."""
     from lifevalue.models import (
         ConvergenceWarning,
         GammaGamma,
@@ -131,11 +167,14 @@ def fit_models(summary, method="mcmc", draws=None, tune=None, chains=None, sampl
     with warnings.catch_warnings(record=True) as caught:
         for kind in (ConvergenceWarning, ZeroSpendWarning, SpendFrequencyCorrelationWarning):
             warnings.simplefilter("always", kind)
+        covariates = {"purchase_covariates": purchase_covariates or (),
+                      "dropout_covariates": dropout_covariates or ()}
         for cls in (transaction_model_class(model), GammaGamma):
             start = time.perf_counter()
             log.info("fitting %s by %s", cls.__name__, method)
-            model = cls().fit(summary, method=method, draws=draws, tune=tune, chains=chains,
-                              sampler=sampler, random_seed=seed, progressbar=progress)
+            fitted = cls(**covariates) if cls is not GammaGamma else cls()
+            model = fitted.fit(summary, method=method, draws=draws, tune=tune, chains=chains,
+                               sampler=sampler, random_seed=seed, progressbar=progress)
             log.info("%s fitted in %.1f s: %s", cls.__name__, time.perf_counter() - start,
                      model)
             models.append(model)
