@@ -127,6 +127,32 @@ def test_base_value_equals_local_evaluate(spark, cdnow_cal, cdnow_bg_mcmc, cdnow
     assert other.loc["current", "pred_hi"] != local.loc["current", "pred_hi"]
 
 
+def test_values_of_a_model_with_covariates_equal_local_evaluate(spark, string_id_summary):
+    """Customers ranked by attribute profile, each profile on whole blocks, as local
+    scoring of a model with covariates ranks them: the same values bit for bit, and the
+    same base up to the order of the additions. 300 customers of the first profile make
+    a partial block (a gap in the ranks); 512 of the second, whole ones."""
+    summary = string_id_summary.assign(web=0.0, tier=2)
+    order = np.sort(summary.index)
+    summary.loc[order[300:812], "web"] = 1.0
+    summary.loc[order[1500:], "tier"] = 0
+    model = BetaGeo(purchase_covariates=["web", "tier"], dropout_covariates=["web"]).fit(
+        summary, method="map")
+    cv = CustomerValue(model, GammaGamma().fit(summary, method="map"), margin=0.3,
+                       retention_cost=0.5, random_seed=5, horizon=6, min_simulations=300)
+    result = cv.evaluate(summary, "realistic")
+    got = _local(value_customers(_spark_summary(spark, summary), cv, "realistic",
+                                 n_partitions=3), result.customers.index)
+    floats = [c for c in result.customers.columns if c not in ("cell", "most_likely_cell")]
+    pd.testing.assert_frame_equal(got[floats], result.customers[floats], check_exact=True,
+                                  check_names=False)
+    base = value_base(_spark_summary(spark, summary), cv, "realistic", n_partitions=2)
+    pd.testing.assert_frame_equal(base, result.base, rtol=1e-12, check_names=False)
+    with pytest.raises(v.InvalidOptionError, match=r"^score_customers takes transaction "
+                       r"models without covariates"):
+        score_customers(_spark_summary(spark, summary), model, t=10.0)
+
+
 def test_fit_on_sufficient_statistics_equals_full_fit(spark, cdnow_cal):
     sdf = _spark_summary(spark, cdnow_cal)
     stats = sufficient_statistics(sdf)

@@ -20,7 +20,9 @@ with the data, and each runs in Spark:
 Here the customers are ranked by id across the cluster (:func:`ranked_blocks`), whole
 blocks are kept in one partition, and each partition is scored with ``rng_offset`` = the
 rank of its first customer, so every customer gets the random stream it gets locally:
-the scores are identical, bit for bit, for the same seed (tested).
+the scores are identical, bit for bit, for the same seed (tested). A transaction model
+with covariates is valued locally one attribute profile after the other, so there the
+customers are ranked by profile, then by id, each profile starting on a whole block.
 
 **Spark classic and Spark Connect.** Everything here uses the DataFrame API only (window
 functions, ``mapInPandas``), never the RDD API that Spark Connect lacks, so the same
@@ -170,7 +172,6 @@ def value_customers(summary, customer_value, scenario="realistic", *,
         :func:`value_base`.
     """
     scenario = renamed_potential(scenario, potential, "value_customers")
-    _refuse_covariates(customer_value.transactions_model)
     thresholds = customer_value.matrix_thresholds(thresholds)
 
     def value(part: pd.DataFrame, offset: int) -> pd.DataFrame:
@@ -181,7 +182,8 @@ def value_customers(summary, customer_value, scenario="realistic", *,
             out[col] = out[col].astype(str)
         return out
 
-    return _score_partitions(summary, customer_id, value, n_partitions)
+    return _score_partitions(summary, customer_id, value, n_partitions,
+                             _profile_columns(customer_value.transactions_model))
 
 
 def value_base(summary, customer_value, scenario="realistic", *,
@@ -207,8 +209,8 @@ def value_base(summary, customer_value, scenario="realistic", *,
     from lifevalue.value.customer_value import base_table
 
     scenario = renamed_potential(scenario, potential, "value_base")
-    _refuse_covariates(customer_value.transactions_model)
-    ranked = ranked_blocks(summary, customer_id, n_partitions)
+    ranked = ranked_blocks(summary, customer_id, n_partitions,
+                           _profile_columns(customer_value.transactions_model))
     local = _local_frames(summary, customer_id)
     keys = [(name, kind) for name in ("current", "potential", "growth")
             for kind in ("expected", "simulated")]
@@ -285,14 +287,20 @@ def local_session(kind: str = "classic", master: str = "local[2]"):
 
 
 def _refuse_covariates(model) -> None:
-    """Spark scores id-ranges of customers with the random streams of their place in
-    the whole; a model with covariates scores each attribute profile by itself, which
-    that does not reproduce yet."""
+    """:func:`score_customers` pairs the transaction model's streams (per attribute
+    profile, with covariates) with the spend model's (per customer in id order): with
+    covariates, the two orders differ and the partitions cannot follow both."""
     if getattr(model, "_design", None) is not None:
         raise v.InvalidOptionError(
-            f"Spark scoring takes transaction models without covariates; this "
-            f"{type(model).__name__} has covariates {model.covariates}: score it locally",
-            column="transactions_model")
+            f"score_customers takes transaction models without covariates; this "
+            f"{type(model).__name__} has covariates {model.covariates}: value the customers "
+            "with value_customers, or score them locally", column="transactions_model")
+
+
+def _profile_columns(model) -> list[str] | None:
+    """The covariate columns of a transaction model (None without covariates)."""
+    design = getattr(model, "_design", None)
+    return None if design is None else list(design.columns)
 
 
 def _check_spark(summary) -> None:
@@ -301,10 +309,16 @@ def _check_spark(summary) -> None:
                            f"{type(summary).__name__}; score a pandas summary locally")
 
 
-def ranked_blocks(summary, customer_id: str, n_partitions: int | None = None):
+def ranked_blocks(summary, customer_id: str, n_partitions: int | None = None,
+                  profile_columns: list[str] | None = None):
     """``summary`` with each customer's rank in id order (column :data:`RANK`),
     range-partitioned so that each random-number block lies in one partition, and
     sorted by rank within partitions.
+
+    With ``profile_columns`` (a model's covariates) the order is that of local scoring
+    of such a model: by attribute profile (the distinct rows of those columns, sorted),
+    each profile's first rank a multiple of the random-number block, and by id within a
+    profile.
 
     No RDD (Spark Connect has none) and no window over the whole frame (which moves
     every row into one partition): the ids are cut into ranges at ids sampled from the
@@ -323,22 +337,63 @@ def ranked_blocks(summary, customer_id: str, n_partitions: int | None = None):
     cid = F.col(customer_id)
     # the range of a customer: how many cut points its id reaches (monotone in the id)
     bucket = F.lit(0)
-    for cut in _cut_points(summary, customer_id, n, n_customers):
+    cuts = _cut_points(summary, customer_id, n, n_customers)
+    for cut in cuts:
         bucket = bucket + F.when(cid >= F.lit(cut), 1).otherwise(0)
+    offsets = {0: 0}
+    if profile_columns:  # ranges within profiles; a profile starts on a block
+        summary, offsets = _with_profiles(summary, profile_columns)
+        bucket = F.col("_lifevalue_profile") * (len(cuts) + 1) + bucket
     ranged = summary.withColumn("_lifevalue_range", bucket)
     sizes = {int(r[0]): int(r[1]) for r in
              ranged.groupBy("_lifevalue_range").count().collect()}
-    starts, total = {}, 0
+    starts, total, profile = {}, 0, None
     for b in sorted(sizes):
+        if b // (len(cuts) + 1) != profile and profile_columns:
+            profile = b // (len(cuts) + 1)
+            total = offsets[profile]
         starts[b], total = total, total + sizes[b]
     start = F.lit(0)
     for b, first in starts.items():
         start = F.when(F.col("_lifevalue_range") == b, F.lit(first)).otherwise(start)
     within = F.row_number().over(Window.partitionBy("_lifevalue_range").orderBy(cid))
     ranked = (ranged.withColumn(RANK, (start + within - 1).cast("long"))
-              .drop("_lifevalue_range"))
+              .drop("_lifevalue_range", "_lifevalue_profile"))
     return (ranked.repartitionByRange(n, F.floor(F.col(RANK) / RNG_BLOCK))
             .sortWithinPartitions(RANK))
+
+
+def _with_profiles(summary, columns: list[str]):
+    """``summary`` with the number of each customer's attribute profile (column
+    ``_lifevalue_profile``: the distinct rows of ``columns`` in sorted order, as
+    :func:`lifevalue.models.covariates.profile_groups` numbers them locally) and each
+    profile's first rank (block-aligned, after the previous profiles)."""
+    from pyspark.sql import functions as F
+
+    from lifevalue.models.covariates import MAX_PROFILES
+
+    v.check_columns(summary.columns, columns, what="summary")
+    for c in columns:  # the local check's message, on a few offending rows
+        bad = summary.filter(F.col(c).isNull() | F.isnan(F.col(c).cast("double")))
+        if bad.limit(1).count():
+            v.check_covariates(bad.limit(5).toPandas(), [c])
+    cast = [F.col(c).cast("double").alias(c) for c in columns]
+    rows = sorted((tuple(float(r[c]) for c in columns), int(r["count"])) for r in
+                  summary.select(*cast).groupBy(*columns).count().collect())
+    if len(rows) > MAX_PROFILES:
+        from lifevalue.models.covariates import split_profiles
+
+        split_profiles(np.array([z for z, _ in rows]))  # its error, with the count
+    number = F.lit(None).cast("long")
+    offsets, first = {}, 0
+    for g, (z, count) in enumerate(rows):
+        match = F.lit(True)
+        for c, value in zip(columns, z, strict=True):
+            match = match & (F.col(c).cast("double") == F.lit(value))
+        number = F.when(match, F.lit(g)).otherwise(number)
+        offsets[g] = first
+        first += -(-count // RNG_BLOCK) * RNG_BLOCK
+    return summary.withColumn("_lifevalue_profile", number), offsets
 
 
 def _default_partitions(summary, n_customers: int) -> int:
@@ -367,12 +422,12 @@ def _cut_points(summary, customer_id: str, n: int, n_customers: int) -> list:
 
 def _score_partitions(summary, customer_id: str,
                       score: Callable[[pd.DataFrame, int], pd.DataFrame],
-                      n_partitions: int | None):
+                      n_partitions: int | None, profile_columns: list[str] | None = None):
     """Apply ``score(local_summary, rng_offset)`` to each run of consecutive ranks of
     each partition; the output schema is read off a one-customer local run."""
     from pyspark.sql import types as T
 
-    ranked = ranked_blocks(summary, customer_id, n_partitions)
+    ranked = ranked_blocks(summary, customer_id, n_partitions, profile_columns)
     local = _local_frames(summary, customer_id)
     # the schema needs one customer, not the ranking: probe the input as it is
     sample = summary.limit(1).toPandas()

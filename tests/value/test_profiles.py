@@ -146,12 +146,12 @@ def test_cash_flows_follow_the_summary(valued, with_web):
                                result.customers.loc[some.index, "current_mean"], rtol=1e-6)
 
 
-def test_profile_needs_covariates_and_spark_refuses_them(valued, spend, cdnow_cal):
+def test_profile_needs_covariates_and_spark_scores_refuse_them(valued, spend, cdnow_cal):
     cv, _ = valued
     plain = CustomerValue(BetaGeo().fit(cdnow_cal, method="map"), spend, **SETTINGS)
     with pytest.raises(v.InvalidOptionError, match=r"^profile= needs a transaction model "
                        r"with covariates"):
         plain.prospect_value(profile={"web": 1.0})
-    with pytest.raises(v.InvalidOptionError, match=r"^Spark scoring takes transaction "
+    with pytest.raises(v.InvalidOptionError, match=r"^score_customers takes transaction "
                        r"models without covariates; this \w+ has covariates"):
-        spark.value_customers(None, cv)
+        spark.score_customers(None, cv.transactions_model, t=10.0)
