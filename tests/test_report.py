@@ -303,6 +303,20 @@ def test_model_checks_name_the_route_of_each_fit(cdnow_cal):
     assert "did NOT converge: importance-sampling ESS 120 &lt; 400" in _diagnostics_block(laplace)
 
 
+def test_model_checks_show_what_attributes_change(cdnow_cal):
+    from lifevalue.models import BetaGeo
+    from lifevalue.report.trust import covariate_effects_block
+
+    summary = cdnow_cal.assign(web=(np.arange(len(cdnow_cal)) % 3 == 0).astype(float))
+    model = BetaGeo(purchase_covariates=["web"]).fit(summary, method="map")
+    block = covariate_effects_block(model)
+    ratio = np.exp(model.point_estimate()["alpha[web]"])
+    assert "<h3>What customer attributes change</h3>" in block
+    assert f"{ratio:.2f} ({ratio:.2f} to {ratio:.2f})" in block
+    assert "not modelled" in block  # web has no dropout effect in this model
+    assert covariate_effects_block(BetaGeo().fit(cdnow_cal, method="map")) == ""
+
+
 def test_money_and_units():
     assert money(7811.88) == "7,812" and money(8.7713) == "8.77"
     assert money(-5.700244, "USD") == "−5.70 USD" and money(1234.5, "$") == "$1,234"

@@ -352,3 +352,23 @@ def test_plots_of_one_set_of_parameters_need_a_profile(bg_cov, cdnow_log):
     mixed = sum(w * tracking_table(bg_cov.for_profile(z), cdnow_log)["model_cumulative"]
                 for z, w in zip(fitted["profiles"], shares, strict=True))
     np.testing.assert_allclose(table["model_cumulative"], mixed, rtol=1e-12)
+
+
+def test_covariate_effects_are_ratios_of_the_population_means(bg_cov, with_z):
+    d = bg_cov.draws()
+    effects = bg_cov.covariate_effects(ci=0.8)
+    np.testing.assert_allclose(effects.loc["web", "purchase_rate_ratio_mean"],
+                               np.exp(d["alpha[web]"]).mean(), rtol=1e-12)
+    np.testing.assert_allclose(effects.loc["tier", "purchase_rate_ratio_lo"],
+                               np.quantile(np.exp(d["alpha[tier]"]), 0.1), rtol=1e-12)
+    a1, b1 = d["a"] * np.exp(d["a[web]"]), d["b"] * np.exp(d["b[web]"])
+    np.testing.assert_allclose(effects.loc["web", "dropout_ratio_mean"],
+                               np.mean((a1 / (a1 + b1)) / (d["a"] / (d["a"] + d["b"]))),
+                               rtol=1e-12)
+    assert np.isnan(effects.loc["tier", "dropout_ratio_mean"])  # not a dropout covariate
+    pnbd = _model(ParetoNBD).fit(with_z, method="map")
+    est = pnbd.point_estimate()
+    assert pnbd.covariate_effects().loc["web", "dropout_ratio_mean"] == pytest.approx(
+        np.exp(est["beta[web]"]), rel=1e-12)  # the rate s / beta, beta scaled by exp(-b)
+    with pytest.raises(v.InvalidOptionError, match=r"^this BetaGeo has no covariates$"):
+        BetaGeo().fit(with_z, method="map").covariate_effects()

@@ -150,6 +150,42 @@ class TransactionModel(BaseModel):
         view.diagnostics_ = {"method": self.diagnostics_.get("method")}
         return view
 
+    def covariate_effects(self, ci: float = 0.9) -> pd.DataFrame:
+        """What one unit more of each covariate does, the others held at 0, as ratios
+        with their parameter intervals (over the posterior draws).
+
+        ``purchase_rate_ratio``: of the population's mean purchase rate ``r / alpha``
+        (``exp`` of the purchase coefficient). ``dropout_ratio``: of the population's
+        mean dropout, the probability ``a / (a + b)`` of dropping out after a purchase
+        (BG/NBD family) or the rate ``s / beta`` (Pareto/NBD). NaN where the covariate
+        has no effect in the model. Columns ``<ratio>_mean``, ``<ratio>_lo``,
+        ``<ratio>_hi``; one row per covariate.
+        """
+        self._check_fitted()
+        d = self._design
+        if d is None:
+            raise v.InvalidOptionError(f"this {type(self).__name__} has no covariates",
+                                       column="covariates")
+        lo_q, hi_q = sc.quantile_bounds(ci)
+        base = self.for_profile({}).draws()
+        rows = {}
+        for col in d.columns:
+            own = self.for_profile({col: 1.0}).draws()
+            ratios = {
+                "purchase_rate_ratio": (base["alpha"] / own["alpha"]) if col in d.purchase
+                else None,
+                "dropout_ratio": None if col not in d.dropout else (
+                    (own["s"] / own["beta"]) / (base["s"] / base["beta"])
+                    if self.dropout_process == "lifetime" else
+                    (own["a"] / (own["a"] + own["b"])) / (base["a"] / (base["a"] + base["b"])))}
+            rows[col] = {f"{name}_{k}": (np.nan if r is None else float(f(r)))
+                         for name, r in ratios.items()
+                         for k, f in (("mean", np.mean), ("lo", lambda a: np.quantile(a, lo_q)),
+                                      ("hi", lambda a: np.quantile(a, hi_q)))}
+        out = pd.DataFrame.from_dict(rows, orient="index").rename_axis("covariate")
+        out.attrs["ci"] = ci
+        return out
+
     def _by_profile(self, summary, method: str, kwargs, rng: bool = False) -> pd.DataFrame:
         """``method`` of each attribute profile's model on its customers, in the
         summary's order. With ``rng``, each profile's customers get random streams of

@@ -309,7 +309,7 @@ class Page:
         parts = ['<h2 id="checks">Model checks</h2>', self.trust_box().replace(
             'id="verdict"', 'id="verdict-details"'),
                  f"<h3>Purchases and dropout ({esc(model_name(self.bg))})</h3>",
-                 tr.diagnostics_block(self.bg),
+                 tr.diagnostics_block(self.bg), tr.covariate_effects_block(self.bg),
                  "<h3>Spend per purchase (Gamma-Gamma)</h3>", tr.diagnostics_block(self.gg)]
         corr = getattr(self.gg, "spend_frequency_correlation_", None)
         if corr:

@@ -185,6 +185,34 @@ def diagnostics_block(model) -> str:
     return status + table(summ, fmt)
 
 
+def covariate_effects_block(model) -> str:
+    """What each customer attribute changes (a model with covariates), in words and a
+    table of ratios with their intervals; empty without covariates."""
+    if getattr(model, "_design", None) is None:
+        return ""
+    effects = model.covariate_effects()
+    ci = effects.attrs["ci"]
+
+    def ratio(row, name):
+        if not np.isfinite(row[f"{name}_mean"]):
+            return "not modelled"
+        return (f"{row[f'{name}_mean']:.2f} ({row[f'{name}_lo']:.2f} to "
+                f"{row[f'{name}_hi']:.2f})")
+
+    dropout = ("dropout rate" if model.dropout_process == "lifetime"
+               else "chance of dropping out after a purchase")
+    frame = pd.DataFrame({
+        "purchase rate, times": [ratio(r, "purchase_rate_ratio") for _, r in effects.iterrows()],
+        f"{dropout}, times": [ratio(r, "dropout_ratio") for _, r in effects.iterrows()]},
+        index=pd.Index([str(c) for c in effects.index], name="one unit more of"))
+    return ("<h3>What customer attributes change</h3>"
+            '<p class="note">The model lets each attribute change the purchase rate and the '
+            "dropout of the customers who have it. Each row compares an average customer "
+            "with one unit more of that attribute (the others at 0) to one without: 1 means "
+            f"no change; in brackets the {ci:.0%} parameter interval.</p>"
+            + table(frame, text=True))
+
+
 def holdout_tables(check: dict) -> str:
     """The holdout check as two tables with worded headings."""
     agg = check["aggregate"]
