@@ -188,7 +188,8 @@ def fitted_profiles(design: Design, stats: CovariateStats) -> dict:
 class LikelihoodRoutes:
     """How the inference engine reaches a model's likelihood: the model's own hooks on
     its statistics, or their sum over covariate profiles (a mixin of ``BaseModel``).
-    Every method works in ``theta`` (see :func:`to_theta`)."""
+    ``values`` are the parameters themselves, coefficients included; the sampler's
+    coordinates ``theta`` log the positive ones (see :func:`to_theta`)."""
 
     _design: Design | None = None
 

@@ -76,7 +76,7 @@ class ProfileValue:
         # a simulated prospect: a profile drawn in the customers' proportions, its future
         pick = np.random.default_rng(self.random_seed).choice(len(shares), len(parts[0][1]),
                                                               p=shares)
-        simulated = np.choose(pick, [y for _, y in parts])
+        simulated = np.stack([y for _, y in parts])[pick, np.arange(len(pick))]
         return expected, simulated
 
     def _evaluate_by_profile(self, summary, scenario, thresholds, comparisons, rng_offset,
