@@ -155,3 +155,16 @@ def test_profile_needs_covariates_and_spark_scores_refuse_them(valued, spend, cd
     with pytest.raises(v.InvalidOptionError, match=r"^score_customers takes transaction "
                        r"models without covariates; this \w+ has covariates"):
         spark.score_customers(None, cv.transactions_model, t=10.0)
+
+
+def test_population_prospect_with_many_profiles(cdnow_cal, spend):
+    """70 profiles (a 70-level attribute): the prospect drawn from the fitted customers'
+    profiles is their mixture."""
+    summary = cdnow_cal.assign(level=(np.arange(len(cdnow_cal)) % 70).astype(float) / 70)
+    model = BetaGeo(purchase_covariates=["level"]).fit(summary, method="map")
+    cv = CustomerValue(model, spend, **SETTINGS)
+    mixed = cv.prospect_value()["value_mean"].iloc[0]
+    counts = summary["level"].value_counts().sort_index()
+    each = [cv.prospect_value(profile={"level": z})["value_mean"].iloc[0]
+            for z in counts.index]
+    assert mixed == pytest.approx(np.dot(counts / counts.sum(), each), rel=1e-10)
