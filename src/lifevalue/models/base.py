@@ -43,15 +43,7 @@ from lifevalue.models.inference import (  # noqa: F401 - public names
     check_sampler_options,
     default_sampler,
 )
-
-#: Positive-support PyMC distributions a prior may use.
-POSITIVE_PRIORS = (
-    "HalfNormal", "HalfCauchy", "HalfStudentT", "Gamma", "Exponential", "LogNormal",
-    "Weibull", "InverseGamma", "HalfFlat",
-)
-
-#: Real-line PyMC distributions a covariate coefficient's prior may use.
-REAL_PRIORS = ("Normal", "StudentT", "Flat")
+from lifevalue.models.priors import POSITIVE_PRIORS, REAL_PRIORS, check_prior
 
 #: Fit methods: NUTS, the posterior mode, or Laplace + PSIS with a NUTS fallback.
 METHODS = ("mcmc", "map", "laplace")
@@ -107,7 +99,7 @@ class BaseModel(Inference, FitTree, LikelihoodRoutes):
             )
         positive = dict(zip(self.param_names, self._positive(), strict=True))
         for name, spec in priors.items():
-            _check_prior(name, spec, POSITIVE_PRIORS if positive[name] else REAL_PRIORS)
+            check_prior(name, spec, POSITIVE_PRIORS if positive[name] else REAL_PRIORS)
         self.priors = priors
 
     # ------------------------------------------------------------- subclass hooks
@@ -482,22 +474,3 @@ class BaseModel(Inference, FitTree, LikelihoodRoutes):
             return f"{type(self).__name__}(not fitted)"
         est = ", ".join(f"{k}={val:.4g}" for k, val in self.point_estimate().items())
         return f"{type(self).__name__}({est}; {self.metadata_['method']})"
-
-
-# ----------------------------------------------------------------------- helpers
-
-
-def _check_prior(name: str, spec, allowed=POSITIVE_PRIORS) -> None:
-    if not isinstance(spec, dict) or "dist" not in spec:
-        raise v.InvalidOptionError(
-            f"prior of {name!r} must be a dict like {{'dist': 'HalfNormal', 'sigma': 10}}, "
-            f"got {spec!r}",
-            column="priors",
-        )
-    if spec["dist"] not in allowed:
-        kind = "positive" if allowed is POSITIVE_PRIORS else "real-line"
-        raise v.InvalidOptionError(
-            f"prior of {name!r}: {spec['dist']!r} is not one of the {kind} distributions "
-            f"{list(allowed)}",
-            column="priors",
-        )

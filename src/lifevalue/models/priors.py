@@ -1,15 +1,26 @@
 """Log densities of the priors, and their derivatives, in NumPy.
 
 MAP maximises likelihood plus prior without building a compiled graph, so each prior a
-user may choose (:data:`lifevalue.models.base.POSITIVE_PRIORS`, and for covariate
-coefficients :data:`lifevalue.models.base.REAL_PRIORS`) has its log density
-here, up to a constant, with PyMC's parameter names. The same specs build the PyMC
+user may choose (:data:`POSITIVE_PRIORS`, and for covariate coefficients
+:data:`REAL_PRIORS`) has its log density here, up to a constant, with PyMC's parameter
+names. The same specs build the PyMC
 model for MCMC, so MAP and MCMC use one prior.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from lifevalue import validation as v
+
+#: Positive-support PyMC distributions a prior may use.
+POSITIVE_PRIORS = (
+    "HalfNormal", "HalfCauchy", "HalfStudentT", "Gamma", "Exponential", "LogNormal",
+    "Weibull", "InverseGamma", "HalfFlat",
+)
+
+#: Real-line PyMC distributions a covariate coefficient's prior may use.
+REAL_PRIORS = ("Normal", "StudentT", "Flat")
 
 
 def _gamma_shape_rate(spec):
@@ -110,3 +121,21 @@ def logp_grad_hess(spec: dict, x: float) -> tuple[float, float, float]:
     else:
         raise ValueError(f"no NumPy log density for prior {dist!r}")
     return lp, dlp, d2
+
+
+def check_prior(name: str, spec, allowed=POSITIVE_PRIORS) -> None:
+    """Refuse a prior spec of parameter ``name`` that is not a dict naming a ``dist`` of
+    ``allowed`` (:data:`POSITIVE_PRIORS`, or :data:`REAL_PRIORS` for a coefficient)."""
+    if not isinstance(spec, dict) or "dist" not in spec:
+        raise v.InvalidOptionError(
+            f"prior of {name!r} must be a dict like {{'dist': 'HalfNormal', 'sigma': 10}}, "
+            f"got {spec!r}",
+            column="priors",
+        )
+    if spec["dist"] not in allowed:
+        kind = "positive" if allowed is POSITIVE_PRIORS else "real-line"
+        raise v.InvalidOptionError(
+            f"prior of {name!r}: {spec['dist']!r} is not one of the {kind} distributions "
+            f"{list(allowed)}",
+            column="priors",
+        )

@@ -20,5 +20,6 @@ same messages through :func:`offending_rows_error`.
 from lifevalue.validation.core import *  # noqa: F403
 from lifevalue.validation.core import _count_words, _day_number  # noqa: F401 - for data
 from lifevalue.validation.covariates import *  # noqa: F403
+from lifevalue.validation.settings import *  # noqa: F403
 from lifevalue.validation.sql import *  # noqa: F403
 from lifevalue.validation.summaries import *  # noqa: F403

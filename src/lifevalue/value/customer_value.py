@@ -156,9 +156,9 @@ class CustomerValue(Tables, CashFlows, Ranking, ProfileValue):
         self.chunk_size = chunk_size
         self.min_simulations = int(min_simulations)
         self.n_threads = sc.check_threads(n_threads)
-        _check_margin(margin)
+        v.check_margin(margin)
         for name in ("development_cost", "retention_cost"):
-            _check_cost(getattr(self, name), name)
+            v.check_cost(getattr(self, name), name)
 
     def __repr__(self) -> str:
         a = self.assumptions()
@@ -257,7 +257,7 @@ class CustomerValue(Tables, CashFlows, Ranking, ProfileValue):
         m = np.where(x > 0, cols["monetary_value"], 0.0)
         factors = self._factors(summary)
         if isinstance(self.margin, str | pd.Series):
-            _check_margin(factors["M"][0])
+            v.check_margin(factors["M"][0])
         return x, t_x, T, m, factors
 
     def _point_current(self, bgd, ggd, plan, x, t_x, T, m, factors, mults) -> np.ndarray:
@@ -490,19 +490,3 @@ _ARRAYS_PER_CHUNK = 4
 #: future) are kept for the comparisons instead of being scored a second time.
 KEEP_BYTES = 256 * 2**20
 
-
-def _check_margin(margin) -> None:
-    if isinstance(margin, str | pd.Series):
-        return
-    arr = np.asarray(margin, dtype="float64") if not isinstance(margin, str) else None
-    if arr is None or not np.all(np.isfinite(arr)) or np.any((arr < 0) | (arr > 1)):
-        raise v.InvalidOptionError(f"margin must be a fraction in [0, 1], got {margin!r}",
-                                   column="margin")
-
-
-def _check_cost(cost, name) -> None:
-    if isinstance(cost, str | pd.Series):
-        return
-    arr = np.asarray(cost, dtype="float64")
-    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
-        raise v.InvalidOptionError(f"{name} must be >= 0, got {cost!r}", column=name)
