@@ -86,14 +86,16 @@ class Design:
             out[:, self.base_names.index(target), nb + k] = sign * profiles[:, cols.index(col)]
         return out
 
-    def profile_params(self, values: np.ndarray, profiles: np.ndarray) -> np.ndarray:
+    def profile_params(self, values: np.ndarray, profiles: np.ndarray,
+                       maps: np.ndarray | None = None) -> np.ndarray:
         """The model's own parameters of each profile from ``values`` (``(..., P)``,
         coefficients as they are): shape ``(..., G, n_base)``. Computed as the parameter
-        times ``exp`` of the effects, so a profile of zeros has the parameters exactly."""
+        times ``exp`` of the effects, so a profile of zeros has the parameters exactly.
+        ``maps``: :meth:`linear_maps` of ``profiles``, when already at hand."""
         values = np.asarray(values, dtype="float64")
         nb = len(self.base_names)
-        shifts = self.linear_maps(profiles)[:, :, nb:]  # (G, n_base, n_coefficients)
-        effect = np.einsum("gbk,...k->...gb", shifts, values[..., nb:])
+        maps = self.linear_maps(profiles) if maps is None else maps
+        effect = np.einsum("gbk,...k->...gb", maps[:, :, nb:], values[..., nb:])
         return values[..., None, :nb] * np.exp(effect)
 
 
@@ -209,7 +211,7 @@ class LikelihoodRoutes:
         if not isinstance(stats, CovariateStats):
             return self._loglik_derivs(values, stats)
         maps = self._design.linear_maps(stats.profiles)
-        own = self._design.profile_params(values, stats.profiles)
+        own = self._design.profile_params(values, stats.profiles, maps)
         n = len(values)
         ll, g, h = 0.0, np.zeros(n), np.zeros((n, n))
         for L, u, part in zip(maps, own, stats.groups, strict=True):
@@ -232,17 +234,19 @@ class LikelihoodRoutes:
             def f(values):
                 return fn(*values, *data)
             return f
-        maps = self._design.linear_maps(stats.profiles)
+        design, profiles = self._design, stats.profiles
+        maps = design.linear_maps(profiles)
         parts = [self._kernel(s) for s in stats.groups]
         pos = self._positive()
 
-        def f_cov(values):
-            ll, grad = 0.0, np.zeros(len(values))
-            own = self._design.profile_params(values, stats.profiles)
-            for L, u, (fn, data) in zip(maps, own, parts, strict=True):
-                ll_g, g_u = fn(*u, *data)
-                ll, grad = ll + ll_g, grad + L.T @ (g_u * u)
-            return ll, grad / np.where(pos, values, 1.0)
+        def f_cov(values):  # once per leapfrog step: the profiles' kernels, then one map
+            # fresh buffers per call: the chains call it from several threads at once
+            own = design.profile_params(values, profiles, maps)
+            lls, grads = np.empty(len(parts)), np.empty(maps.shape[:2])
+            for g, (fn, data) in enumerate(parts):
+                lls[g], grads[g] = fn(*own[g], *data)
+            grad = np.einsum("gbp,gb->p", maps, grads * own)
+            return float(lls.sum()), grad / np.where(pos, values, 1.0)
         return f_cov
 
     def _ll_draws(self, values: np.ndarray, stats, workers: int = 1) -> np.ndarray:
