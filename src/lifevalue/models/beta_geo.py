@@ -51,6 +51,15 @@ class BetaGeo(TransactionModel):
           power-scaling sensitivity, in ``summary()``, is 0.02, under the 0.05 that
           flags a prior); on a small data set ``summary()`` shows when it does.
 
+        A covariate coefficient's default is Normal(0, 3).
+    purchase_covariates, dropout_covariates : sequence of str, optional
+        Numeric summary columns (customers' attributes, see
+        :func:`lifevalue.join_attributes`) with a log-linear effect on the purchase
+        rate's scale ``alpha(z) = alpha exp(-z . alpha[...])`` and on dropout ``a(z) = a
+        exp(z . a[...])``, ``b(z) = b exp(z . b[...])`` (Fader & Hardie 2007); their
+        coefficients are the parameters ``alpha[col]``, ``a[col]``, ``b[col]``. See
+        :mod:`lifevalue.models.covariates`.
+
     Attributes
     ----------
     idata_ : xarray.DataTree

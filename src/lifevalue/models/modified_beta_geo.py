@@ -34,6 +34,8 @@ class ModifiedBetaGeo(TransactionModel):
         Overrides of the default priors, as for :class:`~lifevalue.models.BetaGeo`,
         whose defaults it shares: ``r ~ HalfNormal(300)``,
         ``alpha ~ HalfNormal(10 * mean(T))``, ``a, b ~ HalfNormal(10)``.
+    purchase_covariates, dropout_covariates : sequence of str, optional
+        Covariates, as for :class:`~lifevalue.models.BetaGeo` (the same parameters).
 
     Notes
     -----

@@ -56,6 +56,10 @@ class ParetoNBD(TransactionModel):
           :data:`DROPOUT_SHAPE_SIGMA`). On CDNOW this prior binds: ``summary()`` shows
           a prior sensitivity of s and beta near 0.25 (over the 0.05 that flags a
           prior), and the posterior of s is wide (1.2 +/- 0.8 against an MLE of 0.61).
+    purchase_covariates, dropout_covariates : sequence of str, optional
+        Covariates (see :class:`~lifevalue.models.BetaGeo`): ``alpha(z) = alpha exp(-z .
+        alpha[...])`` and ``beta(z) = beta exp(-z . beta[...])`` (Fader & Hardie 2007),
+        so a positive ``beta[col]`` shortens the lifetimes of customers with ``col``.
 
     Notes
     -----
