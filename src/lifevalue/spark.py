@@ -370,7 +370,7 @@ def _with_profiles(summary, columns: list[str]):
     profile's first rank (block-aligned, after the previous profiles)."""
     from pyspark.sql import functions as F
 
-    from lifevalue.models.covariates import MAX_PROFILES
+    from lifevalue.models.covariates import MAX_PROFILES, profile_offsets
 
     v.check_columns(summary.columns, columns, what="summary")
     for c in columns:  # the local check's message, on a few offending rows
@@ -385,14 +385,12 @@ def _with_profiles(summary, columns: list[str]):
 
         split_profiles(np.array([z for z, _ in rows]))  # its error, with the count
     number = F.lit(None).cast("long")
-    offsets, first = {}, 0
-    for g, (z, count) in enumerate(rows):
+    for g, (z, _) in enumerate(rows):
         match = F.lit(True)
         for c, value in zip(columns, z, strict=True):
             match = match & (F.col(c).cast("double") == F.lit(value))
         number = F.when(match, F.lit(g)).otherwise(number)
-        offsets[g] = first
-        first += -(-count // RNG_BLOCK) * RNG_BLOCK
+    offsets = dict(enumerate(profile_offsets(count for _, count in rows)))
     return summary.withColumn("_lifevalue_profile", number), offsets
 
 

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from lifevalue import validation as v
+from lifevalue.models.random_streams import RNG_BLOCK
 from lifevalue.models.rows import unique_rows
 
 #: Most distinct covariate profiles a model takes (every route costs one pass of the
@@ -165,6 +166,18 @@ def profile_groups(design: Design, summary: pd.DataFrame):
     Z = v.check_covariates(summary, design.columns)
     profiles, index = split_profiles(Z)
     return profiles, [np.flatnonzero(index == g) for g in range(len(profiles))]
+
+
+def profile_offsets(sizes, start: int = 0) -> list[int]:
+    """The random-number position of each profile's first customer when profiles of
+    ``sizes`` customers are scored one after the other from ``start`` (a multiple of
+    :data:`~lifevalue.models.random_streams.RNG_BLOCK`): each starts on a whole block, so
+    that scoring a profile alone, from its offset, gives it the same streams."""
+    out = []
+    for n in sizes:
+        out.append(start)
+        start += -(-int(n) // RNG_BLOCK) * RNG_BLOCK
+    return out
 
 
 def compress(model, columns: dict, Z: np.ndarray) -> CovariateStats:

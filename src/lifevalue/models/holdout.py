@@ -38,6 +38,7 @@ from scipy import stats
 from lifevalue import validation as v
 from lifevalue.models import customer_posterior as cp
 from lifevalue.models import scoring as sc
+from lifevalue.models.covariates import profile_groups, profile_offsets
 
 #: Interval levels reported by default.
 LEVELS = (0.5, 0.8, 0.9)
@@ -343,12 +344,9 @@ def _by_profile(model, summary, fn, dtype) -> np.ndarray:
     previous profile's (as the model's own ``simulate_purchases``), gathered ``(S, n)``."""
     if model._design is None:
         return fn(model, np.arange(len(summary)), 0)
-    from lifevalue.models.covariates import profile_groups
-
-    parts, offset = [], 0
-    for z, rows in zip(*profile_groups(model._design, _calibration(summary)), strict=True):
-        parts.append((rows, fn(model.for_profile(z), rows, offset)))
-        offset += -(-len(rows) // cp.RNG_BLOCK) * cp.RNG_BLOCK
+    profiles, positions = profile_groups(model._design, _calibration(summary))
+    parts = [(rows, fn(model.for_profile(z), rows, offset)) for z, rows, offset in
+             zip(profiles, positions, profile_offsets(map(len, positions)), strict=True)]
     out = np.empty((parts[0][1].shape[0], len(summary)), dtype=dtype)
     for rows, values in parts:
         out[:, rows] = values

@@ -192,12 +192,12 @@ class TransactionModel(BaseModel):
         their own (a block-aligned ``rng_offset`` after the previous profile's)."""
         self._check_fitted()
         profiles, positions = cov.profile_groups(self._design, summary)
-        offset = sc.check_rng_offset(kwargs.get("rng_offset", 0)) if rng else 0
+        offsets = cov.profile_offsets(map(len, positions), sc.check_rng_offset(
+            kwargs.get("rng_offset", 0)) if rng else 0)
         parts = []
-        for z, pos in zip(profiles, positions, strict=True):
+        for z, pos, offset in zip(profiles, positions, offsets, strict=True):
             if rng:
                 kwargs = {**kwargs, "rng_offset": offset}
-                offset += -(-len(pos) // cp.RNG_BLOCK) * cp.RNG_BLOCK
             parts.append(getattr(self.for_profile(z), method)(summary.iloc[pos], **kwargs))
         out = pd.concat(parts).reindex(summary.index)
         out.attrs.update(parts[0].attrs)

@@ -35,7 +35,6 @@ import pandas as pd
 
 from lifevalue import validation as v
 from lifevalue.models import covariates as cov
-from lifevalue.models import customer_posterior as cp
 from lifevalue.value import comparisons as cmp
 from lifevalue.value.ranking import pyramid_table
 from lifevalue.value.results import ValueResult, base_table
@@ -83,9 +82,9 @@ class ProfileValue:
                              keep):
         profiles, positions = cov.profile_groups(self._design, summary)
         c_thr, p_thr = self.matrix_thresholds(thresholds)
-        offset = rng_offset
+        offsets = cov.profile_offsets(map(len, positions), rng_offset)
         results, views, passes = [], [], []
-        for z, pos in zip(profiles, positions, strict=True):
+        for z, pos, offset in zip(profiles, positions, offsets, strict=True):
             kept = {} if keep is not None else None
             views.append(self._for_profile(z))
             passes.append({})
@@ -95,7 +94,6 @@ class ProfileValue:
             if keep is not None:  # positions in the whole summary, keys apart
                 for start, (idx, e, y) in kept.items():
                     keep[(offset, start)] = (pos[idx], e, y)
-            offset += -(-len(pos) // cp.RNG_BLOCK) * cp.RNG_BLOCK
             results.append(res)
         lorenz = pyramid = None
         if comparisons:
