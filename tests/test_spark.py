@@ -148,9 +148,19 @@ def test_values_of_a_model_with_covariates_equal_local_evaluate(spark, string_id
                                   check_names=False)
     base = value_base(_spark_summary(spark, summary), cv, "realistic", n_partitions=2)
     pd.testing.assert_frame_equal(base, result.base, rtol=1e-12, check_names=False)
-    with pytest.raises(v.InvalidOptionError, match=r"^score_customers takes transaction "
-                       r"models without covariates"):
-        score_customers(_spark_summary(spark, summary), model, t=10.0)
+    # the scores too: purchases and spend both follow the profiles' order
+    kw = dict(t=39.0, ci=0.8, random_seed=11)
+    local = customer_scores(summary, model, cv.spend_model, **kw)
+    got = _local(score_customers(_spark_summary(spark, summary), model, cv.spend_model,
+                                 n_partitions=3, **kw), local.index)
+    pd.testing.assert_frame_equal(got, local, check_exact=True, check_names=False)
+    # the last profile (web 1, tier 2) starts after the blocks of (0, 0) and (0, 2)
+    web = summary.index[summary["web"] == 1.0]
+    before = summary.groupby(["web", "tier"]).size().loc[[(0.0, 0), (0.0, 2)]]
+    alone = customer_scores(summary.loc[web], model.for_profile({"web": 1.0, "tier": 2}),
+                            cv.spend_model, rng_offset=int(sum(-(-before // 256) * 256)),
+                            **kw)
+    pd.testing.assert_frame_equal(local.loc[web], alone)
 
 
 def test_fit_on_sufficient_statistics_equals_full_fit(spark, cdnow_cal):

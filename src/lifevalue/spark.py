@@ -113,14 +113,14 @@ def score_customers(
     """
     # one whole-number seed for every partition (a Generator is drawn from here, once)
     random_seed = v.check_random_seed(random_seed)
-    _refuse_covariates(transactions_model)
 
     def score(part: pd.DataFrame, offset: int) -> pd.DataFrame:
         return customer_scores(part, transactions_model, spend_model, t=t, ci=ci,
                                random_seed=random_seed, max_draws=max_draws,
                                rng_offset=offset)
 
-    return _score_partitions(summary, customer_id, score, n_partitions)
+    return _score_partitions(summary, customer_id, score, n_partitions,
+                             _profile_columns(transactions_model))
 
 
 def customer_scores(summary: pd.DataFrame, transactions_model, spend_model=None, *, t: float,
@@ -128,9 +128,26 @@ def customer_scores(summary: pd.DataFrame, transactions_model, spend_model=None,
                     rng_offset: int = 0) -> pd.DataFrame:
     """The local scorer behind :func:`score_customers`: one frame of
     ``p_alive_*`` (parameter interval), ``purchases_*`` (parameter and predictive
-    intervals) and, with a spend model, ``spend_*`` (both intervals)."""
+    intervals) and, with a spend model, ``spend_*`` (both intervals).
+
+    With a transaction model with covariates, each attribute profile is scored by itself
+    (spend too), from block-aligned offsets after the previous profile's, so that the
+    spend and the purchases follow the same order of customers."""
     bg = transactions_model
     random_seed = v.check_random_seed(random_seed)
+    design = getattr(bg, "_design", None)
+    if design is not None:
+        from lifevalue.models.covariates import profile_groups, profile_offsets
+
+        profiles, positions = profile_groups(design, summary)
+        parts = [customer_scores(summary.iloc[pos], bg.for_profile(z), spend_model, t=t,
+                                 ci=ci, random_seed=random_seed, max_draws=max_draws,
+                                 rng_offset=offset)
+                 for z, pos, offset in zip(profiles, positions, profile_offsets(
+                     map(len, positions), rng_offset), strict=True)]
+        out = pd.concat(parts).reindex(summary.index)
+        out.attrs["ci"] = ci
+        return out
     parts = [bg.p_alive(summary, ci=ci, max_draws=max_draws),
              bg.expected_purchases(summary, t, ci=ci, random_seed=random_seed,
                                    max_draws=max_draws, rng_offset=rng_offset)]
@@ -284,17 +301,6 @@ def local_session(kind: str = "classic", master: str = "local[2]"):
 
 
 # ------------------------------------------------------------------- the machinery
-
-
-def _refuse_covariates(model) -> None:
-    """:func:`score_customers` pairs the transaction model's streams (per attribute
-    profile, with covariates) with the spend model's (per customer in id order): with
-    covariates, the two orders differ and the partitions cannot follow both."""
-    if getattr(model, "_design", None) is not None:
-        raise v.InvalidOptionError(
-            f"score_customers takes transaction models without covariates; this "
-            f"{type(model).__name__} has covariates {model.covariates}: value the customers "
-            "with value_customers, or score them locally", column="transactions_model")
 
 
 def _profile_columns(model) -> list[str] | None:

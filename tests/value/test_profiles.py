@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lifevalue import spark
 from lifevalue import validation as v
 from lifevalue.models import BetaGeo, GammaGamma, ParetoNBD
 from lifevalue.models.random_streams import RNG_BLOCK
@@ -146,15 +145,11 @@ def test_cash_flows_follow_the_summary(valued, with_web):
                                result.customers.loc[some.index, "current_mean"], rtol=1e-6)
 
 
-def test_profile_needs_covariates_and_spark_scores_refuse_them(valued, spend, cdnow_cal):
-    cv, _ = valued
+def test_profile_needs_a_model_with_covariates(spend, cdnow_cal):
     plain = CustomerValue(BetaGeo().fit(cdnow_cal, method="map"), spend, **SETTINGS)
     with pytest.raises(v.InvalidOptionError, match=r"^profile= needs a transaction model "
                        r"with covariates"):
         plain.prospect_value(profile={"web": 1.0})
-    with pytest.raises(v.InvalidOptionError, match=r"^score_customers takes transaction "
-                       r"models without covariates; this \w+ has covariates"):
-        spark.score_customers(None, cv.transactions_model, t=10.0)
 
 
 def test_population_prospect_with_many_profiles(cdnow_cal, spend):
