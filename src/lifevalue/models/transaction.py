@@ -106,14 +106,12 @@ class TransactionModel(BaseModel):
         """
         raise NotImplementedError
 
-    # -------------------------------------------------------------- predictions
-
     # ----------------------------------------------------------- covariates
 
     def for_profile(self, profile) -> TransactionModel:
         """The fitted model of the customers with attributes ``profile``: a model of the
         same class without covariates whose posterior draws are that profile's
-        parameters, draw by draw (``alpha exp(-z . beta_alpha)``, ...). It predicts,
+        parameters, draw by draw (``alpha exp(-z . alpha[...])``, ...). It predicts,
         values and simulates like any fitted model.
 
         ``profile`` is a mapping from covariate name to value (missing ones are 0) or a
