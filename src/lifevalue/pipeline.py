@@ -109,13 +109,10 @@ def join_attributes_file(summary, path, customer_id: str):
     import pandas as pd
 
     from lifevalue.data import join_attributes
-    from lifevalue.validation import InputError, MissingColumnError
+    from lifevalue.validation import MissingColumnError
 
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"attributes file {str(path)!r} does not exist", column="attributes")
-    attrs = (pd.read_parquet(path) if path.suffix.lower() in (".parquet", ".pq")
-             else pd.read_csv(path))
+    attrs = _read_table(path, "attributes file", column="attributes")
     if customer_id not in attrs.columns:
         raise MissingColumnError(f"attributes file {str(path)!r} has no customer id column "
                                  f"{customer_id!r} (columns: {list(attrs.columns)})",
@@ -273,19 +270,23 @@ def warn_if_not_converged(models) -> None:
 
 
 def read_summary_file(path, customer_id: str, time_unit: str):
-    import pandas as pd
-
-    from lifevalue.validation import InputError
-
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"summary file {str(path)!r} does not exist")
-    summary = (pd.read_parquet(path) if path.suffix.lower() in (".parquet", ".pq")
-               else pd.read_csv(path))
+    summary = _read_table(Path(path), "summary file")
     if customer_id in summary.columns:
         summary = summary.set_index(customer_id)
     summary.attrs["time_unit"] = time_unit
     return summary
+
+
+def _read_table(path: Path, what: str, column: str | None = None):
+    """A CSV or Parquet file (by its suffix) as a frame; ``what`` names it if missing."""
+    import pandas as pd
+
+    from lifevalue.validation import InputError
+
+    if not path.exists():
+        raise InputError(f"{what} {str(path)!r} does not exist", column=column)
+    return (pd.read_parquet(path) if path.suffix.lower() in (".parquet", ".pq")
+            else pd.read_csv(path))
 
 
 def scenario(spec: str):
