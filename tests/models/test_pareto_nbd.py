@@ -248,9 +248,10 @@ def test_simulation_matches_closed_forms(pnbd_map, cdnow_cal):
 
 def test_nuts_posterior_means_within_one_sd_of_map(pnbd_map, cdnow_cal):
     with warnings.catch_warnings():
-        # 2 x 200 draws cannot give the ESS of 400 that the warning asks for
+        # 2 x 300 draws cannot give the ESS of 400 that the warning asks for; with 200
+        # draws the r-hat of eight seeds ranged up to 1.051, with 300 up to 1.025
         warnings.simplefilter("ignore", ConvergenceWarning)
-        model = ParetoNBD().fit(cdnow_cal, draws=200, tune=200, chains=2, random_seed=1)
+        model = ParetoNBD().fit(cdnow_cal, draws=300, tune=300, chains=2, random_seed=1)
     assert model.metadata_["sampler"] == "compiled"
     summ = model.summary()
     for name, value in pnbd_map.point_estimate().items():
