@@ -144,6 +144,12 @@ class BaseModel(Inference, FitTree, LikelihoodRoutes):
         and its gradient at ``values`` (see :mod:`lifevalue.models.kernels`)."""
         raise NotImplementedError
 
+    def _density(self):
+        """The C log density of :mod:`lifevalue.models.nuts_density` that unpacks
+        ``_kernel``'s data (e.g. :func:`lifevalue.models.kernels.bgnbd_density`), or
+        None: NUTS then calls the kernel through Python."""
+        return None
+
     def _thin(self, stats, fraction: float, rng):  # pragma: no cover - abstract
         """A random subsample of the customers' statistics (see ``likelihoods.thin_*``)."""
         raise NotImplementedError
@@ -315,6 +321,9 @@ class BaseModel(Inference, FitTree, LikelihoodRoutes):
             "method": method,
             "draws_from": draws_from,
             "sampler": sampler if draws_from == "nuts" else None,
+            # the compiled sampler's log density: "c" (nutpie calls it without Python)
+            # or "python" (see Inference._nuts_model)
+            "nuts_density": self.__dict__.pop("_nuts_density", None),
             "priors": priors,
             "time_unit": v.summary_time_unit(summary),
             "n_customers": int(stats.n_customers),

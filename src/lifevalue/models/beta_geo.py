@@ -112,6 +112,11 @@ class BetaGeo(TransactionModel):
 
         return kernels.bgnbd_loglik_grad, kernels.bgnbd_kernel_data(stats)
 
+    def _density(self):
+        from lifevalue.models import kernels
+
+        return kernels.bgnbd_density
+
     def _pointwise_loglik(self, values, stats, start, stop):
         r, alpha, a, b = (values[:, i:i + 1] for i in range(4))
         return bgnbd_rows_loglik(r, alpha, a, b, stats, start, stop)

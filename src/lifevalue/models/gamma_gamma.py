@@ -107,6 +107,11 @@ class GammaGamma(BaseModel):
 
         return kernels.gamma_gamma_loglik_grad, kernels.gamma_gamma_kernel_data(stats)
 
+    def _density(self):
+        from lifevalue.models import kernels
+
+        return kernels.gamma_gamma_density
+
     def _thin(self, stats, fraction, rng):
         return thin_gamma_gamma(stats, fraction, rng)
 

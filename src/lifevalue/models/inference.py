@@ -172,18 +172,48 @@ class Inference:
             return self._fit_compiled(stats, priors, **kwargs)
         return _fit_mcmc(self._pymc_model(stats, priors), sampler=sampler, **kwargs)
 
-    def _compiled_log_density(self, stats, priors, start=None):
-        """The log density that ``sampler="compiled"`` samples, and its parametrisation.
+    def _nuts_map(self, stats, priors, start=None):
+        """The affine map of the compiled sampler's coordinates: ``theta = mode + S z``.
 
-        ``theta = log(params)`` carries the log posterior plus the log Jacobian
-        ``sum(theta)`` (the density :meth:`_fit_laplace` approximates). NUTS samples
-        ``z`` with ``theta = mode + S z``, where ``mode`` is the mode of that density and
-        ``S S' = (-H)^-1`` from its Hessian ``H`` there (eigenvalue magnitudes, floored,
-        where ``-H`` is not positive definite; the identity where it is not finite, and
-        the MAP's mode and Hessian where theta's density has no mode to find): a fixed
-        affine map, so the log density of z is that of theta plus a constant, and at a
-        million customers it is close to a standard normal. ``start`` (parameter
-        values), when given, replaces the mode as the chains' starting point.
+        ``theta = log(params)`` (coefficients as they are) carries the log posterior
+        plus the log Jacobian ``sum(theta)`` (the density :meth:`_fit_laplace`
+        approximates). ``mode`` is the mode of that density and ``S S' = (-H)^-1`` from
+        its Hessian ``H`` there (eigenvalue magnitudes, floored, where ``-H`` is not
+        positive definite; the identity where it is not finite, and the MAP's mode and
+        Hessian where theta's density has no mode to find): a fixed affine map, so the
+        log density of z is that of theta plus a constant, and at a million customers it
+        is close to a standard normal. ``start`` (parameter values), when given,
+        replaces the mode as the chains' starting point.
+
+        Returns
+        -------
+        mode : ndarray
+        scale : ndarray
+            ``S``.
+        z_start : ndarray
+        """
+        try:
+            mode, _, hess, _ = self._mode(stats, priors, jacobian=True)
+        except RuntimeError:  # no mode of theta's density: the MAP's will do as a centre
+            mode, _, hess, _ = self._mode(stats, priors, jacobian=False)
+        if np.all(np.isfinite(hess)):
+            eigval, eigvec = np.linalg.eigh(-hess)
+            eigval = np.abs(eigval)
+            eigval = np.maximum(eigval, 1e-12 * max(float(eigval.max()), 1e-300))
+            scale = eigvec / np.sqrt(eigval)  # S, with S S' = (-H)^-1
+        else:  # nutpie's mass matrix adaptation is left to find the scales
+            scale = np.eye(len(mode))
+        z_start = np.zeros(len(mode))
+        if start is not None:
+            theta0 = self._theta_of([float(start[k]) for k in self.param_names])
+            z_start = np.linalg.solve(scale, theta0 - mode)
+        return mode, scale, z_start
+
+    def _compiled_log_density(self, stats, priors, start=None):
+        """The log density that ``sampler="compiled"`` samples, in the coordinates ``z``
+        of :meth:`_nuts_map`, as a Python function around the model's kernel (the
+        covariate models' path; the others' is the same density compiled to C, see
+        :mod:`lifevalue.models.nuts_density`).
 
         Returns
         -------
@@ -200,17 +230,7 @@ class Inference:
         fn = self._ll_kernel(stats)
         positive = self._positive()
         dv_ones = np.ones(len(specs))
-        try:
-            mode, _, hess, _ = self._mode(stats, priors, jacobian=True)
-        except RuntimeError:  # no mode of theta's density: the MAP's will do as a centre
-            mode, _, hess, _ = self._mode(stats, priors, jacobian=False)
-        if np.all(np.isfinite(hess)):
-            eigval, eigvec = np.linalg.eigh(-hess)
-            eigval = np.abs(eigval)
-            eigval = np.maximum(eigval, 1e-12 * max(float(eigval.max()), 1e-300))
-            scale = eigvec / np.sqrt(eigval)  # S, with S S' = (-H)^-1
-        else:  # nutpie's mass matrix adaptation is left to find the scales
-            scale = np.eye(len(mode))
+        mode, scale, z_start = self._nuts_map(stats, priors, start)
         scale_t = np.ascontiguousarray(scale.T)
         n = len(specs)
 
@@ -235,41 +255,31 @@ class Inference:
         def to_params(z):
             return self._values_of(mode + scale @ z)
 
-        z_start = np.zeros(n)
-        if start is not None:
-            theta0 = self._theta_of([float(start[k]) for k in self.param_names])
-            z_start = np.linalg.solve(scale, theta0 - mode)
         return logp, to_params, z_start
 
-    def _fit_compiled(self, stats, priors, *, draws, tune, chains, random_seed, progressbar,
-                      initvals=None, **kwargs) -> xr.DataTree:
-        """NUTS by nutpie on :meth:`_compiled_log_density` (``sampler="compiled"``).
+    def _nuts_model(self, stats, priors, initvals):
+        """The model nutpie samples: the C log density of :mod:`.nuts_density` where the
+        model has one (and no covariates), else :meth:`_compiled_log_density` through
+        Python. Returns ``(model, "c" or "python")``."""
+        from nutpie.compiled_pyfunc import from_pyfunc
 
-        The chains run in threads; the kernels release the GIL, so two chains use two
-        cores. Each chain starts at the mode (or ``initvals``) plus a uniform jitter of
-        up to one unit of z, i.e. about one posterior sd, per direction. The result has
-        the groups of the other samplers: ``posterior`` with each of ``param_names``
-        over (chain, draw), and nutpie's ``sample_stats`` (``diverging``, ``n_steps``,
-        ``depth``, ``step_size``, ...), tuning draws left out.
-        """
-        # ArviZ's base first, here: importing nutpie imports it through a chain of six
-        # modules, and at that depth arviz_base's probe for optional backends (which walks
-        # the call stack) took 0.8-1 s of a fit; imported directly, 0.1-0.2 s
-        import arviz_base  # noqa: F401
+        from lifevalue.models import nuts_density
 
-        try:
-            import nutpie
-            from nutpie.compiled_pyfunc import from_pyfunc
-        except ImportError as err:
-            raise ImportError("sampler='compiled' runs nutpie's NUTS: pip install nutpie "
-                              "(or choose sampler='pymc')") from err
-
-        logp, to_params, z_start = self._compiled_log_density(stats, priors, start=initvals)
         names = list(self.param_names)
         n = len(names)
+        body = self._density() if self._design is None else None
+        if body is not None:
+            mode, scale, z_start = self._nuts_map(stats, priors, initvals)
 
-        def make_logp_fn():
-            return logp
+            def initial_point(seed):
+                return z_start + np.random.default_rng(seed).uniform(-1.0, 1.0, n)
+
+            model = nuts_density.compiled_model(
+                body, names, mode, scale, self._positive(),
+                [priors[k] for k in names], self._kernel(stats)[1], initial_point)
+            if model is not None:
+                return model, "c"
+        logp, to_params, z_start = self._compiled_log_density(stats, priors, start=initvals)
 
         def make_expand_fn(seed1, seed2, chain):
             def expand(z):
@@ -278,15 +288,40 @@ class Inference:
             return expand
 
         def initial_point(seed):
-            jitter = np.random.default_rng(seed).uniform(-1.0, 1.0, n)
-            return z_start + jitter
+            return z_start + np.random.default_rng(seed).uniform(-1.0, 1.0, n)
 
-        compiled = from_pyfunc(n, make_logp_fn, make_expand_fn, [np.dtype("float64")] * n,
-                               [()] * n, names, make_initial_point_fn=initial_point)
-        idata = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains,
-                              cores=min(chains, os.cpu_count() or 1), seed=random_seed,
-                              progress_bar=progressbar, save_warmup=False, **kwargs)
-        return idata
+        model = from_pyfunc(n, lambda: logp, make_expand_fn, [np.dtype("float64")] * n,
+                            [()] * n, names, make_initial_point_fn=initial_point)
+        return model, "python"
+
+    def _fit_compiled(self, stats, priors, *, draws, tune, chains, random_seed, progressbar,
+                      initvals=None, **kwargs) -> xr.DataTree:
+        """NUTS by nutpie on the log density of :meth:`_nuts_model` (``sampler=
+        "compiled"``).
+
+        The chains run in nutpie's threads, two at a time on two cores. Each chain
+        starts at the mode (or ``initvals``) plus a uniform jitter of up to one unit of
+        z, i.e. about one posterior sd, per direction. The result has the groups of the
+        other samplers: ``posterior`` with each of ``param_names`` over (chain, draw),
+        and nutpie's ``sample_stats`` (``diverging``, ``n_steps``, ``depth``,
+        ``step_size``, ...), tuning draws left out; ``self._nuts_density`` says which
+        log density ran.
+        """
+        # ArviZ's base first, here: importing nutpie imports it through a chain of six
+        # modules, and at that depth arviz_base's probe for optional backends (which walks
+        # the call stack) took 0.8-1 s of a fit; imported directly, 0.1-0.2 s
+        import arviz_base  # noqa: F401
+
+        try:
+            import nutpie
+        except ImportError as err:
+            raise ImportError("sampler='compiled' runs nutpie's NUTS: pip install nutpie "
+                              "(or choose sampler='pymc')") from err
+
+        model, self._nuts_density = self._nuts_model(stats, priors, initvals)
+        return nutpie.sample(model, draws=draws, tune=tune, chains=chains,
+                             cores=min(chains, os.cpu_count() or 1), seed=random_seed,
+                             progress_bar=progressbar, save_warmup=False, **kwargs)
 
     def _fit_map(self, stats, priors) -> xr.DataTree:
         """Posterior mode by Newton steps in log parameters, on the NumPy likelihood with

@@ -37,6 +37,8 @@ import numpy as np
 from numba import types
 from numba.extending import intrinsic
 
+from lifevalue.models.nuts_density import array_f8, array_i8, finish, values_of
+
 #: Fast-math flags of the row loops: ``reassoc`` lets LLVM split the sums over rows
 #: into vector lanes (the order of additions differs from NumPy's by rounding only);
 #: ``contract`` allows fused multiply-adds. No flag assumes away NaN or infinity.
@@ -361,3 +363,31 @@ def gamma_gamma_loglik_grad(p, q, gamma, x_unique, x_count, y, w, wx, sum_x_log_
     g[1] -= s_wL
     g[2] = n * q / gamma - p * s_wx_inv - q * s_w_inv
     return ll, g
+
+
+# ---------------------------------------------- C log densities for nutpie (NUTS)
+# Each unpacks its kernel's arrays from the user data of :mod:`.nuts_density` (the
+# order of ``*_kernel_data``) and calls the kernel; ``finish`` adds priors and Jacobian.
+
+
+def bgnbd_density(n, z_, grad_, logp_, user_data):
+    """The BG/NBD's log density in z for nutpie (:mod:`lifevalue.models.nuts_density`)."""
+    head = array_f8(user_data, 0)
+    theta, v = values_of(z_, n, head)
+    ll, g = bgnbd_loglik_grad(
+        v[0], v[1], v[2], v[3], array_f8(user_data, 1), array_f8(user_data, 2),
+        array_f8(user_data, 3), array_f8(user_data, 4), array_f8(user_data, 5),
+        array_f8(user_data, 6), array_f8(user_data, 7), array_f8(user_data, 8),
+        array_f8(user_data, 9), array_i8(user_data, 10))
+    return finish(ll, g, theta, v, n, head, grad_, logp_)
+
+
+def gamma_gamma_density(n, z_, grad_, logp_, user_data):
+    """Gamma-Gamma's log density in z for nutpie (:mod:`lifevalue.models.nuts_density`)."""
+    head = array_f8(user_data, 0)
+    theta, v = values_of(z_, n, head)
+    ll, g = gamma_gamma_loglik_grad(
+        v[0], v[1], v[2], array_f8(user_data, 1), array_f8(user_data, 2),
+        array_f8(user_data, 3), array_f8(user_data, 4), array_f8(user_data, 5),
+        array_f8(user_data, 6)[0], array_f8(user_data, 7)[0])
+    return finish(ll, g, theta, v, n, head, grad_, logp_)

@@ -91,6 +91,9 @@ class ModifiedBetaGeo(TransactionModel):
     def _kernel(self, stats):
         return mf.mbgnbd_loglik_grad_compiled, mf.mbgnbd_kernel_data(stats)
 
+    def _density(self):
+        return mf.mbgnbd_density
+
     def _pointwise_loglik(self, values, stats, start, stop):
         r, alpha, a, b = (values[:, i:i + 1] for i in range(4))
         return bgnbd_rows_loglik(r, alpha, a, b, stats, start, stop, modified=True,

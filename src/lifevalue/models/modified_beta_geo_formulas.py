@@ -14,13 +14,18 @@ Every function broadcasts: draws ``(S, 1)`` and customers ``(n,)`` give ``(S, n)
 
 from __future__ import annotations
 
+import math
+
+import numba
 import numpy as np
 from scipy import special
 
 from lifevalue.models import predictions as bg
 from lifevalue.models.bg_family import bg_family_derivs
 from lifevalue.models.customer_posterior import BlockRNG
+from lifevalue.models.kernels import bgnbd_kernel_data, bgnbd_loglik_grad
 from lifevalue.models.likelihoods import NUMPY, BGNBDStats, _bgnbd_tail, _bgnbd_x_terms
+from lifevalue.models.nuts_density import array_f8, array_i8, finish, values_of
 
 
 def _x_terms(r, alpha, a, b, x, xp):
@@ -86,9 +91,7 @@ def mbgnbd_kernel_data(stats: BGNBDStats) -> tuple:
     ``log(b + x - 1)``."""
     from dataclasses import replace
 
-    from lifevalue.models import kernels
-
-    data = list(kernels.bgnbd_kernel_data(replace(stats, repeat=np.ones_like(stats.repeat))))
+    data = list(bgnbd_kernel_data(replace(stats, repeat=np.ones_like(stats.repeat))))
     data[2] = np.asarray(stats.x_unique, dtype="float64")
     return tuple(data)
 
@@ -96,16 +99,35 @@ def mbgnbd_kernel_data(stats: BGNBDStats) -> tuple:
 def mbgnbd_loglik_grad_compiled(r, alpha, a, b, *data):
     """Total MBG/NBD log-likelihood and gradient for NUTS: the BG/NBD's numba kernel
     (:func:`lifevalue.models.kernels.bgnbd_loglik_grad`) on :func:`mbgnbd_kernel_data`,
-    plus the MBG/NBD's extra x-only terms ``log(b+x) - log(a+b+x)`` per distinct x."""
-    from lifevalue.models import kernels
+    plus the MBG/NBD's extra x-only terms (:func:`_extra_x_terms`)."""
+    ll, g = bgnbd_loglik_grad(r, alpha, a, b, *data)
+    return _extra_x_terms(a, b, data[0], data[1], ll, g)
 
-    ll, g = kernels.bgnbd_loglik_grad(r, alpha, a, b, *data)
-    xu, cx = data[0], data[1]
-    inv_bx, inv_abx = 1.0 / (b + xu), 1.0 / (a + b + xu)
-    ll += float(np.dot(cx, np.log(b + xu) - np.log(a + b + xu)))
-    g[2] -= float(np.dot(cx, inv_abx))
-    g[3] += float(np.dot(cx, inv_bx - inv_abx))
+
+@numba.njit(error_model="numpy")
+def _extra_x_terms(a, b, xu, cx, ll, g):
+    """Add the MBG/NBD's x-only terms ``log(b+x) - log(a+b+x)`` per distinct x (counts
+    ``cx``) and their gradient in (a, b) to the BG/NBD's ``(ll, g)``."""
+    for i in range(len(xu)):
+        ll += cx[i] * (math.log(b + xu[i]) - math.log(a + b + xu[i]))
+        inv_bx, inv_abx = 1.0 / (b + xu[i]), 1.0 / (a + b + xu[i])
+        g[2] -= cx[i] * inv_abx
+        g[3] += cx[i] * (inv_bx - inv_abx)
     return ll, g
+
+
+def mbgnbd_density(n, z_, grad_, logp_, user_data):
+    """The MBG/NBD's log density in z for nutpie (:mod:`lifevalue.models.nuts_density`):
+    :func:`lifevalue.models.kernels.bgnbd_density` plus :func:`_extra_x_terms`."""
+    head = array_f8(user_data, 0)
+    theta, v = values_of(z_, n, head)
+    xu, cx = array_f8(user_data, 1), array_f8(user_data, 2)
+    ll, g = bgnbd_loglik_grad(
+        v[0], v[1], v[2], v[3], xu, cx, array_f8(user_data, 3), array_f8(user_data, 4),
+        array_f8(user_data, 5), array_f8(user_data, 6), array_f8(user_data, 7),
+        array_f8(user_data, 8), array_f8(user_data, 9), array_i8(user_data, 10))
+    ll, g = _extra_x_terms(v[2], v[3], xu, cx, ll, g)
+    return finish(ll, g, theta, v, n, head, grad_, logp_)
 
 
 def mbgnbd_total_loglik_draws(params: np.ndarray, stats: BGNBDStats, *,

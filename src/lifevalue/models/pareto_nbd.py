@@ -19,6 +19,7 @@ from lifevalue.models import pareto_nbd_formulas as pf
 from lifevalue.models.base import SHAPE_SIGMA
 from lifevalue.models.likelihoods import BGNBDStats
 from lifevalue.models.pareto_nbd_kernel import (
+    pareto_nbd_density,
     pareto_nbd_kernel_data,
     pareto_nbd_loglik_grad_compiled,
     pareto_nbd_total_loglik_derivs,
@@ -113,6 +114,9 @@ class ParetoNBD(TransactionModel):
 
     def _kernel(self, stats):
         return pareto_nbd_loglik_grad_compiled, pareto_nbd_kernel_data(stats)
+
+    def _density(self):
+        return pareto_nbd_density
 
     def _pointwise_loglik(self, values, stats, start, stop):
         r, alpha, s, beta = (values[:, i:i + 1] for i in range(4))

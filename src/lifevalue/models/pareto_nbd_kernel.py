@@ -35,8 +35,9 @@ import numba
 import numpy as np
 from scipy import special
 
-from lifevalue.models.kernels import _FASTMATH, _exp_nonpositive, _log_positive
+from lifevalue.models.kernels import _FASTMATH, _digamma, _exp_nonpositive, _log_positive
 from lifevalue.models.likelihoods import BGNBDStats
+from lifevalue.models.nuts_density import array_f8, finish, values_of
 
 #: Gauss-Legendre nodes per customer row.
 NODES = 48
@@ -199,14 +200,46 @@ def pareto_nbd_kernel_data(stats: BGNBDStats) -> tuple:
         stats.x_unique, stats.x_count, stats.x, stats.t_x, stats.T, stats.count))
 
 
+@numba.njit(nogil=True, cache=True, error_model="numpy")
 def pareto_nbd_loglik_grad_compiled(r, alpha, s, beta, x_unique, x_count, x, t_x, T, w):
     """Total log-likelihood and gradient for NUTS: :func:`pareto_nbd_total_loglik_grad`
-    with the rows' quadrature compiled by numba (:func:`_rows_compiled`); equal to it
+    compiled by numba (:func:`_x_part_compiled` and :func:`_rows_compiled`); equal to it
     up to rounding (the tests check 1e-12)."""
-    ll, g, _ = _x_part(r, alpha, s, beta, x_unique, x_count, False)
-    rows_ll, rows_g = _rows_compiled(float(r), float(alpha), float(s), float(beta), x, t_x,
-                                     T, w, RULES_U, RULES_V, CUT)
+    ll, g = _x_part_compiled(r, alpha, s, beta, x_unique, x_count)
+    rows_ll, rows_g = _rows_compiled(r, alpha, s, beta, x, t_x, T, w, RULES_U, RULES_V, CUT)
     return ll + rows_ll, g + rows_g
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _x_part_compiled(r, alpha, s, beta, xu, cx):
+    """:func:`_x_part` without the Hessian (``math.lgamma`` and
+    :func:`lifevalue.models.kernels._digamma`)."""
+    n_cust = 0.0
+    ll = 0.0
+    g = np.zeros(4)
+    lg_r, psi_r = math.lgamma(r), _digamma(r)
+    for i in range(len(xu)):
+        ll += cx[i] * (math.lgamma(r + xu[i]) - lg_r)
+        g[0] += cx[i] * (_digamma(r + xu[i]) - psi_r)
+        n_cust += cx[i]
+    log_alpha, log_beta = math.log(alpha), math.log(beta)
+    ll += n_cust * (r * log_alpha + s * log_beta)
+    g[0] += n_cust * log_alpha
+    g[1] = n_cust * r / alpha
+    g[2] = n_cust * log_beta
+    g[3] = n_cust * s / beta
+    return ll, g
+
+
+def pareto_nbd_density(n, z_, grad_, logp_, user_data):
+    """The Pareto/NBD's log density in z for nutpie (:mod:`lifevalue.models.nuts_density`)."""
+    head = array_f8(user_data, 0)
+    theta, v = values_of(z_, n, head)
+    ll, g = pareto_nbd_loglik_grad_compiled(
+        v[0], v[1], v[2], v[3], array_f8(user_data, 1), array_f8(user_data, 2),
+        array_f8(user_data, 3), array_f8(user_data, 4), array_f8(user_data, 5),
+        array_f8(user_data, 6))
+    return finish(ll, g, theta, v, n, head, grad_, logp_)
 
 
 @numba.njit(nogil=True, cache=True, inline="always")

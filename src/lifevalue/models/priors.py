@@ -23,59 +23,88 @@ POSITIVE_PRIORS = (
 REAL_PRIORS = ("Normal", "StudentT", "Flat")
 
 
-def _gamma_shape_rate(spec):
-    if "alpha" in spec:
-        return spec["alpha"], spec.get("beta", 1.0 / spec.get("scale", 1.0))
-    mu, sigma = spec["mu"], spec["sigma"]
-    return mu**2 / sigma**2, mu / sigma**2
+#: The priors' codes in :func:`prior_code` (and in the compiled log density of
+#: :mod:`lifevalue.models.nuts_density`, which branches on them).
+PRIOR_CODES = {name: i for i, name in enumerate(POSITIVE_PRIORS + REAL_PRIORS)}
+
+
+def prior_code(spec: dict) -> tuple[int, float, float, float]:
+    """A prior spec as ``(code, a, b, c)``: its :data:`PRIOR_CODES` entry and up to three
+    parameters with PyMC's defaults filled in, the only place they are read.
+
+    HalfNormal ``(sigma^2, -, -)``; HalfCauchy ``(beta^2, -, -)``; HalfStudentT and
+    StudentT ``(nu, sigma^2, mu)``; Gamma ``(shape, rate, -)`` (from ``alpha`` and
+    ``beta`` or ``scale``, or from ``mu`` and ``sigma``); Exponential ``(lam, -, -)``;
+    LogNormal and Normal ``(mu, sigma^2, -)``; Weibull ``(alpha, beta, -)``; InverseGamma
+    ``(alpha, beta, -)``; HalfFlat and Flat none.
+
+    Examples
+    --------
+    >>> prior_code({"dist": "HalfNormal", "sigma": 2.0})
+    (0, 4.0, 0.0, 0.0)
+    """
+    dist = spec["dist"]
+    if dist not in PRIOR_CODES:
+        raise ValueError(f"no NumPy log density for prior {dist!r}")
+    g = spec.get
+    if dist == "HalfNormal":
+        params = (g("sigma", 1.0) ** 2,)
+    elif dist == "HalfCauchy":
+        params = (g("beta", 1.0) ** 2,)
+    elif dist in ("HalfStudentT", "StudentT"):
+        params = (spec["nu"] if dist == "StudentT" else g("nu", 1.0), g("sigma", 1.0) ** 2,
+                  g("mu", 0.0))
+    elif dist == "Gamma":
+        if "alpha" in spec:
+            params = (spec["alpha"], g("beta", 1.0 / g("scale", 1.0)))
+        else:
+            params = (spec["mu"] ** 2 / spec["sigma"] ** 2, spec["mu"] / spec["sigma"] ** 2)
+    elif dist == "Exponential":
+        params = (g("lam", 1.0 / g("scale", 1.0)),)
+    elif dist in ("LogNormal", "Normal"):
+        params = (g("mu", 0.0), g("sigma", 1.0) ** 2)
+    elif dist == "Weibull":
+        params = (spec["alpha"], spec["beta"])
+    elif dist == "InverseGamma":
+        params = (spec["alpha"], g("beta", 1.0))
+    else:  # HalfFlat, Flat
+        params = ()
+    a, b, c = (tuple(float(v) for v in params) + (0.0, 0.0, 0.0))[:3]
+    return PRIOR_CODES[dist], a, b, c
 
 
 def logp_and_grad(spec: dict, x: float) -> tuple[float, float]:
-    """``log p(x)`` (up to a constant) and ``d log p / dx`` of a prior spec.
+    """``log p(x)`` (up to a constant) and ``d log p / dx`` of a prior spec (``x`` a
+    number or an array).
 
     Examples
     --------
     >>> logp_and_grad({"dist": "HalfNormal", "sigma": 2.0}, 1.0)
     (-0.125, -0.25)
     """
+    code, a, b, c = prior_code(spec)
     dist = spec["dist"]
     if dist == "HalfNormal":
-        s2 = spec.get("sigma", 1.0) ** 2
-        return -x * x / (2 * s2), -x / s2
+        return -x * x / (2 * a), -x / a
     if dist == "HalfCauchy":
-        beta2 = spec.get("beta", 1.0) ** 2
-        return -np.log1p(x * x / beta2), -2 * x / (beta2 + x * x)
-    if dist == "HalfStudentT":
-        nu, s2 = spec.get("nu", 1.0), spec.get("sigma", 1.0) ** 2
-        return (-(nu + 1) / 2 * np.log1p(x * x / (nu * s2)),
-                -(nu + 1) * x / (nu * s2 + x * x))
+        return -np.log1p(x * x / a), -2 * x / (a + x * x)
+    if dist in ("HalfStudentT", "StudentT"):
+        d = x - c
+        return -(a + 1) / 2 * np.log1p(d * d / (a * b)), -(a + 1) * d / (a * b + d * d)
     if dist == "Gamma":
-        k, rate = _gamma_shape_rate(spec)
-        return (k - 1) * np.log(x) - rate * x, (k - 1) / x - rate
+        return (a - 1) * np.log(x) - b * x, (a - 1) / x - b
     if dist == "Exponential":
-        lam = spec.get("lam", 1.0 / spec.get("scale", 1.0))
-        return -lam * x, -lam
+        return -a * x, -a
     if dist == "LogNormal":
-        mu, s2 = spec.get("mu", 0.0), spec.get("sigma", 1.0) ** 2
         lx = np.log(x)
-        return -lx - (lx - mu) ** 2 / (2 * s2), -1 / x - (lx - mu) / (s2 * x)
+        return -lx - (lx - a) ** 2 / (2 * b), -1 / x - (lx - a) / (b * x)
     if dist == "Weibull":
-        k, lam = spec["alpha"], spec["beta"]
-        return ((k - 1) * np.log(x) - (x / lam) ** k,
-                (k - 1) / x - k * x ** (k - 1) / lam**k)
+        return (a - 1) * np.log(x) - (x / b) ** a, (a - 1) / x - a * x ** (a - 1) / b**a
     if dist == "InverseGamma":
-        k, beta = spec["alpha"], spec.get("beta", 1.0)
-        return -(k + 1) * np.log(x) - beta / x, -(k + 1) / x + beta / x**2
-    if dist in ("HalfFlat", "Flat"):
-        return 0.0, 0.0
+        return -(a + 1) * np.log(x) - b / x, -(a + 1) / x + b / x**2
     if dist == "Normal":
-        mu, s2 = spec.get("mu", 0.0), spec.get("sigma", 1.0) ** 2
-        return -(x - mu) ** 2 / (2 * s2), -(x - mu) / s2
-    if dist == "StudentT":
-        nu, mu, s2 = spec["nu"], spec.get("mu", 0.0), spec.get("sigma", 1.0) ** 2
-        d = x - mu
-        return -(nu + 1) / 2 * np.log1p(d * d / (nu * s2)), -(nu + 1) * d / (nu * s2 + d * d)
-    raise ValueError(f"no NumPy log density for prior {dist!r}")
+        return -(x - a) ** 2 / (2 * b), -(x - a) / b
+    return 0.0, 0.0  # HalfFlat, Flat
 
 
 def logp_grad_hess(spec: dict, x: float) -> tuple[float, float, float]:
@@ -90,36 +119,25 @@ def logp_grad_hess(spec: dict, x: float) -> tuple[float, float, float]:
     (-0.125, -0.25, -0.25)
     """
     lp, dlp = logp_and_grad(spec, x)
+    _, a, b, c = prior_code(spec)
     dist = spec["dist"]
-    if dist == "HalfNormal":
-        d2 = -1.0 / spec.get("sigma", 1.0) ** 2
+    if dist in ("HalfNormal", "Normal"):
+        d2 = -1.0 / (a if dist == "HalfNormal" else b)
     elif dist == "HalfCauchy":
-        beta2 = spec.get("beta", 1.0) ** 2
-        d2 = -2.0 * (beta2 - x * x) / (beta2 + x * x) ** 2
-    elif dist == "HalfStudentT":
-        nu, s2 = spec.get("nu", 1.0), spec.get("sigma", 1.0) ** 2
-        d2 = -(nu + 1) * (nu * s2 - x * x) / (nu * s2 + x * x) ** 2
+        d2 = -2.0 * (a - x * x) / (a + x * x) ** 2
+    elif dist in ("HalfStudentT", "StudentT"):
+        d = x - c
+        d2 = -(a + 1) * (a * b - d * d) / (a * b + d * d) ** 2
     elif dist == "Gamma":
-        k, _ = _gamma_shape_rate(spec)
-        d2 = -(k - 1) / x**2
-    elif dist in ("Exponential", "HalfFlat", "Flat"):
-        d2 = 0.0
-    elif dist == "Normal":
-        d2 = -1.0 / spec.get("sigma", 1.0) ** 2
-    elif dist == "StudentT":
-        nu, s2, d = spec["nu"], spec.get("sigma", 1.0) ** 2, x - spec.get("mu", 0.0)
-        d2 = -(nu + 1) * (nu * s2 - d * d) / (nu * s2 + d * d) ** 2
+        d2 = -(a - 1) / x**2
     elif dist == "LogNormal":
-        mu, s2 = spec.get("mu", 0.0), spec.get("sigma", 1.0) ** 2
-        d2 = 1.0 / x**2 - (1.0 - (np.log(x) - mu)) / (s2 * x**2)
+        d2 = 1.0 / x**2 - (1.0 - (np.log(x) - a)) / (b * x**2)
     elif dist == "Weibull":
-        k, lam = spec["alpha"], spec["beta"]
-        d2 = -(k - 1) / x**2 - k * (k - 1) * x ** (k - 2) / lam**k
+        d2 = -(a - 1) / x**2 - a * (a - 1) * x ** (a - 2) / b**a
     elif dist == "InverseGamma":
-        k, beta = spec["alpha"], spec.get("beta", 1.0)
-        d2 = (k + 1) / x**2 - 2.0 * beta / x**3
-    else:
-        raise ValueError(f"no NumPy log density for prior {dist!r}")
+        d2 = (a + 1) / x**2 - 2.0 * b / x**3
+    else:  # Exponential, HalfFlat, Flat
+        d2 = 0.0
     return lp, dlp, d2
 
 
