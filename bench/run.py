@@ -53,7 +53,8 @@ resolution, 1000 draws around the true values, nothing fitted); the fit sections
 package) shows its error. Nothing is skipped silently: a case left out by the options
 is simply not in the table, and the header lists what was selected.
 
-Options: ``--sections``, ``--cases`` (case names, e.g. ``lifetimes
+Options: ``--sections``, ``--models`` (of the fit sections: ``bgnbd gg`` by default,
+also ``mbgnbd paretonbd``), ``--cases`` (case names, e.g. ``lifetimes
 pymc-marketing-mcmc-nutpie``; default all), ``--cap-seconds`` (lifevalue cases,
 default 900), ``--peer-cap-seconds`` (lifetimes and pymc-marketing, default 600),
 ``--draws/--tune/--chains`` (MCMC, per chain; default lifevalue's, see above),
@@ -290,7 +291,7 @@ def run_fits(args, tmp: Path, rows: list[dict]) -> None:
             if warmup and sec == "map":
                 continue
             cap = args.cap_seconds if case.startswith("lifevalue") else args.peer_cap_seconds
-            for model in bench_models.MODELS:
+            for model in args.models:
                 settings = args.mcmc[model]
                 spec = {"case": case, "model": model, "data": str(data),
                         **bench_models.fit_spec(case, given, settings, warmup)}
@@ -422,6 +423,10 @@ def main(argv=None) -> int:
     parser.add_argument("--peer-cap-seconds", type=float, default=600.0,
                         help="cap per lifetimes or pymc-marketing case (default 600)")
     add_mcmc_options(parser)
+    parser.add_argument("--models", nargs="+", choices=list(bench_models.MODELS),
+                        default=list(bench_models.DEFAULT_MODELS),
+                        help="models of the map and mcmc sections (default: BG/NBD and "
+                             "Gamma-Gamma)")
     parser.add_argument("--score-draws", type=int, default=1000)
     parser.add_argument("--warmup-customers", type=int, default=2000)
     parser.add_argument("--mem-limit-gb", type=float,
@@ -453,10 +458,10 @@ def main(argv=None) -> int:
     # the MCMC settings per model: as given, else lifevalue's defaults (read now)
     args.mcmc = {m: bench_models.mcmc_settings(m, draws=args.draws, tune=args.tune,
                                                chains=args.chains)
-                 for m in bench_models.MODELS}
+                 for m in args.models}
     defaults = all(v is None for v in (args.draws, args.tune, args.chains))
     mcmc_text = "; ".join(f"{name} {bench_models.describe_mcmc(args.mcmc[m])}"
-                          for m, name in bench_models.MODELS.items())
+                          for m, name in bench_models.MODELS.items() if m in args.models)
     mcmc_text += " (lifevalue's defaults)" if defaults else ""
     print(f"{platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs, "
           f"{git_state()}\n{bench_models._versions()}\n"
