@@ -1,11 +1,14 @@
 """Diagnostics of a fit: the DataTree ArviZ expects, weighted LOO, compare, psense."""
 
+import warnings
+
 import arviz as az
 import numpy as np
 import pytest
 import xarray as xr
 
 from lifevalue import validation as v
+from lifevalue.errors import ConvergenceWarning
 from lifevalue.models import BetaGeo, GammaGamma, datatree
 from lifevalue.models import diagnostics as dg
 from lifevalue.models.likelihoods import bgnbd_loglik, gamma_gamma_loglik
@@ -123,7 +126,11 @@ def test_few_repeat_purchases_are_flagged_as_weak_data(cdnow_cal):
     """300 CDNOW customers (124 with repeat purchases) say little about a and b: the
     posterior stays at a sensible scale and psense says the prior fills in."""
     small = cdnow_cal.iloc[:300]
-    model = BetaGeo().fit(small, random_seed=1)
+    with warnings.catch_warnings():
+        # weakly identified: ten seeds gave 0 to 4 divergences (with either of the
+        # compiled sampler's log densities); this test is about the prior's influence
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = BetaGeo().fit(small, random_seed=1)
     summ = model.summary()
     assert summ.loc["b", "mean"] < 10  # under HalfNormal(300) it drifted to about 290
     assert any(p.startswith("b:") for p in model.prior_sensitivity_problems())

@@ -1,10 +1,13 @@
 """The holdout scorecard and the comparison of models, on CDNOW's calibration/holdout split."""
 
+import warnings
+
 import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
 
+from lifevalue.errors import ConvergenceWarning
 from lifevalue.models import BetaGeo
 from lifevalue.models.scorecard import calibration_by_group, compare_models, holdout_scorecard
 from lifevalue.validation import InvalidOptionError, MissingColumnError
@@ -19,7 +22,11 @@ def card(cdnow_bg_mcmc, cdnow_cal):
 def tight_r(cdnow_cal):
     """A real NUTS fit whose prior pins r at 1 (about 4x its estimate): a worse model."""
     priors = {"r": {"dist": "Gamma", "alpha": 4000.0, "beta": 4000.0}}
-    return BetaGeo(priors=priors).fit(cdnow_cal, random_seed=2)
+    with warnings.catch_warnings():
+        # a prior that fights the data: eight seeds gave 0 to 3 divergences (either of the
+        # compiled sampler's log densities); the scorecard is what is tested here
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return BetaGeo(priors=priors).fit(cdnow_cal, random_seed=2)
 
 
 def test_errors_are_those_of_the_models_own_expectation(card, cdnow_bg_mcmc, cdnow_cal):

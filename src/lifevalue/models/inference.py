@@ -211,9 +211,9 @@ class Inference:
 
     def _compiled_log_density(self, stats, priors, start=None):
         """The log density that ``sampler="compiled"`` samples, in the coordinates ``z``
-        of :meth:`_nuts_map`, as a Python function around the model's kernel (the
-        covariate models' path; the others' is the same density compiled to C, see
-        :mod:`lifevalue.models.nuts_density`).
+        of :meth:`_nuts_map`, as a Python function around the model's kernel (the route
+        of a model without a C density, see :mod:`lifevalue.models.nuts_density`, which
+        the tests compare with this one).
 
         Returns
         -------
@@ -259,24 +259,29 @@ class Inference:
 
     def _nuts_model(self, stats, priors, initvals):
         """The model nutpie samples: the C log density of :mod:`.nuts_density` where the
-        model has one (and no covariates), else :meth:`_compiled_log_density` through
-        Python. Returns ``(model, "c" or "python")``."""
+        model has one, else :meth:`_compiled_log_density` through Python. Returns
+        ``(model, "c" or "python")``."""
         from nutpie.compiled_pyfunc import from_pyfunc
 
         from lifevalue.models import nuts_density
 
         names = list(self.param_names)
         n = len(names)
-        body = self._density() if self._design is None else None
+        body = self._density()
         if body is not None:
             mode, scale, z_start = self._nuts_map(stats, priors, initvals)
 
             def initial_point(seed):
                 return z_start + np.random.default_rng(seed).uniform(-1.0, 1.0, n)
 
+            if self._design is None:
+                maps, data = np.eye(n)[None], [self._kernel(stats)[1]]
+            else:
+                maps = self._design.linear_maps(stats.profiles)
+                data = [self._kernel(part)[1] for part in stats.groups]
             model = nuts_density.compiled_model(
-                body, names, mode, scale, self._positive(),
-                [priors[k] for k in names], self._kernel(stats)[1], initial_point)
+                body, names, mode, scale, self._positive(), [priors[k] for k in names],
+                maps, data, initial_point)
             if model is not None:
                 return model, "c"
         logp, to_params, z_start = self._compiled_log_density(stats, priors, start=initvals)

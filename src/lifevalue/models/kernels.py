@@ -37,7 +37,14 @@ import numpy as np
 from numba import types
 from numba.extending import intrinsic
 
-from lifevalue.models.nuts_density import array_f8, array_i8, finish, values_of
+from lifevalue.models.nuts_density import (
+    add_profile,
+    array_f8,
+    array_i8,
+    begin,
+    end,
+    profile_params,
+)
 
 #: Fast-math flags of the row loops: ``reassoc`` lets LLVM split the sums over rows
 #: into vector lanes (the order of additions differs from NumPy's by rounding only);
@@ -366,28 +373,44 @@ def gamma_gamma_loglik_grad(p, q, gamma, x_unique, x_count, y, w, wx, sum_x_log_
 
 
 # ---------------------------------------------- C log densities for nutpie (NUTS)
-# Each unpacks its kernel's arrays from the user data of :mod:`.nuts_density` (the
-# order of ``*_kernel_data``) and calls the kernel; ``finish`` adds priors and Jacobian.
+# Each ``*_at`` reads its kernel's arrays from the user data of :mod:`.nuts_density`
+# (in the order of ``*_kernel_data``), from the k-th on, and calls the kernel at ``p``.
+
+
+@numba.njit(error_model="numpy")
+def bgnbd_at(user_data, k, p):
+    """:func:`bgnbd_loglik_grad` at ``p`` on the 10 arrays from the k-th."""
+    return bgnbd_loglik_grad(
+        p[0], p[1], p[2], p[3], array_f8(user_data, k), array_f8(user_data, k + 1),
+        array_f8(user_data, k + 2), array_f8(user_data, k + 3), array_f8(user_data, k + 4),
+        array_f8(user_data, k + 5), array_f8(user_data, k + 6), array_f8(user_data, k + 7),
+        array_f8(user_data, k + 8), array_i8(user_data, k + 9))
 
 
 def bgnbd_density(n, z_, grad_, logp_, user_data):
     """The BG/NBD's log density in z for nutpie (:mod:`lifevalue.models.nuts_density`)."""
-    head = array_f8(user_data, 0)
-    theta, v = values_of(z_, n, head)
-    ll, g = bgnbd_loglik_grad(
-        v[0], v[1], v[2], v[3], array_f8(user_data, 1), array_f8(user_data, 2),
-        array_f8(user_data, 3), array_f8(user_data, 4), array_f8(user_data, 5),
-        array_f8(user_data, 6), array_f8(user_data, 7), array_f8(user_data, 8),
-        array_f8(user_data, 9), array_i8(user_data, 10))
-    return finish(ll, g, theta, v, n, head, grad_, logp_)
+    theta, values, prof, own, grad = begin(n, z_, user_data)
+    ll = 0.0
+    for g in range(int(prof[0])):
+        profile_params(prof, g, values, own)
+        ll += add_profile(prof, g, own, *bgnbd_at(user_data, 2 + 10 * g, own), grad)
+    return end(ll, grad, theta, values, n, user_data, grad_, logp_)
+
+
+@numba.njit(error_model="numpy")
+def _gamma_gamma_at(user_data, k, p):
+    """:func:`gamma_gamma_loglik_grad` at ``p`` on the 7 arrays from the k-th."""
+    return gamma_gamma_loglik_grad(
+        p[0], p[1], p[2], array_f8(user_data, k), array_f8(user_data, k + 1),
+        array_f8(user_data, k + 2), array_f8(user_data, k + 3), array_f8(user_data, k + 4),
+        array_f8(user_data, k + 5)[0], array_f8(user_data, k + 6)[0])
 
 
 def gamma_gamma_density(n, z_, grad_, logp_, user_data):
     """Gamma-Gamma's log density in z for nutpie (:mod:`lifevalue.models.nuts_density`)."""
-    head = array_f8(user_data, 0)
-    theta, v = values_of(z_, n, head)
-    ll, g = gamma_gamma_loglik_grad(
-        v[0], v[1], v[2], array_f8(user_data, 1), array_f8(user_data, 2),
-        array_f8(user_data, 3), array_f8(user_data, 4), array_f8(user_data, 5),
-        array_f8(user_data, 6)[0], array_f8(user_data, 7)[0])
-    return finish(ll, g, theta, v, n, head, grad_, logp_)
+    theta, values, prof, own, grad = begin(n, z_, user_data)
+    ll = 0.0
+    for g in range(int(prof[0])):
+        profile_params(prof, g, values, own)
+        ll += add_profile(prof, g, own, *_gamma_gamma_at(user_data, 2 + 7 * g, own), grad)
+    return end(ll, grad, theta, values, n, user_data, grad_, logp_)

@@ -23,9 +23,9 @@ from scipy import special
 from lifevalue.models import predictions as bg
 from lifevalue.models.bg_family import bg_family_derivs
 from lifevalue.models.customer_posterior import BlockRNG
-from lifevalue.models.kernels import bgnbd_kernel_data, bgnbd_loglik_grad
+from lifevalue.models.kernels import bgnbd_at, bgnbd_kernel_data, bgnbd_loglik_grad
 from lifevalue.models.likelihoods import NUMPY, BGNBDStats, _bgnbd_tail, _bgnbd_x_terms
-from lifevalue.models.nuts_density import array_f8, array_i8, finish, values_of
+from lifevalue.models.nuts_density import add_profile, array_f8, begin, end, profile_params
 
 
 def _x_terms(r, alpha, a, b, x, xp):
@@ -116,18 +116,23 @@ def _extra_x_terms(a, b, xu, cx, ll, g):
     return ll, g
 
 
+@numba.njit(error_model="numpy")
+def _mbgnbd_at(user_data, k, p):
+    """The BG/NBD's kernel (:func:`lifevalue.models.kernels.bgnbd_at`) on
+    :func:`mbgnbd_kernel_data`'s arrays from the k-th, plus :func:`_extra_x_terms`."""
+    ll, g = bgnbd_at(user_data, k, p)
+    return _extra_x_terms(p[2], p[3], array_f8(user_data, k), array_f8(user_data, k + 1),
+                          ll, g)
+
+
 def mbgnbd_density(n, z_, grad_, logp_, user_data):
-    """The MBG/NBD's log density in z for nutpie (:mod:`lifevalue.models.nuts_density`):
-    :func:`lifevalue.models.kernels.bgnbd_density` plus :func:`_extra_x_terms`."""
-    head = array_f8(user_data, 0)
-    theta, v = values_of(z_, n, head)
-    xu, cx = array_f8(user_data, 1), array_f8(user_data, 2)
-    ll, g = bgnbd_loglik_grad(
-        v[0], v[1], v[2], v[3], xu, cx, array_f8(user_data, 3), array_f8(user_data, 4),
-        array_f8(user_data, 5), array_f8(user_data, 6), array_f8(user_data, 7),
-        array_f8(user_data, 8), array_f8(user_data, 9), array_i8(user_data, 10))
-    ll, g = _extra_x_terms(v[2], v[3], xu, cx, ll, g)
-    return finish(ll, g, theta, v, n, head, grad_, logp_)
+    """The MBG/NBD's log density in z for nutpie (:mod:`lifevalue.models.nuts_density`)."""
+    theta, values, prof, own, grad = begin(n, z_, user_data)
+    ll = 0.0
+    for g in range(int(prof[0])):
+        profile_params(prof, g, values, own)
+        ll += add_profile(prof, g, own, *_mbgnbd_at(user_data, 2 + 10 * g, own), grad)
+    return end(ll, grad, theta, values, n, user_data, grad_, logp_)
 
 
 def mbgnbd_total_loglik_draws(params: np.ndarray, stats: BGNBDStats, *,

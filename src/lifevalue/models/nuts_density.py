@@ -11,16 +11,24 @@ Gamma-Gamma at 100,000 customers ran no faster than one, and each call cost abou
 kernel, the map from ``z``, the priors' log densities (:func:`prior_logp_grad`, the
 compiled twin of :func:`lifevalue.models.priors.logp_and_grad`, cross-tested), the
 log Jacobian and the gradient's chain rule, with no Python and no GIL. Each model's
-module writes the few lines that unpack its kernel's arrays and call it (e.g.
+module writes the lines that unpack its kernel's arrays and call it (e.g.
 :func:`lifevalue.models.kernels.bgnbd_density`); :func:`compiled_model` turns that
 into a model nutpie samples. The C functions are compiled once per environment and
 cached by numba.
 
+Covariates: customers with the same attributes share their parameters, so the
+likelihood is a sum over attribute profiles of the model's own likelihood, at the
+profile's parameters ``own_b = v_b exp(sum_k L[g, b, k] v_k)`` (the coefficients ``v_k``
+and the map ``L`` of :meth:`lifevalue.models.covariates.Design.linear_maps`), and its
+gradient ``sum_g L[g]' (grad_g * own_g)`` in theta. A model without covariates is one
+profile with ``L`` the identity.
+
 The data reach the C function through nutpie's user-data pointer: an int64 array of
-(address, length) pairs, the first the *head* (float64: ``n``, ``mode``, ``S`` row by
-row, the positive mask, and per parameter its prior's code and three parameters, see
-:func:`lifevalue.models.priors.prior_code`), then the kernel's arrays in order.
-Python numbers among the kernel's data travel as arrays of length 1.
+(address, length) pairs: the *head* (float64: ``n``, ``mode``, ``S`` row by row, the
+positive mask, and per parameter its prior's code and three parameters, see
+:func:`lifevalue.models.priors.prior_code`), the profiles' maps (``G``, ``n_base``,
+``n``, then ``L`` row by row), then each profile's kernel arrays in order. Python
+numbers among the kernel's data travel as arrays of length 1.
 """
 
 from __future__ import annotations
@@ -150,6 +158,64 @@ def finish(ll, grad, theta, values, n, head, grad_, logp_):
     return 0
 
 
+# A model's density (e.g. lifevalue.models.kernels.bgnbd_density) is, with its own
+# kernel call in the middle (a kernel passed to a shared function as an argument would
+# make the C function impossible to cache):
+#
+#     theta, values, prof, own, grad = begin(n, z_, user_data)
+#     ll = 0.0
+#     for g in range(int(prof[0])):
+#         profile_params(prof, g, values, own)
+#         ll += add_profile(prof, g, own, *kernel_at(user_data, 2 + width * g, own), grad)
+#     return end(ll, grad, theta, values, n, user_data, grad_, logp_)
+
+
+@numba.njit(error_model="numpy")
+def begin(n, z_, user_data):
+    """``theta``, the parameters, the profiles' maps, a buffer for a profile's own
+    parameters and the gradient (in theta, zero) at the point ``z``."""
+    head = array_f8(user_data, 0)
+    theta, values = values_of(z_, n, head)
+    prof = array_f8(user_data, 1)
+    return theta, values, prof, np.empty(int(prof[1])), np.zeros(n)
+
+
+@numba.njit(error_model="numpy")
+def profile_params(prof, g, values, own):
+    """Profile g's own parameters ``own_b = v_b exp(sum_k L[g, b, k] v_k)`` (k over
+    the coefficients: a profile of zeros has the parameters exactly)."""
+    nb, n = int(prof[1]), int(prof[2])
+    first = 3 + g * nb * n
+    for b in range(nb):
+        effect = 0.0
+        for k in range(nb, n):
+            effect += prof[first + b * n + k] * values[k]
+        own[b] = values[b] * math.exp(effect)
+
+
+@numba.njit(error_model="numpy")
+def add_profile(prof, g, own, ll_g, grad_g, grad):
+    """Add profile g's gradient (``grad_g`` in its own parameters) to ``grad`` (in theta:
+    ``L[g]' (grad_g * own)``); returns its log-likelihood ``ll_g``."""
+    nb, n = int(prof[1]), int(prof[2])
+    first = 3 + g * nb * n
+    for b in range(nb):
+        w = grad_g[b] * own[b]
+        for k in range(n):
+            grad[k] += prof[first + b * n + k] * w
+    return ll_g
+
+
+@numba.njit(error_model="numpy")
+def end(ll, grad, theta, values, n, user_data, grad_, logp_):
+    """The gradient from theta to the parameters, then :func:`finish`."""
+    head = array_f8(user_data, 0)
+    for i in range(n):
+        if head[1 + n + n * n + i] > 0.0:
+            grad[i] /= values[i]
+    return finish(ll, grad, theta, values, n, head, grad_, logp_)
+
+
 def _expand(n, n_out, z_, values_, user_data):
     """The parameters at a point (the draws nutpie stores)."""
     head = array_f8(user_data, 0)
@@ -179,22 +245,25 @@ def head_array(mode, scale, positive, specs) -> np.ndarray:
                            np.asarray(positive, dtype="float64"), codes.T.ravel()])
 
 
-def compiled_model(body, names, mode, scale, positive, specs, data, initial_point):
+def compiled_model(body, names, mode, scale, positive, specs, maps, data, initial_point):
     """A nutpie model of the log density ``body`` (a model module's function of
-    :data:`SIGNATURE` that unpacks ``data``), or None where nutpie cannot take one.
+    :data:`SIGNATURE`), or None where nutpie cannot take one.
 
     Parameters
     ----------
     body : function
-        The model's density (e.g. :func:`lifevalue.models.kernels.bgnbd_density`).
+        The model's density (e.g. :func:`lifevalue.models.kernels.bgnbd_density`, see
+        the comment above :func:`begin`).
     names : list of str
         The parameters, in order.
     mode, scale, positive : arrays
         ``theta = mode + scale z``; which parameters are positive (``exp(theta)``).
     specs : list of dict
         The parameters' priors.
-    data : tuple
-        The kernel's data, as ``_kernel`` gives them: arrays and numbers.
+    maps : array ``(G, n_base, n)``
+        Each profile's map (the identity, ``G = 1``, without covariates).
+    data : list of tuple
+        Each profile's kernel data, as ``_kernel`` gives them: arrays and numbers.
     initial_point : callable
         ``seed -> z``.
     """
@@ -202,11 +271,13 @@ def compiled_model(body, names, mode, scale, positive, specs, data, initial_poin
         from nutpie.compile_pymc import CompiledPyMCModel
     except ImportError:
         return None
-    arrays = [head_array(mode, scale, positive, specs)]
-    for d in data:
-        arr = np.ascontiguousarray(d) if isinstance(d, np.ndarray) \
-            else np.array([float(d)], dtype="float64")
-        arrays.append(arr)
+    maps = np.asarray(maps, dtype="float64")
+    arrays = [head_array(mode, scale, positive, specs),
+              np.concatenate([[float(s) for s in maps.shape], maps.ravel()])]
+    for part in data:
+        for d in part:
+            arrays.append(np.ascontiguousarray(d) if isinstance(d, np.ndarray)
+                          else np.array([float(d)], dtype="float64"))
     pairs = np.array([[a.ctypes.data, a.size] for a in arrays], dtype="int64").ravel()
     n = len(names)
     try:

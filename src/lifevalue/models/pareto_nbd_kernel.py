@@ -37,7 +37,7 @@ from scipy import special
 
 from lifevalue.models.kernels import _FASTMATH, _digamma, _exp_nonpositive, _log_positive
 from lifevalue.models.likelihoods import BGNBDStats
-from lifevalue.models.nuts_density import array_f8, finish, values_of
+from lifevalue.models.nuts_density import add_profile, array_f8, begin, end, profile_params
 
 #: Gauss-Legendre nodes per customer row.
 NODES = 48
@@ -231,15 +231,23 @@ def _x_part_compiled(r, alpha, s, beta, xu, cx):
     return ll, g
 
 
+@numba.njit(error_model="numpy")
+def _pareto_nbd_at(user_data, k, p):
+    """:func:`pareto_nbd_loglik_grad_compiled` at ``p`` on the 6 arrays from the k-th."""
+    return pareto_nbd_loglik_grad_compiled(
+        p[0], p[1], p[2], p[3], array_f8(user_data, k), array_f8(user_data, k + 1),
+        array_f8(user_data, k + 2), array_f8(user_data, k + 3), array_f8(user_data, k + 4),
+        array_f8(user_data, k + 5))
+
+
 def pareto_nbd_density(n, z_, grad_, logp_, user_data):
     """The Pareto/NBD's log density in z for nutpie (:mod:`lifevalue.models.nuts_density`)."""
-    head = array_f8(user_data, 0)
-    theta, v = values_of(z_, n, head)
-    ll, g = pareto_nbd_loglik_grad_compiled(
-        v[0], v[1], v[2], v[3], array_f8(user_data, 1), array_f8(user_data, 2),
-        array_f8(user_data, 3), array_f8(user_data, 4), array_f8(user_data, 5),
-        array_f8(user_data, 6))
-    return finish(ll, g, theta, v, n, head, grad_, logp_)
+    theta, values, prof, own, grad = begin(n, z_, user_data)
+    ll = 0.0
+    for g in range(int(prof[0])):
+        profile_params(prof, g, values, own)
+        ll += add_profile(prof, g, own, *_pareto_nbd_at(user_data, 2 + 6 * g, own), grad)
+    return end(ll, grad, theta, values, n, user_data, grad_, logp_)
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
