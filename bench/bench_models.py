@@ -422,7 +422,9 @@ def _fmt(value, spec: str, none: str = "-") -> str:
 
 
 def _totals(rows: list[dict]) -> list[dict]:
-    """Add, per size and case with both models, a 'total' row: seconds summed.
+    """Add, per size and case with both BG/NBD and Gamma-Gamma, a 'total' row of the
+    two: seconds summed (the other models' rows have none: the targets are on that
+    pair).
 
     A total over the cap reports as its cap the least it can have taken: the seconds of
     its finished cases plus the caps of the others.
@@ -430,9 +432,10 @@ def _totals(rows: list[dict]) -> list[dict]:
     out = []
     for size in dict.fromkeys(r["size"] for r in rows):
         for case in dict.fromkeys(r["case"] for r in rows if r["size"] == size):
-            group = [r for r in rows if r["size"] == size and r["case"] == case]
-            out += group
-            if len(group) < 2:
+            out += [r for r in rows if r["size"] == size and r["case"] == case]
+            group = [r for r in rows if r["size"] == size and r["case"] == case
+                     and r["model"] in DEFAULT_MODELS]
+            if len(group) < len(DEFAULT_MODELS):
                 continue
             total = {"size": size, "case": case, "model": "total", "cap": group[0]["cap"]}
             # the MCMC settings the models were run with, where they agree
