@@ -270,10 +270,6 @@ class Inference:
         body = self._density()
         if body is not None:
             mode, scale, z_start = self._nuts_map(stats, priors, initvals)
-
-            def initial_point(seed):
-                return z_start + np.random.default_rng(seed).uniform(-1.0, 1.0, n)
-
             if self._design is None:
                 maps, data = np.eye(n)[None], [self._kernel(stats)[1]]
             else:
@@ -281,7 +277,7 @@ class Inference:
                 data = [self._kernel(part)[1] for part in stats.groups]
             model = nuts_density.compiled_model(
                 body, names, mode, scale, self._positive(), [priors[k] for k in names],
-                maps, data, initial_point)
+                maps, data, _jittered(z_start))
             if model is not None:
                 return model, "c"
         logp, to_params, z_start = self._compiled_log_density(stats, priors, start=initvals)
@@ -292,11 +288,8 @@ class Inference:
                 return {name: np.asarray(values[i]) for i, name in enumerate(names)}
             return expand
 
-        def initial_point(seed):
-            return z_start + np.random.default_rng(seed).uniform(-1.0, 1.0, n)
-
         model = from_pyfunc(n, lambda: logp, make_expand_fn, [np.dtype("float64")] * n,
-                            [()] * n, names, make_initial_point_fn=initial_point)
+                            [()] * n, names, make_initial_point_fn=_jittered(z_start))
         return model, "python"
 
     def _fit_compiled(self, stats, priors, *, draws, tune, chains, random_seed, progressbar,
@@ -413,6 +406,14 @@ _PYMC_STEP_OPTIONS = ("target_accept", "max_treedepth", "early_max_treedepth", "
 _SET_BY_FIT = ("draws", "tune", "chains", "cores", "seed", "random_seed", "progress_bar",
                "progressbar", "save_warmup", "nuts_sampler", "compiled_model", "model",
                "compute_convergence_checks", "return_inferencedata")
+
+
+def _jittered(z_start):
+    """``seed -> z``: a chain's start, ``z_start`` plus a uniform jitter of up to one unit
+    of z (about one posterior sd) per direction."""
+    def initial_point(seed):
+        return z_start + np.random.default_rng(seed).uniform(-1.0, 1.0, len(z_start))
+    return initial_point
 
 
 def check_sampler_options(method: str, sampler: str, options: dict) -> None:

@@ -51,7 +51,7 @@ SIGNATURE = types.int64(types.uint64, types.CPointer(types.double),
 EXPAND_SIGNATURE = types.int64(types.uint64, types.uint64, types.CPointer(types.double),
                                types.CPointer(types.double), types.voidptr)
 
-_C = {name: PRIOR_CODES[name] for name in PRIOR_CODES}
+_C = PRIOR_CODES
 _HALF_NORMAL, _HALF_CAUCHY, _HALF_T = _C["HalfNormal"], _C["HalfCauchy"], _C["HalfStudentT"]
 _GAMMA, _EXPONENTIAL, _LOG_NORMAL = _C["Gamma"], _C["Exponential"], _C["LogNormal"]
 _WEIBULL, _INV_GAMMA, _NORMAL, _T = _C["Weibull"], _C["InverseGamma"], _C["Normal"], _C["StudentT"]

@@ -82,7 +82,7 @@ def logp_and_grad(spec: dict, x: float) -> tuple[float, float]:
     >>> logp_and_grad({"dist": "HalfNormal", "sigma": 2.0}, 1.0)
     (-0.125, -0.25)
     """
-    code, a, b, c = prior_code(spec)
+    _, a, b, c = prior_code(spec)
     dist = spec["dist"]
     if dist == "HalfNormal":
         return -x * x / (2 * a), -x / a
