@@ -127,37 +127,6 @@ def values_of(z_, n, head):
     return theta, values
 
 
-@numba.njit(error_model="numpy")
-def finish(ll, grad, theta, values, n, head, grad_, logp_):
-    """Add the priors and the log Jacobian to the kernel's ``(ll, grad)`` (in the
-    parameters), write the log density and its gradient in ``z``, and return nutpie's
-    status: 0, or 3 / 4 where the gradient / the density is not finite (a divergence)."""
-    base = 1 + 2 * n + n * n
-    for i in range(n):
-        lp, d1 = prior_logp_grad(int(head[base + i]), head[base + n + i],
-                                 head[base + 2 * n + i], head[base + 3 * n + i], values[i])
-        ll += lp
-        g = grad[i] + d1
-        if head[1 + n + n * n + i] > 0.0:  # d/dtheta = v d/dv, plus the Jacobian's 1
-            ll += theta[i]
-            g = g * values[i] + 1.0
-        grad[i] = g
-    out = numba.carray(grad_, (n,))
-    norm = 0.0
-    for j in range(n):
-        t = 0.0
-        for i in range(n):
-            t += head[1 + n + i * n + j] * grad[i]
-        out[j] = t
-        norm += t * t
-    logp_[0] = ll
-    if not math.isfinite(ll):
-        return 4
-    if not math.isfinite(norm):
-        return 3
-    return 0
-
-
 # A model's density (e.g. lifevalue.models.kernels.bgnbd_density) is, with its own
 # kernel call in the middle (a kernel passed to a shared function as an argument would
 # make the C function impossible to cache):
@@ -208,12 +177,34 @@ def add_profile(prof, g, own, ll_g, grad_g, grad):
 
 @numba.njit(error_model="numpy")
 def end(ll, grad, theta, values, n, user_data, grad_, logp_):
-    """The gradient from theta to the parameters, then :func:`finish`."""
+    """Add the priors and the log Jacobian to the profiles' ``(ll, grad)`` (the gradient
+    in theta), write the log density and its gradient in ``z``, and return nutpie's
+    status: 0, or 3 / 4 where the gradient / the density is not finite (a divergence)."""
     head = array_f8(user_data, 0)
+    base = 1 + 2 * n + n * n
     for i in range(n):
-        if head[1 + n + n * n + i] > 0.0:
-            grad[i] /= values[i]
-    return finish(ll, grad, theta, values, n, head, grad_, logp_)
+        lp, d1 = prior_logp_grad(int(head[base + i]), head[base + n + i],
+                                 head[base + 2 * n + i], head[base + 3 * n + i], values[i])
+        ll += lp
+        if head[1 + n + n * n + i] > 0.0:  # d/dtheta = v d/dv, plus the Jacobian's 1
+            ll += theta[i]
+            grad[i] += d1 * values[i] + 1.0
+        else:
+            grad[i] += d1
+    out = numba.carray(grad_, (n,))
+    norm = 0.0
+    for j in range(n):
+        t = 0.0
+        for i in range(n):
+            t += head[1 + n + i * n + j] * grad[i]
+        out[j] = t
+        norm += t * t
+    logp_[0] = ll
+    if not math.isfinite(ll):
+        return 4
+    if not math.isfinite(norm):
+        return 3
+    return 0
 
 
 def _expand(n, n_out, z_, values_, user_data):
