@@ -79,8 +79,9 @@ def flow_weights(r, alpha, a, b, p, q, gam, x, t_x, T, ix, iT, it, by_x, by_valu
                     w = math.exp(-r[s] / alpha[s] * T[g])
                 cs[s] = pa[s] * (1.0 + w * (max(1.0, b_spend[s] / (c1[s] + c2[s] * m[g]))
                                             - 1.0))
-        else:
-            cs[:] = pa[:]
+        else:  # a loop, not a slice copy (whose error path costs seconds to compile)
+            for s in range(S):
+                cs[s] = pa[s]
         for s in range(S):
             o0[s] = pa[s] * n
             o1[s] = cs[s] * (c1[s] * s1 + c2[s] * s2)

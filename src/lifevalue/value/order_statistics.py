@@ -51,7 +51,7 @@ def two_quantiles(values, n_values, n_floor, floor, lo_q, hi_q):
         if k1 < n_floor:
             first, second = floor, floor
         elif k < n_floor:  # k + 1 is the least value
-            first, second = floor, values[:n_values].min()
+            first, second = floor, _least(values, n_values)
         else:
             first, second = _order_pair(values, n_values, k - n_floor, k1 - n_floor, sample,
                                         scratch)
@@ -68,14 +68,15 @@ def _order_pair(values, n, k, k1, sample, scratch):
     """Order statistics k and k1 = k or k + 1 (0-based) of ``values[:n]``, selected in
     ``scratch`` among the candidates beyond a threshold from ``sample`` (reordered; or
     among all the values when ``n`` is small or the threshold misses)."""
-    c = 0
+    # np.int64, not literal ints, in calls: numba compiles a specialisation per literal
+    zero, size, c = np.int64(0), np.int64(_SAMPLE), np.int64(0)
     if n >= 4 * _SAMPLE:
         top = k > n // 2
         # ranks to cover from the nearer end, and a sample rank about 1.5 times beyond
         reach = n - k if top else k1 + 1
         j = min(_SAMPLE - 1, 2 + (3 * reach * _SAMPLE) // (2 * n))
         if top:
-            _select(sample, 0, _SAMPLE, _SAMPLE - 1 - j)
+            _select(sample, zero, size, _SAMPLE - 1 - j)
             cut = sample[_SAMPLE - 1 - j]
             for i in range(n):  # branch-free: write always, advance when kept
                 v = values[i]
@@ -85,7 +86,7 @@ def _order_pair(values, n, k, k1, sample, scratch):
                 base = n - c
                 return _select_pair(scratch, c, k - base, k1 - base)
         else:
-            _select(sample, 0, _SAMPLE, j)
+            _select(sample, zero, size, j)
             cut = sample[j]
             for i in range(n):
                 v = values[i]
@@ -93,14 +94,15 @@ def _order_pair(values, n, k, k1, sample, scratch):
                 c += v <= cut
             if c >= reach:
                 return _select_pair(scratch, c, k, k1)
-    scratch[:n] = values[:n]
+    for i in range(n):  # a loop: a slice copy's error path costs seconds to compile
+        scratch[i] = values[i]
     return _select_pair(scratch, n, k, k1)
 
 
 @numba.njit(nogil=True, cache=True)
 def _select_pair(values, n, k, k1):
     """Order statistics k and k1 = k or k + 1 of ``values[:n]`` (reordered)."""
-    _select(values, 0, n, k)
+    _select(values, np.int64(0), n, k)
     if k1 == k:
         return values[k], values[k]
     best = values[k + 1]
@@ -142,6 +144,15 @@ def _select(values, lo, hi, k):
         if k < equal:
             return
         lo = equal
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _least(values, n):
+    """The least of ``values[:n]`` (n >= 1)."""
+    best = values[0]
+    for i in range(1, n):
+        best = min(best, values[i])
+    return best
 
 
 @numba.njit(nogil=True, cache=True, inline="always")

@@ -204,13 +204,17 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
         v_O[t] = cum_O[t + 1] - cum_O[t]
         v_R[t] = cum_R[t + 1] - cum_R[t]
     cells = np.zeros(3)
+    # no floor values for two_quantiles: an int64, not a literal 0 (numba would compile a
+    # specialisation of its own for the literal)
+    none = np.int64(0)
     has_bench = K == 2 and (len(b_rate) + len(b_spend) + len(b_drop)) > 0
     keep = draws_e.shape[0] > 0
     for i in range(n):
         seed_stream(seeds[i // RNG_BLOCK], i % RNG_BLOCK, start)
         xi, ti, Ti, mi = x[i], t_x[i], T[i], m[i]
         if pa_in is not None:
-            pa[:] = pa_in[i]
+            for s in range(S):
+                pa[s] = pa_in[i, s]
         _alive_and_spend(r, alpha, a, b, p, q, gam, xi, ti, Ti, mi, ix[i], iT[i], it[i], by_x,
                          by_value, first, lifetime, pa, sp)
         total = 0.0
@@ -218,7 +222,8 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
             total += pa[s]
         out[0, i] = total / S
         if keep:
-            draws_e[i, K, :] = pa[:]
+            for s in range(S):  # loops, not slice copies: their error path costs
+                draws_e[i, K, s] = pa[s]  # seconds of compilation
         if has_bench:
             _benchmark_multipliers(r, alpha, a, b, xi, Ti, sp, b_rate, b_spend, b_drop, lifetime,
                                    m_rate, m_drop, m_spend)
@@ -323,8 +328,10 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
                 Yk[j] = value
             n_buyers[k] = nb
             if keep:
-                draws_e[i, k, :] = Ek[:]
-                draws_y[i, k, :] = Yk[:]
+                for s in range(S):
+                    draws_e[i, k, s] = Ek[s]
+                for j in range(n_sim):
+                    draws_y[i, k, j] = Yk[j]
         # means, the cell of the means (as ``classify`` gives it), then the totals of
         # that cell: the base's totals are the sum of its cells'
         for k in range(K):
@@ -371,7 +378,7 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
             out[18 + c, i] = cells[c] / S
         # the intervals
         for k in range(K):
-            lo, hi = two_quantiles(E[k], S, 0, 0.0, lo_q, hi_q)
+            lo, hi = two_quantiles(E[k], S, none, 0.0, lo_q, hi_q)
             out[5 * k + 2, i] = lo
             out[5 * k + 3, i] = hi
             fixed = dev[k, i] * fixed_O + ret[k, i] * fixed_R
@@ -381,14 +388,14 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
                 nb = n_buyers[k]
                 lo, hi = two_quantiles(buyers[k], nb, n_sim - nb, 0.0 - fixed, lo_q, hi_q)
             else:
-                lo, hi = two_quantiles(Y[k], n_sim, 0, 0.0, lo_q, hi_q)
+                lo, hi = two_quantiles(Y[k], n_sim, none, 0.0, lo_q, hi_q)
             out[5 * k + 4, i] = lo
             out[5 * k + 5, i] = hi
         if K == 2:
-            lo, hi = two_quantiles(g_e, S, 0, 0.0, lo_q, hi_q)
+            lo, hi = two_quantiles(g_e, S, none, 0.0, lo_q, hi_q)
             out[12, i] = lo
             out[13, i] = hi
-            lo, hi = two_quantiles(g_y, n_sim, 0, 0.0, lo_q, hi_q)
+            lo, hi = two_quantiles(g_y, n_sim, none, 0.0, lo_q, hi_q)
             out[14, i] = lo
             out[15, i] = hi
 
