@@ -393,7 +393,7 @@ def new_counts(periods: int) -> np.ndarray:
     return np.zeros(2 * periods + 1, dtype=np.int64)
 
 
-@numba.njit(nogil=True, cache=True, inline="always")
+@numba.njit(nogil=True, cache=True)
 def _add_purchase(counts, j, P):
     """One more purchase in period ``j`` (see :func:`new_counts`), without a branch."""
     n = counts[P]
@@ -415,7 +415,7 @@ def gamma_constants(shape):
     return d, c
 
 
-@numba.njit(nogil=True, cache=True, error_model="numpy", inline="always")
+@numba.njit(nogil=True, cache=True, error_model="numpy")
 def _walk(st, w, shape, scale, a_d, b_x, deadline, edges, per_unit, counts):
     """One buyer's purchases in the horizon, added to ``counts`` (:func:`new_counts`);
     returns the time of dropping out (``inf`` if still active at the horizon) and the
