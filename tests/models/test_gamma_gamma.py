@@ -62,6 +62,31 @@ def test_point_estimate_still_gets_a_predictive_interval(gg_map, cdnow_cal):
     assert (out["spend_pred_hi"] > out["spend_pred_lo"] * 1.5).all()
 
 
+def test_predictive_interval_is_that_of_the_next_amount():
+    # at a point estimate the next amount is Gamma(p, nu) with nu ~ Gamma(p x + q,
+    # gamma + x m): gamma + x m times a beta-prime(p, p x + q) variable. 2000 customers
+    # with the same history each get 1000 simulated amounts from a stream of their own:
+    # the average of their 5% and 95% quantiles is the exact one within 0.4% (measured
+    # over three seeds: the bias of a sample quantile of 1000 values), and the streams
+    # differ (the quantiles spread)
+    from scipy import stats
+
+    gg = GammaGamma.from_params(PUBLISHED)
+    x, m, n = 3, 25.0, 2000
+    s = pd.DataFrame({"frequency": np.full(n, x), "monetary_value": np.full(n, m)},
+                     index=pd.RangeIndex(n, name="customer_id"))
+    out = gg.expected_spend(s, random_seed=3)
+    shape_nu, rate_nu = PUBLISHED["p"] * x + PUBLISHED["q"], PUBLISHED["gamma"] + x * m
+    exact = rate_nu * stats.betaprime(PUBLISHED["p"], shape_nu).ppf([0.05, 0.95])
+    got = out[["spend_pred_lo", "spend_pred_hi"]].mean().to_numpy()
+    np.testing.assert_allclose(got, exact, rtol=0.01)
+    assert out["spend_pred_hi"].std() > 0.005 * exact[1]
+    # one's interval does not depend on the others scored with it, nor on chunking
+    again = gg.expected_spend(s.iloc[256:512], random_seed=3, rng_offset=256,
+                              chunk_size=100)
+    pd.testing.assert_frame_equal(again, out.iloc[256:512])
+
+
 def test_from_lifetimes(cdnow_cal):
     rep = cdnow_cal[cdnow_cal["frequency"] > 0]
     ggf = GammaGammaFitter().fit(rep["frequency"], rep["monetary_value"])

@@ -15,6 +15,7 @@ from __future__ import annotations
 import warnings
 from typing import ClassVar
 
+import numba
 import numpy as np
 import pandas as pd
 from scipy import stats as st
@@ -25,6 +26,7 @@ from lifevalue.models import customer_posterior as cp
 from lifevalue.models import predictions as pr
 from lifevalue.models import scoring as sc
 from lifevalue.models.base import SHAPE_SIGMA, BaseModel
+from lifevalue.models.customer_posterior import gamma_constants
 from lifevalue.models.likelihoods import (
     GammaGammaStats,
     compress_gamma_gamma,
@@ -34,6 +36,14 @@ from lifevalue.models.likelihoods import (
     gamma_gamma_total_loglik_draws,
     gamma_gamma_total_loglik_grad,
     thin_gamma_gamma,
+)
+from lifevalue.models.order_statistics import row_quantiles
+from lifevalue.models.random_streams import (
+    RNG_BLOCK,
+    _gamma_dc_s,
+    _gamma_s,
+    _load,
+    seed_stream,
 )
 
 #: |Spearman correlation| of frequency and spend above which ``fit`` warns.
@@ -222,7 +232,7 @@ class GammaGamma(BaseModel):
         mean, lo, hi = sc.per_unique_rows(
             [x, m], lambda xs, ms: pr.expected_spend(dd["p"], dd["q"], dd["gamma"], xs, ms),
             lambda values: sc.reduce_draws(values, ci),
-            n_draws=len(d["p"]),
+            n_draws=len(d["p"]), n_threads=sc.check_threads(None),
         )
         out = sc.interval_frame("spend", mean, lo, hi, "param", summary.index, ci)
         if predictive:
@@ -231,16 +241,53 @@ class GammaGamma(BaseModel):
             offset = sc.check_rng_offset(rng_offset)
             order = sc.canonical_order(summary.index)
             sims = sc.simulation_draws(d)
-            for sl in sc.iter_chunks(len(x), chunk_size, len(sims["p"])):
+            p_d, p_c = gamma_constants(sims["p"])
+            lo_q, hi_q = sc.quantile_bounds(ci)
+
+            def one_chunk(sl):
                 idx = order[sl]
-                rng = cp.BlockRNG(random_seed, offset + sl.start, offset + sl.stop)
-                nu = cp.draw_spend_rate(sims, x[idx], m[idx], rng)
-                amount = rng.gamma(np.broadcast_to(sims["p"][:, None], nu.shape), 1.0 / nu,
-                                   nu.shape)
-                _, lo_p[idx], hi_p[idx] = sc.reduce_draws(amount, ci)
+                seeds = cp.BlockRNG(random_seed, offset + sl.start, offset + sl.stop
+                                    ).stream_seeds()
+                amounts = np.empty((len(idx), len(sims["p"])))
+                _next_amounts(seeds, sims["p"], p_d, p_c, sims["q"], sims["gamma"],
+                              np.ascontiguousarray(x[idx], dtype="float64"),
+                              np.ascontiguousarray(m[idx], dtype="float64"), amounts)
+                lo_p[idx], hi_p[idx] = row_quantiles(amounts, lo_q, hi_q)
+
+            for _ in sc.map_threads(sc.check_threads(None), one_chunk,
+                                    sc.iter_chunks(len(x), chunk_size, len(sims["p"]))):
+                pass
             out["spend_pred_lo"] = lo_p
             out["spend_pred_hi"] = hi_p
         return out
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _next_amounts(seeds, p, p_d, p_c, q, gam, x, m, out):
+    """``out[i, j]``: customer ``i``'s next transaction amount in simulation ``j`` (at
+    draw ``j % S``): ``nu ~ Gamma(p x + q, gamma + x m)``, the posterior of the
+    customer's spend rate given x transactions of mean m (Fader & Hardie 2013), then
+    ``Gamma(p, nu)``. Customer ``i`` draws from stream ``i mod RNG_BLOCK`` of its
+    block's seed words (see :func:`lifevalue.models.random_streams.seed_stream`), so
+    the amounts do not depend on chunking or threads."""
+    S = len(p)
+    start = np.empty(4, dtype=np.uint64)
+    for i in range(len(x)):
+        seed_stream(seeds[i // RNG_BLOCK], i % RNG_BLOCK, start)
+        st_ = _load(start)
+        rate = x[i] * m[i]
+        s = -1
+        for j in range(out.shape[1]):
+            s += 1  # the draw j % S, without a division
+            if s == S:
+                s = 0
+            g, st_ = _gamma_s(st_, p[s] * x[i] + q[s])
+            nu = g / (gam[s] + rate)
+            if p_d[s] > 0.0:  # Gamma(p), p >= 1: its Marsaglia-Tsang constants given
+                a, st_ = _gamma_dc_s(st_, p_d[s], p_c[s])
+            else:
+                a, st_ = _gamma_s(st_, p[s])
+            out[i, j] = a / nu
 
 
 def _average_ranks(values: np.ndarray) -> np.ndarray:

@@ -27,6 +27,7 @@ import pandas as pd
 
 from lifevalue import validation as v
 from lifevalue.models.customer_posterior import RNG_BLOCK
+from lifevalue.models.order_statistics import column_quantiles
 from lifevalue.models.rows import unique_rows
 
 #: Target number of float64 cells (draws x customers x periods) per chunk.
@@ -74,8 +75,12 @@ def reduce_draws(values: np.ndarray, ci: float, discrete: bool = False):
     predictive interval of counts holds whole numbers.
     """
     lo, hi = quantile_bounds(ci)
-    method = "inverted_cdf" if discrete else "linear"
-    q = np.quantile(values, [lo, hi], axis=0, method=method)
+    if discrete:
+        q = np.quantile(values, [lo, hi], axis=0, method="inverted_cdf")
+    elif values.ndim == 2 and values.shape[0] > 0:  # compiled; the same numbers
+        q = column_quantiles(values, lo, hi)
+    else:
+        q = np.quantile(values, [lo, hi], axis=0)
     return values.mean(axis=0), q[0], q[1]
 
 

@@ -36,9 +36,9 @@ from lifevalue.models.compiled_closed_forms import (
 )
 from lifevalue.models.customer_posterior import buyer_revenue, gamma_constants, periods_active
 from lifevalue.models.kernels import _FASTMATH
+from lifevalue.models.order_statistics import two_quantiles
 from lifevalue.models.pareto_nbd_kernel import period_sums_if_alive
 from lifevalue.models.random_streams import RNG_BLOCK, _load, _uniform_s, seed_stream
-from lifevalue.value.order_statistics import two_quantiles
 
 _LOG = logging.getLogger("lifevalue")
 

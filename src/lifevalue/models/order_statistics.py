@@ -1,5 +1,6 @@
-"""Two quantiles of a customer's values without sorting them, for the scorer's intervals
-(:mod:`lifevalue.value.scoring_kernel`): equal to ``numpy.quantile`` with linear
+"""Two quantiles of a customer's values without sorting them, for the value scorer's
+intervals (:mod:`lifevalue.value.scoring_kernel`) and the models' per-customer intervals
+(:func:`lifevalue.models.scoring.reduce_draws`): equal to ``numpy.quantile`` with linear
 interpolation (Hyndman & Fan 1996, definition 7), by selection (Hoare's quickselect)
 among the few candidates beyond a sampled threshold.
 """
@@ -11,7 +12,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["two_quantiles"]
+__all__ = ["column_quantiles", "row_quantiles", "two_quantiles"]
 
 
 @numba.njit(nogil=True, cache=True)
@@ -57,6 +58,47 @@ def two_quantiles(values, n_values, n_floor, floor, lo_q, hi_q):
                                         scratch)
         out[side] = _lerp(first, second, pos - k)
     return out[0], out[1]
+
+
+def column_quantiles(values: np.ndarray, lo_q: float, hi_q: float):
+    """``np.quantile(values, [lo_q, hi_q], axis=0)`` (linear interpolation) of a ``(S, k)``
+    array, as two ``(k,)`` arrays: the same numbers, by selection instead of NumPy's
+    partition along a strided axis (about four times faster on 1000 draws). A column
+    with a NaN gets NaN, as NumPy gives.
+
+    Examples
+    --------
+    >>> v = np.random.default_rng(0).normal(size=(1000, 3))
+    >>> lo, hi = column_quantiles(v, 0.05, 0.95)
+    >>> bool(np.array_equal(np.stack([lo, hi]), np.quantile(v, [0.05, 0.95], axis=0)))
+    True
+    """
+    return row_quantiles(np.ascontiguousarray(np.asarray(values, dtype="float64").T), lo_q,
+                         hi_q)
+
+
+def row_quantiles(rows: np.ndarray, lo_q: float, hi_q: float):
+    """:func:`column_quantiles` of ``rows.T``: the quantiles of each row of a C-ordered
+    ``(k, S)`` float64 array (left as it was)."""
+    lo, hi = np.empty(rows.shape[0]), np.empty(rows.shape[0])
+    if rows.shape[1] == 0:
+        raise ValueError("quantiles of no draws")
+    _row_quantiles(rows, float(lo_q), float(hi_q), lo, hi)
+    return lo, hi
+
+
+@numba.njit(nogil=True, cache=True)
+def _row_quantiles(rows, lo_q, hi_q, lo, hi):
+    none = np.int64(0)  # not a literal 0: one specialisation of two_quantiles, the scorer's
+    for i in range(rows.shape[0]):
+        row = rows[i]
+        nan = False
+        for s in range(len(row)):
+            nan |= row[s] != row[s]
+        if nan:
+            lo[i], hi[i] = np.nan, np.nan
+        else:
+            lo[i], hi[i] = two_quantiles(row, len(row), none, 0.0, lo_q, hi_q)
 
 
 #: Values sampled to set the threshold of the candidates of an order statistic.
