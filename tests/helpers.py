@@ -3,6 +3,8 @@
 import numpy as np
 import pandas as pd
 
+from lifevalue.models.table_grid import STENCIL
+
 
 def random_log(rng, n_customers=30, max_tx=6, start="2020-01-01", span_days=400,
                with_amount=True):
@@ -71,3 +73,41 @@ def local_inputs(kind):
     import polars as pl
 
     return pl.from_pandas(frame), None
+
+
+# ------------------------------------------- the table grid's tests (models and value)
+
+
+def grid_population(rng, S, unit=1.0):
+    """Draws spread far wider than a posterior (CDNOW's values times lognormal(0, 0.5)),
+    with ``a`` kept off 1 where SciPy's eq. (10) loses digits."""
+    r = 0.243 * rng.lognormal(0, 0.5, S)
+    alpha = 4.414 * unit * rng.lognormal(0, 0.5, S)
+    a = 0.793 * rng.lognormal(0, 0.5, S)
+    a = np.where(np.abs(a - 1.0) < 1e-2, 1.3, a)
+    b = 2.426 * rng.lognormal(0, 0.5, S)
+    return r, alpha, a, b
+
+
+def grid_interpolated(grid, values, rows, sel=None):
+    """Each row's value at every draw from the node values ``(S, N, ...)``."""
+    out = 0.0
+    for i in range(STENCIL):
+        at = grid.below[rows] + i
+        if sel is not None:
+            at = np.where(sel, grid.above[rows] + i, at)  # (S, rows)
+            picked = np.take_along_axis(values, at[..., None], axis=1) if values.ndim == 3 \
+                else np.take_along_axis(values, at, axis=1)
+        else:
+            picked = values[:, at]
+        w = grid.weights[i, rows]
+        out = out + (w[:, None] if picked.ndim == 3 else w) * picked
+    return out
+
+
+def grid_rows(rng, U, unit=1.0):
+    x = np.r_[rng.integers(0, 40, U - 4), 0, 0, 3, 40].astype(float)
+    T = np.r_[np.round(rng.uniform(0, 78 * unit, U - 4), 2), 0.0, 78 * unit, 0.01, 78 * unit]
+    rate = rng.choice([1.0, 0.6, 1.8], U)
+    dropout = rng.choice([1.0, 0.7, 1.5], U)
+    return np.stack([x, T, rate, dropout], axis=1)

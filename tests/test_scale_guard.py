@@ -85,7 +85,7 @@ def _customers(n, seed, resolution):
 
 @pytest.mark.parametrize("potential", ["neutral", "realistic"])
 def test_tables_do_not_grow_with_distinct_T(monkeypatch, potential):
-    """The period tables are computed on a grid in T (value/table_grid.py): the same
+    """The period tables are computed on a grid in T (models/table_grid.py): the same
     customers with T recorded to 0.01 week instead of whole weeks have many times more
     distinct (x, T) rows, and the same table nodes and flow weights."""
     from lifevalue.value import CustomerValue

@@ -9,8 +9,8 @@ from lifetimes import BetaGeoFitter, GammaGammaFitter
 from lifevalue import validation as v
 from lifevalue.models import BetaGeo, GammaGamma
 from lifevalue.models import predictions as pr
+from lifevalue.models import table_grid as tg
 from lifevalue.value import CustomerValue, Scenario
-from lifevalue.value import table_grid as tg
 from lifevalue.value.formulas import return_based_value
 
 

@@ -21,7 +21,7 @@ V_t the simulated revenue), summed as it goes
 (:func:`~lifevalue.models.customer_posterior.buyer_revenue`). The expectation is the
 same sum, factorised: the parts that depend on the customer only through (x, T) and the
 scenario are computed per draw at a few ages per x and interpolated to each customer's T
-(:mod:`lifevalue.value.table_grid`; within 1e-7 relative of the exact tables, so that
+(:mod:`lifevalue.models.table_grid`; within 1e-7 relative of the exact tables, so that
 their cost and memory do not depend on how finely T is recorded); a test checks it
 against the formula written out period by period.
 

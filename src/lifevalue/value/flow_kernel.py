@@ -1,6 +1,6 @@
 """The compiled pass behind the base's expected cash flows per period.
 
-:func:`flow_weights` sums, per node of the table grid (:mod:`lifevalue.value.table_grid`)
+:func:`flow_weights` sums, per node of the table grid (:mod:`lifevalue.models.table_grid`)
 and draw, P(alive) and its products with spend, margin and costs over groups of
 customers; :meth:`lifevalue.value.CustomerValue._tables` turns them into the flows in
 the same pass as the node tables (the flows are linear in the tables).
@@ -23,7 +23,7 @@ def flow_weights(r, alpha, a, b, p, q, gam, x, t_x, T, ix, iT, it, by_x, by_valu
     """Per node and draw, sums over the customers of P(alive) and its products with
     spend, margin and costs (see ``CustomerValue._flow_weights``), each spread on the
     six nodes of its table row with the row's interpolation weights (``below``,
-    ``above``, ``lw``: :class:`lifevalue.value.table_grid.TableGrid`), added to ``out``
+    ``above``, ``lw``: :class:`lifevalue.models.table_grid.TableGrid`), added to ``out``
     ``(names, nodes, S)`` for the groups ``[g0, g1)``. With a rate benchmark the branch
     of its kink is chosen at each draw, as the scorer does.
 

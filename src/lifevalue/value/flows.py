@@ -30,7 +30,7 @@ class CashFlows:
 
     def _flow_weights(self, bgd, ggd, plan, x, t_x, T, m, factors, mults, alive, grid,
                       bench=None):
-        """Per draw and node of ``grid`` (:class:`~lifevalue.value.table_grid.TableGrid`),
+        """Per draw and node of ``grid`` (:class:`~lifevalue.models.table_grid.TableGrid`),
         sums over customers of P(alive) and its products with spend, margin and costs,
         each spread on the nodes by the customer's row's interpolation weights: a cheap
         pass (no hypergeometric function) that lets :meth:`_tables` return the base's

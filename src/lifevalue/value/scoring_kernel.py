@@ -109,7 +109,7 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
         the tables, ``M_i`` times the margin multiplier, the spend, purchase-rate and
         dropout multipliers, and ``O_i``, ``R_i`` times their multipliers.
     W, Q0, SO, SR : arrays ``(nodes, S)``
-        Per node of the table grid (:mod:`lifevalue.value.table_grid`) and draw: the
+        Per node of the table grid (:mod:`lifevalue.models.table_grid`) and draw: the
         discounted margin-weighted expected purchases given alive, the probability of no
         purchase in the horizon given alive, and (when costs stop at churn) the
         discounted survival sums of the costs.
@@ -404,7 +404,7 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
 def interpolate(table, jb, ja, lw, sel, kink, out):
     """``out[s] = sum_i lw[i] table[jb + i, s]`` (``table[ja + i, s]`` where ``sel[s]``
     is 1 and ``kink``): six-point Lagrange interpolation of a table row at every draw
-    (:mod:`lifevalue.value.table_grid`), over 1-D rows so that the draws run in SIMD
+    (:mod:`lifevalue.models.table_grid`), over 1-D rows so that the draws run in SIMD
     lanes."""
     S = len(out)
     out[:] = 0.0

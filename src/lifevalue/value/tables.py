@@ -3,7 +3,7 @@
 Given alive, a customer's expected purchases per period and survival to each period's
 start depend on them only through (x, T) and the scenario's multipliers. :class:`Tables`
 (a mixin of :class:`~lifevalue.value.customer_value.CustomerValue`) computes them per
-draw on the nodes of a grid in T (:mod:`lifevalue.value.table_grid`), reduces them to the
+draw on the nodes of a grid in T (:mod:`lifevalue.models.table_grid`), reduces them to the
 sums the return-based value needs, and lays out the arguments of the compiled scorer
 (:func:`lifevalue.value.scoring_kernel.score_customers`).
 """
@@ -14,6 +14,7 @@ import numpy as np
 
 from lifevalue.models import predictions as pr
 from lifevalue.models import scoring as sc
+from lifevalue.models import table_grid as tg
 from lifevalue.models.compiled_closed_forms import (
     alive_log_tables,
     no_purchase_draws,
@@ -21,7 +22,6 @@ from lifevalue.models.compiled_closed_forms import (
 )
 from lifevalue.models.rows import unique_rows
 from lifevalue.value import benchmarks as bm
-from lifevalue.value import table_grid as tg
 
 
 class Tables:
@@ -40,7 +40,7 @@ class Tables:
         With ``bench`` (:func:`lifevalue.value.benchmarks.population_benchmarks`) the
         rows' rate and dropout multipliers are raised to the benchmarks at each draw.
         ``keys`` are either exact rows (x, T, rate, dropout) or the nodes of a
-        :class:`~lifevalue.value.table_grid.TableGrid` (a fifth column: the branch of a
+        :class:`~lifevalue.models.table_grid.TableGrid` (a fifth column: the branch of a
         rate benchmark's kink), whose tables the scorer interpolates.
         """
         g, d = self.grid, self.grid.discount
@@ -70,7 +70,7 @@ class Tables:
                 r_, al_, a_, b_ = (bgd[k][sl][:, None] for k in ("r", "alpha", "a", "b"))
                 part = {k: val[sl] if len(val) else val for k, val in bench.items()}
                 if keys.shape[1] > 4:  # grid nodes: each branch of a rate benchmark's kink
-                    up, down = tg.node_multipliers(part, r_, al_, a_, b_, keys)
+                    up, down = node_multipliers(part, r_, al_, a_, b_, keys)
                 else:
                     up, down, _ = bm.row_multipliers(part, r_, al_, a_, b_, keys[:, 0],
                                                      keys[:, 1])
@@ -191,7 +191,7 @@ class Tables:
 
     def _grid(self, bgd, keys, bench=None) -> tg.TableGrid:
         """The nodes on which the period tables of the rows ``keys`` are computed, and
-        the rows' interpolation weights (:mod:`lifevalue.value.table_grid`): their
+        the rows' interpolation weights (:mod:`lifevalue.models.table_grid`): their
         number does not depend on how finely T is recorded. None for the Pareto/NBD,
         whose period sums the scorer computes per customer."""
         if self._lifetime:
@@ -285,3 +285,17 @@ def no_alive_tables(n: int):
     scorer computes P(alive) directly (or is given it)."""
     none = np.full(n, -1, dtype=np.int64)
     return np.zeros((1, 1)), np.zeros((1, 1)), none, none, none
+
+
+def node_multipliers(bench: dict, r, alpha, a, b, nodes: np.ndarray):
+    """Per draw ``(S, 1)`` and node, the rate and dropout multipliers of a benchmark
+    scenario on each branch: the dropout as :func:`lifevalue.value.benchmarks.row_multipliers`;
+    the rate 1 on the branch below the kink and ``1 + w (lambda* (alpha + T) / (r + x) -
+    1)`` above it (``w`` the evidence weight). Returns two ``(S, N)`` arrays."""
+    x, T, above = nodes[:, 0], nodes[:, 1], nodes[:, 4] > 0
+    _, dropout, w = bm.row_multipliers({**bench, "rate": np.zeros(0)}, r, alpha, a, b, x, T)
+    rate = np.ones(w.shape)
+    if len(bench["rate"]):
+        lam = bench["rate"][:, None]
+        rate = np.where(above, 1.0 + w * (lam * (alpha + T) / (r + x) - 1.0), 1.0)
+    return rate, dropout

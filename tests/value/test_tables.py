@@ -1,98 +1,22 @@
-"""The period tables on the T grid against the reference closed forms (SciPy)."""
+"""The value layer's period tables on the T grid: benchmark branches, scored
+expectations, parts of the customers."""
 
 import numpy as np
-import pytest
 
+from helpers import grid_interpolated as _interpolated
+from helpers import grid_population as _population
+from helpers import grid_rows as _rows
 from lifevalue.models import BetaGeo, GammaGamma
 from lifevalue.models import predictions as pr
+from lifevalue.models import table_grid as tg
 from lifevalue.models.compiled_closed_forms import purchases_and_survival
 from lifevalue.value import CustomerValue
 from lifevalue.value import benchmarks as bm
-from lifevalue.value import table_grid as tg
 from lifevalue.value.scenarios import as_scenario
+from lifevalue.value.tables import node_multipliers
 
 #: The bound the module states, relative, on every tabulated expectation.
 BOUND = 1e-7
-
-
-def _population(rng, S, unit=1.0):
-    """Draws spread far wider than a posterior (CDNOW's values times lognormal(0, 0.5)),
-    with ``a`` kept off 1 where SciPy's eq. (10) loses digits."""
-    r = 0.243 * rng.lognormal(0, 0.5, S)
-    alpha = 4.414 * unit * rng.lognormal(0, 0.5, S)
-    a = 0.793 * rng.lognormal(0, 0.5, S)
-    a = np.where(np.abs(a - 1.0) < 1e-2, 1.3, a)
-    b = 2.426 * rng.lognormal(0, 0.5, S)
-    return r, alpha, a, b
-
-
-def _interpolated(grid, values, rows, sel=None):
-    """Each row's value at every draw from the node values ``(S, N, ...)``."""
-    out = 0.0
-    for i in range(tg.STENCIL):
-        at = grid.below[rows] + i
-        if sel is not None:
-            at = np.where(sel, grid.above[rows] + i, at)  # (S, rows)
-            picked = np.take_along_axis(values, at[..., None], axis=1) if values.ndim == 3 \
-                else np.take_along_axis(values, at, axis=1)
-        else:
-            picked = values[:, at]
-        w = grid.weights[i, rows]
-        out = out + (w[:, None] if picked.ndim == 3 else w) * picked
-    return out
-
-
-def _rows(rng, U, unit=1.0):
-    x = np.r_[rng.integers(0, 40, U - 4), 0, 0, 3, 40].astype(float)
-    T = np.r_[np.round(rng.uniform(0, 78 * unit, U - 4), 2), 0.0, 78 * unit, 0.01, 78 * unit]
-    rate = rng.choice([1.0, 0.6, 1.8], U)
-    dropout = rng.choice([1.0, 0.7, 1.5], U)
-    return np.stack([x, T, rate, dropout], axis=1)
-
-
-@pytest.mark.parametrize("unit", [1.0, 7.0])  # weeks and days: the grid is scale-free
-def test_interpolated_tables_equal_the_reference_closed_forms(unit):
-    rng = np.random.default_rng(11)
-    r, alpha, a, b = _population(rng, 30, unit)
-    keys = _rows(rng, 300, unit)
-    edges = np.arange(1, 13) * 365.25 / 12 / 7 * unit
-    grid = tg.build_grid(keys, 0.5 * alpha.min())
-    nodes = grid.nodes
-    e, s = purchases_and_survival(r, alpha, a, b, nodes[:, 0], nodes[:, 1], nodes[:, 2],
-                                  nodes[:, 3], edges)
-    rows = np.arange(len(keys))
-    got_e, got_s = _interpolated(grid, e, rows), _interpolated(grid, s, rows)
-
-    x, T, rate, dropout = (keys[:, j][None, :, None] for j in range(4))
-    args = (r[:, None, None], alpha[:, None, None], a[:, None, None] * dropout,
-            b[:, None, None], x, T, rate * edges)
-    ref_e, ref_s = pr.expected_purchases_if_alive(*args), pr.survival_if_alive(*args)
-    assert np.max(np.abs(got_e / ref_e - 1.0)) <= BOUND
-    assert np.max(np.abs(got_s / ref_s - 1.0)) <= BOUND
-    # a group costs its range of xi over the step plus six nodes
-    n_groups = len(np.unique(keys[:, [0, 2, 3]], axis=0))
-    span = np.log1p(78 * unit / (0.5 * alpha.min())) / tg.STEP
-    assert grid.n_nodes <= n_groups * (span + 7)
-
-
-def test_error_falls_as_the_sixth_power_of_the_step():
-    rng = np.random.default_rng(5)
-    r, alpha, a, b = _population(rng, 12)
-    keys = _rows(rng, 200)
-    keys[:, 0] = rng.choice([0.0, 2.0, 7.0], len(keys))
-    keys[:, 2:] = 1.0
-    edges = np.arange(1, 13) * 4.348
-    errors = []
-    for step in (0.32, 0.16):
-        grid = tg.build_grid(keys, 0.5 * alpha.min(), step=step)
-        n = grid.nodes
-        e, _ = purchases_and_survival(r, alpha, a, b, *(n[:, j] for j in range(4)), edges)
-        exact, _ = purchases_and_survival(r, alpha, a, b, *(keys[:, j] for j in range(4)),
-                                          edges)
-        errors.append(np.max(np.abs(_interpolated(grid, e, np.arange(len(keys))) / exact - 1)))
-    # h^6: 64 times smaller at half the step (a little less where the ends' stencils sit)
-    assert errors[0] / errors[1] > 30
-    assert errors[1] < 1e-6
 
 
 def test_benchmark_branches_follow_the_kink_at_every_draw():
@@ -107,7 +31,7 @@ def test_benchmark_branches_follow_the_kink_at_every_draw():
     edges = np.arange(1, 13) * 4.348
     grid = tg.build_grid(keys, 0.5 * alpha.min(), kink=True, benchmark=True)
     col = (r[:, None], alpha[:, None], a[:, None], b[:, None])
-    up, down = tg.node_multipliers(bench, *col, grid.nodes)
+    up, down = node_multipliers(bench, *col, grid.nodes)
     # the node tables, one draw at a time (multipliers per draw and node)
     e = np.stack([purchases_and_survival(r[[s]], alpha[[s]], a[[s]], b[[s]], grid.nodes[:, 0],
                                          grid.nodes[:, 1], up[s], down[s], edges)[0][0]

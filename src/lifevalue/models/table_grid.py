@@ -64,7 +64,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from lifevalue.models.rows import unique_rows
-from lifevalue.value import benchmarks as bm
 
 #: Node spacing in ``log(alpha_ref + T)``; see the module's error bound.
 STEP = 0.08
@@ -203,17 +202,3 @@ def no_grid(rows: int) -> TableGrid:
     computed per customer (every row points at node 0 with weight 0)."""
     zero = np.zeros(rows, dtype="int64")
     return TableGrid(np.zeros((0, 5)), zero, zero, np.zeros((STENCIL, rows)))
-
-
-def node_multipliers(bench: dict, r, alpha, a, b, nodes: np.ndarray):
-    """Per draw ``(S, 1)`` and node, the rate and dropout multipliers of a benchmark
-    scenario on each branch: the dropout as :func:`lifevalue.value.benchmarks.row_multipliers`;
-    the rate 1 on the branch below the kink and ``1 + w (lambda* (alpha + T) / (r + x) -
-    1)`` above it (``w`` the evidence weight). Returns two ``(S, N)`` arrays."""
-    x, T, above = nodes[:, 0], nodes[:, 1], nodes[:, 4] > 0
-    _, dropout, w = bm.row_multipliers({**bench, "rate": np.zeros(0)}, r, alpha, a, b, x, T)
-    rate = np.ones(w.shape)
-    if len(bench["rate"]):
-        lam = bench["rate"][:, None]
-        rate = np.where(above, 1.0 + w * (lam * (alpha + T) / (r + x) - 1.0), 1.0)
-    return rate, dropout
