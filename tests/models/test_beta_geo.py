@@ -7,7 +7,9 @@ from lifetimes import BetaGeoFitter
 
 from lifevalue import validation as v
 from lifevalue.models import BetaGeo
+from lifevalue.models import beta_geo as bg_module
 from lifevalue.models import predictions as pr
+from lifevalue.models import table_grid as tg
 
 PUBLISHED = dict(r=0.243, alpha=4.414, a=0.793, b=2.426)
 
@@ -116,10 +118,37 @@ def test_from_lifetimes_matches_lifetimes(cdnow_cal):
     ours = model.expected_purchases(cdnow_cal, 10.0, predictive=False)
     ref = bgf.conditional_expected_number_of_purchases_up_to_time(
         10.0, cdnow_cal["frequency"], cdnow_cal["recency"], cdnow_cal["T"])
-    np.testing.assert_allclose(ours["purchases_mean"], ref, rtol=1e-9)
+    # the series is summed on the grid in T and interpolated: the grid's stated bound
+    np.testing.assert_allclose(ours["purchases_mean"], ref, rtol=tg.BOUND)
     assert model.metadata_["method"] == "point"
     with pytest.raises(v.NotFittedError, match="not fitted"):
         BetaGeo.from_lifetimes(BetaGeoFitter())
+
+
+def test_expected_purchases_on_continuous_T_within_the_grid_bound():
+    # T to 0.01 week: every customer has an (x, T) of their own; the expectation at each
+    # of 200 draws is within the grid's bound of the series summed at the customer's own
+    # (x, T), and the series is summed on at most the grid's nodes per x, however many
+    # distinct T there are
+    from lifevalue.models import compiled_closed_forms as ccf
+
+    rng = np.random.default_rng(11)
+    n, S = 3000, 200
+    x = rng.integers(0, 25, n).astype(float)
+    T = np.round(rng.uniform(0.5, 78.0, n), 2)
+    t_x = np.round(T * rng.uniform(0, 1, n) * (x > 0), 2)
+    d = {k: val * rng.lognormal(0, 0.3, S)[:, None]
+         for k, val in dict(r=0.243, alpha=4.414, a=0.793, b=2.426).items()}
+    got = bg_module._expected_purchases(d["r"], d["alpha"], d["a"], d["b"], x, t_x, T, 52.0)
+    flat = [d[k][:, 0] for k in ("r", "alpha", "a", "b")]
+    one = np.ones(n)
+    exact = ccf.purchases_and_survival(*flat, x, T, one, one, np.array([52.0]))[0][:, :, 0]
+    exact = exact * ccf.p_alive_draws(*flat, x, t_x, T)
+    np.testing.assert_allclose(got, exact, rtol=tg.BOUND)
+    keys = np.stack([x, T, one, one], axis=1)
+    ref = 0.5 * d["alpha"].min()
+    per_x = np.ceil(np.log1p(78.0 / ref) / tg.STEP) + tg.STENCIL
+    assert tg.build_grid(keys, ref).n_nodes <= 25 * per_x < n
 
 
 def test_time_unit_mismatch_is_refused(bg_map, cdnow_log):

@@ -51,3 +51,16 @@ def test_column_quantiles_equal_numpy():
     assert np.isnan(column_quantiles(values, 0.05, 0.95)[0][3])
     with pytest.raises(ValueError, match="no draws"):
         column_quantiles(values[:0], 0.05, 0.95)
+
+
+@pytest.mark.parametrize("draws", [1, 7, 127, 128, 1000, 1001])
+def test_discrete_column_quantiles_equal_numpy_inverted_cdf(draws):
+    # counts with many ties, and levels whose n q is whole or not: NumPy's inverted_cdf,
+    # an observed value
+    rng = np.random.default_rng(draws)
+    values = rng.poisson(1.5, (draws, 40)).astype("float64")
+    values[:, 3] = 2.0
+    for lo_q, hi_q in [(0.05, 0.95), (0.0, 1.0), (0.25, 0.75), (0.1, 0.9), (0.005, 0.995)]:
+        got = np.stack(column_quantiles(values, lo_q, hi_q, discrete=True))
+        want = np.quantile(values, [lo_q, hi_q], axis=0, method="inverted_cdf")
+        np.testing.assert_array_equal(got, want, err_msg=f"{lo_q}, {hi_q}")

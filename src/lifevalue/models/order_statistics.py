@@ -60,11 +60,12 @@ def two_quantiles(values, n_values, n_floor, floor, lo_q, hi_q):
     return out[0], out[1]
 
 
-def column_quantiles(values: np.ndarray, lo_q: float, hi_q: float):
-    """``np.quantile(values, [lo_q, hi_q], axis=0)`` (linear interpolation) of a ``(S, k)``
-    array, as two ``(k,)`` arrays: the same numbers, by selection instead of NumPy's
-    partition along a strided axis (about four times faster on 1000 draws). A column
-    with a NaN gets NaN, as NumPy gives.
+def column_quantiles(values: np.ndarray, lo_q: float, hi_q: float, discrete: bool = False):
+    """``np.quantile(values, [lo_q, hi_q], axis=0)`` of a ``(S, k)`` array, as two ``(k,)``
+    arrays: linear interpolation, or with ``discrete`` NumPy's ``"inverted_cdf"`` (an
+    observed value). The same numbers, by selection instead of NumPy's partition along
+    a strided axis (about four times faster on 1000 draws). A column with a NaN gets
+    NaN, as NumPy gives.
 
     Examples
     --------
@@ -74,17 +75,49 @@ def column_quantiles(values: np.ndarray, lo_q: float, hi_q: float):
     True
     """
     return row_quantiles(np.ascontiguousarray(np.asarray(values, dtype="float64").T), lo_q,
-                         hi_q)
+                         hi_q, discrete)
 
 
-def row_quantiles(rows: np.ndarray, lo_q: float, hi_q: float):
+def row_quantiles(rows: np.ndarray, lo_q: float, hi_q: float, discrete: bool = False):
     """:func:`column_quantiles` of ``rows.T``: the quantiles of each row of a C-ordered
     ``(k, S)`` float64 array (left as it was)."""
     lo, hi = np.empty(rows.shape[0]), np.empty(rows.shape[0])
-    if rows.shape[1] == 0:
+    n = rows.shape[1]
+    if n == 0:
         raise ValueError("quantiles of no draws")
-    _row_quantiles(rows, float(lo_q), float(hi_q), lo, hi)
+    if discrete:  # NumPy's inverted_cdf: index n q - 1, rounded up unless whole
+        ks = []
+        for q in (lo_q, hi_q):
+            index = n * np.float64(q) - 1.0
+            k = np.floor(index)
+            ks.append(int(np.clip(k if index == k else k + 1.0, 0, n - 1)))
+        _row_order_statistics(rows, ks[0], ks[1], lo, hi)
+    else:
+        _row_quantiles(rows, float(lo_q), float(hi_q), lo, hi)
     return lo, hi
+
+
+@numba.njit(nogil=True, cache=True)
+def _row_order_statistics(rows, k_lo, k_hi, lo, hi):
+    """Order statistics ``k_lo`` and ``k_hi`` (0-based) of each row (NaN for a row with
+    a NaN)."""
+    n = rows.shape[1]
+    scratch = np.empty(n)
+    sample = np.empty(_SAMPLE)
+    step = max(n // _SAMPLE, 1)
+    for i in range(rows.shape[0]):
+        row = rows[i]
+        nan = False
+        for s in range(n):
+            nan |= row[s] != row[s]
+        if nan:
+            lo[i], hi[i] = np.nan, np.nan
+            continue
+        if n >= 4 * _SAMPLE:
+            for j in range(_SAMPLE):
+                sample[j] = row[j * step]
+        lo[i] = _order_pair(row, n, k_lo, k_lo, sample, scratch)[0]
+        hi[i] = _order_pair(row, n, k_hi, k_hi, sample, scratch)[0]
 
 
 @numba.njit(nogil=True, cache=True)

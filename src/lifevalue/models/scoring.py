@@ -75,12 +75,11 @@ def reduce_draws(values: np.ndarray, ci: float, discrete: bool = False):
     predictive interval of counts holds whole numbers.
     """
     lo, hi = quantile_bounds(ci)
-    if discrete:
-        q = np.quantile(values, [lo, hi], axis=0, method="inverted_cdf")
-    elif values.ndim == 2 and values.shape[0] > 0:  # compiled; the same numbers
-        q = column_quantiles(values, lo, hi)
+    if values.ndim == 2 and values.shape[0] > 0:  # compiled; the same numbers as NumPy's
+        q = column_quantiles(values, lo, hi, discrete)
     else:
-        q = np.quantile(values, [lo, hi], axis=0)
+        q = np.quantile(values, [lo, hi], axis=0,
+                        method="inverted_cdf" if discrete else "linear")
     return values.mean(axis=0), q[0], q[1]
 
 

@@ -197,6 +197,24 @@ def build_grid(keys: np.ndarray, alpha_ref: float, kink: bool = False,
     return TableGrid(nodes, below, above, weights)
 
 
+def at_rows(grid: TableGrid, values: np.ndarray) -> np.ndarray:
+    """The rows' values from the nodes' ``values`` ``(S, N)``: ``(S, U)``, each row the
+    six-point Lagrange interpolation of its nodes at every draw (a grid without a kink:
+    the branch below it).
+
+    Examples
+    --------
+    >>> keys = np.array([[1.0, 3.0, 1.0, 1.0], [1.0, 20.0, 1.0, 1.0]])
+    >>> g = build_grid(keys, 2.0)
+    >>> at_rows(g, np.log(2.0 + g.nodes[:, 1])[None, :]).round(12).tolist()  # exact: linear
+    [[1.609437912434, 3.091042453358]]
+    """
+    out = grid.weights[0] * values[:, grid.below]
+    for i in range(1, STENCIL):
+        out += grid.weights[i] * values[:, grid.below + i]
+    return out
+
+
 def no_grid(rows: int) -> TableGrid:
     """A grid without nodes for ``rows`` table rows, for a model whose period sums are
     computed per customer (every row points at node 0 with weight 0)."""
