@@ -12,6 +12,7 @@ from lifevalue.models import predictions as pr
 from lifevalue.models import table_grid as tg
 from lifevalue.value import CustomerValue, Scenario
 from lifevalue.value.formulas import return_based_value
+from lifevalue.value.scenarios import as_scenario
 
 
 @pytest.fixture(scope="module")
@@ -193,6 +194,35 @@ def test_base_cash_flows_are_the_sum_of_the_customers(pair, sub, stop, request):
     for col in ("p_active", "revenue", "margin", "costs", "discounted_net"):
         # evaluate() interpolates the period tables on the T grid, cash_flows() does not
         np.testing.assert_allclose(base[col], summed[col], rtol=tg.BOUND)
+
+
+@pytest.mark.parametrize("scenario", ["neutral", "multipliers", "realistic"])
+@pytest.mark.parametrize("stop", [False, True])
+def test_cash_flows_on_the_grid_equal_the_closed_forms(cdnow_bg_mcmc, cdnow_gg_mcmc, mbg_maps,
+                                                       sub, scenario, stop):
+    # cash_flows() interpolates the period tables on the T grid draw by draw (on the
+    # branch of the benchmark's kink each draw takes): within the grid's bound of the
+    # closed forms (SciPy) at each customer's own T, at 60 posterior draws and at the
+    # MBG/NBD's point estimate; T to 0.01 week, every customer's own
+    if scenario == "multipliers":
+        scenario = Scenario(purchase_rate=1.3, dropout=0.7, spend=1.1, margin=1.2)
+    some = sub.assign(T=sub["T"] + np.random.default_rng(5).uniform(0, 0.5, len(sub)).round(2))
+    for models in ((cdnow_bg_mcmc, cdnow_gg_mcmc), mbg_maps):
+        cv = CustomerValue(*models, margin=0.3, retention_cost=0.5, max_draws=60,
+                           costs_stop_at_churn=stop)
+        got = cv.cash_flows(some, scenario)
+        sc = as_scenario(scenario)
+        x, t_x, T = (some[c].to_numpy() for c in ("frequency", "recency", "T"))
+        m = np.where(x > 0, some["monetary_value"].to_numpy(), 0.0)
+        bgd, ggd = cv._draws()[:2]
+        alive, bought, active, spend = cv._period_draws(
+            bgd, ggd, x, t_x, T, m, sc.multipliers(some), cv._benchmarks(bgd, ggd, sc),
+            slice(None))
+        want_active = (alive * active).mean(axis=0).reshape(-1)
+        want_revenue = (alive * bought * spend).mean(axis=0).reshape(-1)
+        np.testing.assert_allclose(got["p_active"], want_active, rtol=tg.BOUND)
+        np.testing.assert_allclose(got["revenue"], want_revenue, rtol=tg.BOUND, atol=1e-12)
+        assert got["revenue"].sum() > 0
 
 
 @pytest.mark.parametrize("pair", ["maps", "mbg_maps"])

@@ -1,9 +1,12 @@
-"""The compiled pass behind the base's expected cash flows per period.
+"""The compiled passes behind the expected cash flows per period: the base's, and each
+customer's.
 
 :func:`flow_weights` sums, per node of the table grid (:mod:`lifevalue.models.table_grid`)
 and draw, P(alive) and its products with spend, margin and costs over groups of
 customers; :meth:`lifevalue.value.CustomerValue._tables` turns them into the flows in
 the same pass as the node tables (the flows are linear in the tables).
+:func:`customer_flows` interpolates the node tables at each customer's (x, T), draw by
+draw, for :meth:`lifevalue.value.CustomerValue.cash_flows`.
 """
 
 from __future__ import annotations
@@ -120,3 +123,43 @@ def _spread(add, out, jb, ja, lw, sel, b_rate, r, alpha, x, T):
             else:
                 for s in range(S):
                     ob[s] += wi * ak[s]
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy", fastmath=_FASTMATH)
+def customer_flows(bought, active, below, above, lw, sel, alive, weighted, out_pa, out_rev):
+    """Add each customer's sums over draws of P(alive) times survival to each period's
+    start, and of ``weighted`` (P(alive) times spend) times the period's expected
+    purchases, to ``out_pa`` and ``out_rev`` ``(customers, P)``.
+
+    ``bought`` and ``active`` ``(nodes, P, S)`` are the node tables of a block of S draws
+    (:mod:`lifevalue.models.table_grid`); a customer's value at a draw is the six-point
+    interpolation from its first node ``below`` (``above`` at the draws where ``sel``,
+    ``(customers, S)`` of 0 and 1, is 1: a rate benchmark's kink; ``sel`` empty for
+    none) with the weights ``lw`` ``(6, customers)``. ``alive`` and ``weighted`` are
+    ``(customers, S)``; the sums over draws run in SIMD lanes.
+    """
+    P = bought.shape[1]
+    S = bought.shape[2]
+    kink = sel.shape[0] > 0
+    for i in range(len(below)):
+        a, wv = alive[i], weighted[i]
+        for k in range(6):
+            w = lw[k, i]
+            if w == 0.0:
+                continue
+            jb, ja = below[i] + k, above[i] + k
+            for t in range(P):
+                bb, ab = bought[jb, t], active[jb, t]
+                acc_r = 0.0
+                acc_a = 0.0
+                if kink:
+                    ba, aa, up = bought[ja, t], active[ja, t], sel[i]
+                    for s in range(S):
+                        acc_r += wv[s] * (bb[s] + up[s] * (ba[s] - bb[s]))
+                        acc_a += a[s] * (ab[s] + up[s] * (aa[s] - ab[s]))
+                else:
+                    for s in range(S):
+                        acc_r += wv[s] * bb[s]
+                        acc_a += a[s] * ab[s]
+                out_rev[i, t] += w * acc_r
+                out_pa[i, t] += w * acc_a

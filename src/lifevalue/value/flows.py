@@ -164,8 +164,11 @@ class CashFlows:
         ``margin`` (P_t V_t M_t), ``costs`` (O_t + R_t, weighted by P_t when costs stop
         at churn), ``discount`` (d^t) and ``discounted_net``. Summed over periods,
         ``discounted_net`` is the customer's ``current_mean`` (or ``potential_mean``
-        under ``scenario``). Meant for a selection of customers: it holds customers x
-        draws x periods per chunk of customers.
+        under ``scenario``). For the BG/NBD family the period tables are computed on
+        the grid in T that :meth:`evaluate` uses (within 1e-7 relative of the closed
+        forms at each customer's own T), so the cost grows with the customers but not
+        with how finely T is recorded; memory is bounded by chunks of customers and
+        blocks of draws.
         """
         scenario = as_scenario(scenario or "neutral")
         if self._design is not None:
@@ -178,26 +181,79 @@ class CashFlows:
         bgd, ggd = self._draws()[:2]
         bench = self._benchmarks(bgd, ggd, scenario)
         g, P, n = self.grid, self.grid.horizon, len(x)
-        out = {k: np.empty((n, P)) for k in ("p_active", "revenue", "margin", "costs")}
-        for sl in sc.iter_chunks(n, None, len(bgd["r"]), P + 1):
-            alive, bought, active, spend = self._period_draws(bgd, ggd, x, t_x, T, m, mults,
-                                                              bench, sl)
-            bought, active = alive * bought, alive * active
-            M = (factors["M"][0][sl] * mults["margin"][sl])[:, None] * factors["M"][1]
-            O = (factors["O"][0][sl] * mults["development_cost"][sl])[:, None] * factors["O"][1]
-            R = (factors["R"][0][sl] * mults["retention_cost"][sl])[:, None] * factors["R"][1]
-            revenue = (bought * spend).mean(axis=0)
-            out["p_active"][sl] = active.mean(axis=0)
-            out["revenue"][sl] = revenue
-            out["margin"][sl] = revenue * M
-            out["costs"][sl] = (O + R) * (out["p_active"][sl] if self.costs_stop_at_churn
-                                          else 1.0)
+        if self._lifetime:  # the closed forms per customer (Pareto/NBD)
+            p_active, revenue = np.empty((n, P)), np.empty((n, P))
+            for sl in sc.iter_chunks(n, None, len(bgd["r"]), P + 1):
+                alive, bought, active, spend = self._period_draws(bgd, ggd, x, t_x, T, m,
+                                                                  mults, bench, sl)
+                p_active[sl] = (alive * active).mean(axis=0)
+                revenue[sl] = (alive * bought * spend).mean(axis=0)
+        else:
+            p_active, revenue = self._grid_flows(bgd, ggd, x, t_x, T, m, mults, bench)
+        margin_i = np.broadcast_to(factors["M"][0] * mults["margin"], (n,))
+        dev = np.broadcast_to(factors["O"][0] * mults["development_cost"], (n,))
+        ret = np.broadcast_to(factors["R"][0] * mults["retention_cost"], (n,))
+        out = {"p_active": p_active, "revenue": revenue,
+               "margin": revenue * margin_i[:, None] * factors["M"][1],
+               "costs": dev[:, None] * factors["O"][1] + ret[:, None] * factors["R"][1]}
+        if self.costs_stop_at_churn:
+            out["costs"] = out["costs"] * p_active
         index = pd.MultiIndex.from_product([summary.index, pd.RangeIndex(1, P + 1)],
                                            names=[summary.index.name or "customer_id", "period"])
         frame = pd.DataFrame({k: val.reshape(-1) for k, val in out.items()}, index=index)
         frame["discount"] = np.tile(g.discount, n)
         frame["discounted_net"] = (frame["margin"] - frame["costs"]) * frame["discount"]
         return frame
+
+    def _grid_flows(self, bgd, ggd, x, t_x, T, m, mults, bench):
+        """Each customer's P_t and revenue P_t V_t per period, posterior means ``(n, P)``,
+        for the BG/NBD family: the period tables on the nodes of the table grid
+        (:meth:`_node_tables`, :mod:`lifevalue.models.table_grid`; within its 1e-7
+        bound), interpolated at each customer's (x, T) draw by draw (on the branch of a
+        rate benchmark's kink that the draw takes), times P(alive) and the spend.
+        Blocks of draws and chunks of customers keep the memory bounded."""
+        n, P, S = len(x), self.grid.horizon, len(bgd["r"])
+        keys, u_idx = self._plan(None, x, T, mults)
+        grid = self._grid(bgd, keys, bench)
+        kink = bench is not None and len(bench["rate"]) > 0
+        p_active, revenue = np.zeros((n, P)), np.zeros((n, P))
+        block = max(1, sc.CELLS_PER_CHUNK // (grid.n_nodes * (P + 1)))
+        for s0 in range(0, S, block):
+            ds = slice(s0, min(s0 + block, S))
+            part = {k: val[ds] for k, val in bgd.items()}
+            half = -(-(ds.stop - ds.start) // 2)  # the node tables in two halves, threaded
+            halves = [slice(a, min(a + half, ds.stop)) for a in range(ds.start, ds.stop, half)]
+            parts = list(sc.map_threads(self.n_threads, lambda h: self._node_tables(
+                bgd, grid.nodes, bench, h)[:2], halves))
+            cum, at_edges = (np.concatenate([q[j] for q in parts]) for j in (0, 1))
+            # (nodes, P, draws): the sums over draws read contiguous rows
+            bought = np.ascontiguousarray(np.diff(cum, axis=-1, prepend=0.0).transpose(1, 2, 0))
+            active = np.ones((grid.n_nodes, P, ds.stop - ds.start))
+            active[:, 1:] = at_edges[..., :-1].transpose(1, 2, 0)
+            sub = None if bench is None else {k: (val[ds] if len(val) else val)
+                                              for k, val in bench.items()}
+
+            def one_chunk(sl, ds=ds, part=part, sub=sub, bought=bought, active=active):
+                rows = u_idx[sl]
+                sel = np.zeros((0, 0))
+                if kink:  # the draws at which the benchmark raises the customer's rate
+                    sel = (bench["rate"][ds, None] * (part["alpha"][:, None] + T[sl])
+                           > part["r"][:, None] + x[sl]).T.astype("float64")
+                alive = self._p_alive(part, x[sl], t_x[sl], T[sl])
+                spend = self._spend_draws(part, {k: val[ds] for k, val in ggd.items()},
+                                          x[sl], T[sl], m[sl],
+                                          {"spend": np.broadcast_to(mults["spend"], (n,))[sl]},
+                                          sub)
+                fk.customer_flows(bought, active, grid.below[rows], grid.above[rows],
+                                  np.ascontiguousarray(grid.weights[:, rows]),
+                                  np.ascontiguousarray(sel), np.ascontiguousarray(alive.T),
+                                  np.ascontiguousarray((alive * spend).T), p_active[sl],
+                                  revenue[sl])
+
+            chunks = sc.iter_chunks(n, None, ds.stop - ds.start, P + 1)
+            for _ in sc.map_threads(self.n_threads, one_chunk, chunks):  # disjoint rows
+                pass
+        return p_active / S, revenue / S
 
     def prospect_value(self, acquisition_cost: float = 0.0, scenario=None, *,
                        profile=None) -> pd.DataFrame:

@@ -65,28 +65,15 @@ class Tables:
 
         def one_block(s0):
             sl = slice(s0, min(s0 + block, S))
-            rate, dropout = keys[:, 2], keys[:, 3]
-            if bench is not None:  # per draw and row
-                r_, al_, a_, b_ = (bgd[k][sl][:, None] for k in ("r", "alpha", "a", "b"))
-                part = {k: val[sl] if len(val) else val for k, val in bench.items()}
-                if keys.shape[1] > 4:  # grid nodes: each branch of a rate benchmark's kink
-                    up, down = node_multipliers(part, r_, al_, a_, b_, keys)
-                else:
-                    up, down, _ = bm.row_multipliers(part, r_, al_, a_, b_, keys[:, 0],
-                                                     keys[:, 1])
-                rate, dropout = rate * up, dropout * down
-            # eq. (10) and survival at the period edges, one series per draw and row
-            cum, at_edges = purchases_and_survival(
-                *(bgd[k][sl] for k in ("r", "alpha", "a", "b")), keys[:, 0], keys[:, 1],
-                rate, dropout, g.edges[1:])
+            cum, at_edges, rate = self._node_tables(bgd, keys, bench, sl)
             tables["W"][:, sl] = (cum @ telescoped(v["M"])).T
             if bench is None:
                 tables["Q0"][:, sl] = no_purchase_draws(bgd["r"][sl], bgd["alpha"][sl],
                                                         keys[:, 0], keys[:, 1],
                                                         rate * g.edges[-1]).T
             else:  # ((alpha+T)/(alpha+T+cH))^(r+x) with a rate c per draw and row
-                base = al_ + keys[:, 1]
-                tables["Q0"][:, sl] = np.exp((r_ + keys[:, 0]) * np.log(
+                base = bgd["alpha"][sl][:, None] + keys[:, 1]
+                tables["Q0"][:, sl] = np.exp((bgd["r"][sl][:, None] + keys[:, 0]) * np.log(
                     base / (base + rate * g.edges[-1]))).T
             if self.costs_stop_at_churn:
                 tables["SO"][:, sl] = (v["O"][0] + at_edges[..., :-1] @ v["O"][1:]).T
@@ -115,6 +102,37 @@ class Tables:
         tables["flows"] = {k: val / S for k, val in flows.items()}
         return tables
 
+    def _node_tables(self, bgd, keys, bench, sl):
+        """For the draws ``sl`` and the rows or grid nodes ``keys`` (see :meth:`_tables`):
+        expected purchases given alive at the period edges (FHL 2005a, eq. 10) and
+        survival to them, ``(draws, rows, P)`` each, one series per draw and row; and
+        the rows' rate multipliers (per draw under a benchmark)."""
+        rate, dropout = keys[:, 2], keys[:, 3]
+        if bench is not None:  # per draw and row
+            r_, al_, a_, b_ = (bgd[k][sl][:, None] for k in ("r", "alpha", "a", "b"))
+            part = {k: val[sl] if len(val) else val for k, val in bench.items()}
+            if keys.shape[1] > 4:  # grid nodes: each branch of a rate benchmark's kink
+                up, down = node_multipliers(part, r_, al_, a_, b_, keys)
+            else:
+                up, down, _ = bm.row_multipliers(part, r_, al_, a_, b_, keys[:, 0],
+                                                 keys[:, 1])
+            rate, dropout = rate * up, dropout * down
+        cum, at_edges = purchases_and_survival(
+            *(bgd[k][sl] for k in ("r", "alpha", "a", "b")), keys[:, 0], keys[:, 1],
+            rate, dropout, self.grid.edges[1:])
+        return cum, at_edges, rate
+
+    def _spend_draws(self, bgd, ggd, x, T, m, mults, bench):
+        """Expected spend per transaction ``(S, n)`` (Fader & Hardie 2013, eq. 5) with the
+        scenario's spend benchmark and multiplier."""
+        p, q, gam = (ggd[k][:, None] for k in ("p", "q", "gamma"))
+        spend = pr.expected_spend(p, q, gam, x, m)
+        if bench is not None and len(bench["spend"]):
+            w = bm.evidence_weight(bench["rate"], bgd["r"][:, None], bgd["alpha"][:, None],
+                                   x, T)
+            spend = spend * bm.spend_multiplier(bench["spend"][:, None], w, spend)
+        return spend * mults["spend"]
+
     def _expected(self, bgd, ggd, tables, u_idx, x, t_x, T, m, factors, mults, bench=None):
         """``E[KW | theta_s]`` for each draw and customer, ``(S, n)``, in NumPy: for the
         point-estimate thresholds and prospects (the scorer computes it compiled, see
@@ -125,14 +143,8 @@ class Tables:
         """
         if self._lifetime:  # no node tables: the closed forms per customer
             return self._expected_direct(bgd, ggd, x, t_x, T, m, factors, mults, bench)
-        r, alpha = bgd["r"], bgd["alpha"]
         alive = self._p_alive(bgd, x, t_x, T)                                 # (S, n)
-        p, q, gam = (ggd[k][:, None] for k in ("p", "q", "gamma"))
-        spend = pr.expected_spend(p, q, gam, x, m)                            # (S, n)
-        if bench is not None and len(bench["spend"]):
-            w = bm.evidence_weight(bench["rate"], r[:, None], alpha[:, None], x, T)
-            spend = spend * bm.spend_multiplier(bench["spend"][:, None], w, spend)
-        spend *= mults["spend"]
+        spend = self._spend_draws(bgd, ggd, x, T, m, mults, bench)            # (S, n)
         margin = factors["M"][0] * mults["margin"]
         dev = factors["O"][0] * mults["development_cost"]
         ret = factors["R"][0] * mults["retention_cost"]
