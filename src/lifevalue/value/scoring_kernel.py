@@ -69,7 +69,7 @@ def notice_if_compiling() -> bool:
         return False
     if not cached:
         _LOG.warning("lifevalue: compiling the value-scoring kernels for this environment "
-                     "(once, about half a minute; later sessions load them from numba's "
+                     "(once, 15 to 20 seconds; later sessions load them from numba's "
                      "on-disk cache)")
     return not cached
 
