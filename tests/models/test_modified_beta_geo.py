@@ -68,6 +68,23 @@ def test_closed_forms_match_lifetimes(mbg_map, cdnow_cal):
     assert alive[cdnow_cal["frequency"] == 0].max() < 0.9
 
 
+def test_expected_purchases_at_draws_on_continuous_T_equal_the_formula():
+    # the model's expectation (compiled, on the table grid in T) against Batislam et
+    # al.'s formula (SciPy) at 100 draws, T to 0.01 week: within the grid's bound
+    from lifevalue.models import table_grid as tg
+
+    rng = np.random.default_rng(12)
+    n = 2000
+    x = rng.integers(0, 20, n).astype(float)
+    T = np.round(rng.uniform(0.5, 78.0, n), 2)
+    t_x = np.round(T * rng.uniform(0, 1, n) * (x > 0), 2)
+    d = {k: val * rng.lognormal(0, 0.3, 100)[:, None]
+         for k, val in dict(r=0.525, alpha=6.183, a=0.891, b=1.614).items()}
+    got = ModifiedBetaGeo()._expected_draws(d, x, t_x, T, 39.0)
+    want = mf.expected_purchases(d["r"], d["alpha"], d["a"], d["b"], x, t_x, T, 39.0)
+    np.testing.assert_allclose(got, want, rtol=tg.BOUND)
+
+
 def test_likelihood_pieces(cdnow_cal):
     x, t_x, T = _columns(cdnow_cal)
     stats = compress_bgnbd(x, t_x, T)

@@ -16,9 +16,8 @@ import pandas as pd
 from lifevalue import validation as v
 from lifevalue.models import customer_posterior as cp
 from lifevalue.models import predictions as pr
-from lifevalue.models import table_grid as tg
 from lifevalue.models.base import DROPOUT_SIGMA, SHAPE_SIGMA
-from lifevalue.models.compiled_closed_forms import p_alive_draws, purchases_and_survival
+from lifevalue.models.compiled_closed_forms import p_alive_draws, purchases_if_alive_rows
 from lifevalue.models.likelihoods import (
     BGNBDStats,
     bgnbd_rows_loglik,
@@ -26,7 +25,6 @@ from lifevalue.models.likelihoods import (
     bgnbd_total_loglik_derivs,
     bgnbd_total_loglik_draws,
     bgnbd_total_loglik_grad,
-    unique_rows,
 )
 from lifevalue.models.transaction import TransactionModel
 
@@ -204,17 +202,9 @@ def _p_alive(r, alpha, a, b, x, t_x, T):
 
 def _expected_purchases(r, alpha, a, b, x, t_x, T, t):
     """FHL (2005a) eq. (10) for draws ``(S, 1)`` and rows ``(k,)``: P(alive) on each
-    (x, t_x, T) row times the expected purchases if alive, which depend on (x, T) only.
-    Those are summed as one series per draw on the nodes of the table grid in T
-    (:mod:`lifevalue.models.table_grid`) and interpolated at each (x, T): within 1e-7
-    relative of the series at each (x, T), at a cost that does not grow with how finely
-    T is recorded."""
+    (x, t_x, T) row times the expected purchases if alive, which depend on (x, T) only
+    (:func:`lifevalue.models.compiled_closed_forms.purchases_if_alive_rows`: on the table
+    grid in T, within 1e-7 relative)."""
     r, alpha, a, b = r[:, 0], alpha[:, 0], a[:, 0], b[:, 0]
-    ux, uT, _, row = unique_rows(x, T, return_inverse=True)
-    one = np.ones(len(ux))
-    grid = tg.build_grid(np.stack([ux, uT, one, one], axis=1), 0.5 * float(np.min(alpha)))
-    nodes = grid.nodes
-    ones = np.ones(len(nodes))
-    at_nodes = purchases_and_survival(r, alpha, a, b, nodes[:, 0], nodes[:, 1], ones, ones,
-                                      np.array([float(t)]))[0][:, :, 0]
-    return p_alive_draws(r, alpha, a, b, x, t_x, T) * tg.at_rows(grid, at_nodes)[:, row]
+    return (p_alive_draws(r, alpha, a, b, x, t_x, T)
+            * purchases_if_alive_rows(r, alpha, a, b, x, T, t))

@@ -169,6 +169,20 @@ class CashFlows:
         forms at each customer's own T), so the cost grows with the customers but not
         with how finely T is recorded; memory is bounded by chunks of customers and
         blocks of draws.
+
+        Parameters
+        ----------
+        summary : pandas.DataFrame
+            RFM summary with monetary value, in the models' time unit.
+        scenario : str, dict or Scenario, optional
+            The scenario whose flows to give (default ``'neutral'``: current value).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by (customer, period 1..P); currency per period except
+            ``p_active`` (a probability) and ``discount`` (a factor). Posterior means:
+            no intervals (:meth:`evaluate` gives those of the sums).
         """
         scenario = as_scenario(scenario or "neutral")
         if self._design is not None:
