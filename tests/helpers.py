@@ -1,7 +1,10 @@
 """Test helpers shared across test files (importable as ``helpers``)."""
 
+import os
+
 import numpy as np
 import pandas as pd
+import pytest
 
 from lifevalue.models.table_grid import STENCIL
 
@@ -111,3 +114,15 @@ def grid_rows(rng, U, unit=1.0):
     rate = rng.choice([1.0, 0.6, 1.8], U)
     dropout = rng.choice([1.0, 0.7, 1.5], U)
     return np.stack([x, T, rate, dropout], axis=1)
+
+
+def require_tool(found: bool, message: str) -> None:
+    """A test that needs an outside program (Chromium, Java): in CI (the environment
+    variable ``CI`` set, as ``.ci/run`` and the usual CI services do) its absence fails
+    the test; elsewhere, e.g. on a contributor's machine without it, the test is skipped
+    with ``message``, so that the rest of the suite still runs."""
+    if found:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from matplotlib import image
 
+from helpers import require_tool
 from lifevalue.models.holdout import holdout_report
 from lifevalue.report import money, money_range, write_report
 from lifevalue.report.fmt import count, percent
@@ -59,8 +60,8 @@ MEASURE = """<script>
 
 def _chromium():
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    if exe is None:
-        pytest.fail("chromium is not installed: `make test` installs Debian's chromium package")
+    require_tool(exe is not None,
+                 "chromium is not installed: `make test` installs Debian's chromium package")
     return exe
 
 

@@ -3,10 +3,14 @@ customer and bit for bit, the numbers of local scoring; fits on Spark's sufficie
 statistics equal fits on the full summary. Every test runs on Spark classic and on Spark
 Connect (a local Connect server), one session of each kind for the module."""
 
+import os
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from helpers import require_tool
 from lifevalue import CustomerValue
 from lifevalue import validation as v
 from lifevalue.models import BetaGeo, GammaGamma
@@ -25,7 +29,9 @@ from lifevalue.spark import (
 @pytest.fixture(scope="module", params=["classic", "connect"])
 def spark(request):
     """A local Spark session of each kind: classic (``local[2]``) and Spark Connect
-    (``remote("local[2]")``, which has no RDD API)."""
+    (``remote("local[2]")``, which has no RDD API). Spark needs a Java runtime."""
+    require_tool(shutil.which("java") is not None or bool(os.environ.get("JAVA_HOME")),
+                 "no Java runtime: `make test` installs Debian's default-jre-headless")
     session = local_session(request.param)
     yield session
     session.stop()
