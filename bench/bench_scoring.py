@@ -30,6 +30,9 @@ error. Run it from the repository root::
 
     .venv/bin/python bench/bench_scoring.py --sizes 10000 100000
 
+``--resolution continuous`` records T to 0.01 week (as timestamps give), so that nearly
+every customer has an (x, T) of their own.
+
 ``bench/run.py`` runs it as one section of the whole suite.
 """
 
@@ -43,7 +46,16 @@ from pathlib import Path
 
 import numpy as np
 from _common import measure, ratio, run_worker
-from bench_value import CI, TRUE_BG, _limit_memory, _load, posterior_draws, simulate, write_inputs
+from bench_value import (
+    CI,
+    RESOLUTIONS,
+    TRUE_BG,
+    _limit_memory,
+    _load,
+    posterior_draws,
+    simulate,
+    write_inputs,
+)
 
 HORIZON_WEEKS = 365.25 / 7
 CASES = {"lifevalue": "lifevalue (both intervals)", "lifetimes": "lifetimes 0.11.3 (point)",
@@ -142,11 +154,13 @@ def worker(spec: dict) -> dict:
             "p_alive_total": alive_total}
 
 
-def make_inputs(folder: Path, size: int, draws: int, seed: int) -> Path:
-    """Simulate ``size`` customers and write them with the draws (as bench_value does)."""
-    path = folder / f"scoring-{size}.npz"
+def make_inputs(folder: Path, size: int, draws: int, seed: int,
+                resolution: str = "day") -> Path:
+    """Simulate ``size`` customers (T in whole days, or to 0.01 week) and write them with
+    the draws (as bench_value does)."""
+    path = folder / f"scoring-{resolution}-{size}.npz"
     if not path.exists():
-        write_inputs(path, simulate(size, seed), posterior_draws(draws, seed))
+        write_inputs(path, simulate(size, seed, resolution), posterior_draws(draws, seed))
     return path
 
 
@@ -157,6 +171,8 @@ def main(argv=None) -> int:
     parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
     parser.add_argument("--cap-seconds", type=float, default=900.0)
     parser.add_argument("--seed", type=int, default=2005)
+    parser.add_argument("--resolution", choices=list(RESOLUTIONS), default="day",
+                        help="T in whole days (default) or to 0.01 week")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -165,7 +181,7 @@ def main(argv=None) -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="lifevalue-bench-") as tmp:
         for size in args.sizes:
-            data = make_inputs(Path(tmp), size, args.draws, args.seed)
+            data = make_inputs(Path(tmp), size, args.draws, args.seed, args.resolution)
             for case in args.cases:
                 res = run_worker(__file__, {"case": case, "data": str(data)}, args.cap_seconds)
                 rows.append({"size": size, "case": case, "cap": args.cap_seconds, **res})

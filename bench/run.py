@@ -33,7 +33,8 @@ case functions they run:
 ``score`` (``bench_scoring.py``)
     P(alive) and the purchases of the next year with intervals, over 1000 posterior
     draws (lifevalue: parameter and predictive intervals; pymc-marketing: parameter
-    interval; lifetimes: point estimate).
+    interval; lifetimes: point estimate), on the value section's datasets
+    (``--value-resolutions``).
 ``value`` (``bench_value.py``)
     Return-based CLV over 12 monthly periods with both intervals, 1000 draws, against
     pymc-marketing's ``expected_customer_lifetime_value``, on two datasets
@@ -308,15 +309,18 @@ def run_fits(args, tmp: Path, rows: list[dict]) -> None:
 def run_scoring(args, tmp: Path, rows: list[dict]) -> None:
     cases = [c for c in CASES["score"] if c in args.cases] if "score" in args.sections else []
     for size in args.sizes if cases else []:
-        data = bench_scoring.make_inputs(tmp, size, args.score_draws, args.seed)
-        print(f"\nscore: {size:,} customers, {args.score_draws} draws", flush=True)
-        for case in cases:
-            cap = args.cap_seconds if case == "lifevalue" else args.peer_cap_seconds
-            spec = {"case": case, "data": str(data), "draws": args.score_draws,
-                    "mem_limit_gb": args.mem_limit_gb,
-                    "out": str(tmp / f"means-score-{case}-{size}.npy")}
-            _record(rows, {"section": "score", "size": size, "case": case, "cap": cap,
-                           **run_worker(bench_scoring.__file__, spec, cap)}, args)
+        for res in args.value_resolutions:
+            data = bench_scoring.make_inputs(tmp, size, args.score_draws, args.seed, res)
+            print(f"\nscore: {size:,} customers ({bench_value.RESOLUTIONS[res]}), "
+                  f"{args.score_draws} draws", flush=True)
+            for case in cases:
+                cap = args.cap_seconds if case == "lifevalue" else args.peer_cap_seconds
+                spec = {"case": case, "data": str(data), "draws": args.score_draws,
+                        "mem_limit_gb": args.mem_limit_gb,
+                        "out": str(tmp / f"means-score-{case}-{res}-{size}.npy")}
+                _record(rows, {"section": "score", "size": size, "case": case, "cap": cap,
+                               "resolution": res,
+                               **run_worker(bench_scoring.__file__, spec, cap)}, args)
     if "value" in args.sections:
         run_value(args, tmp, rows)
 
@@ -391,12 +395,13 @@ def table(rows: list[dict]) -> str:
             seconds, peak = f"failed: {r.get('reason')}", "-"
         ref_case = REFERENCE[sec].get(r["case"])
         ref = next((x for x in rows if x["section"] == sec and x["size"] == r["size"]
-                    and x["case"] == ref_case and x.get("model") == r.get("model")), None)
+                    and x["case"] == ref_case and x.get("model") == r.get("model")
+                    and x.get("resolution") == r.get("resolution")), None)
         label = f" (vs {LABELS[sec][ref_case]})" if ref is not None else ""
         goal, verdict = target(r, rows)
         model = bench_models.MODELS.get(r.get("model"), r.get("model") or "")
         unit = " tx" if sec == "summary" else ""
-        if sec == "value":
+        if sec in ("score", "value"):
             unit = f" ({bench_value.RESOLUTIONS[r.get('resolution', 'day')]})"
         out.append(
             f"| {SECTIONS[sec]} | {r['size']:,}{unit} | {LABELS[sec].get(r['case'], r['case'])} "
