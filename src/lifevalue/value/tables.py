@@ -53,7 +53,11 @@ class Tables:
         # the simulation (FHL 2005a, eq. 6 given the posterior of lambda)
         tables["Q0"] = np.empty((U, S))
         flows = {k: np.zeros(P) for k in ("p_active", "revenue", "margin", "cost_O", "cost_R")}
-        block = max(1, sc.CELLS_PER_CHUNK // (U * (P + 1)))
+        # blocks of draws of equal size, a multiple of four of them: two or four threads
+        # finish together (three blocks on two threads left one thread a second turn);
+        # the count does not depend on the threads, so neither do the flows' sums
+        n_blocks = -(-S // max(1, sc.CELLS_PER_CHUNK // (max(U, 1) * (P + 1))))
+        block = max(1, -(-S // (-(-n_blocks // 4) * 4)))
 
         # bought_t = cum_t - cum_{t-1} and active_t = survival to the start of period t (1
         # for t = 0): sums over t are written on cum and the survival at the edges
