@@ -184,3 +184,42 @@ def test_spend_with_no_finite_mean_is_a_clear_error():
     rep = s[est["p"] * s["frequency"] + est["q"] > 1]
     assert len(rep) > 50
     assert np.isfinite(gg.expected_spend(rep).to_numpy()).all()
+
+
+_BOUNDS_SCRIPT = """
+import numpy as np, pandas as pd
+import lifevalue as lv
+rng = np.random.default_rng(3)
+n = 300
+x = np.r_[rng.poisson(1.0, n - 40), np.full(40, 120.0)]  # 40 buy every few days
+T = rng.uniform(200.0, 400.0, n).round(2)
+s = pd.DataFrame({"frequency": x, "recency": np.where(x > 0, T - 1.0, 0.0), "T": T,
+                  "monetary_value": np.where(x > 0, 30.0, 0.0)})
+s.attrs["time_unit"] = "D"
+bg = lv.BetaGeo.from_params({"r": 0.243, "alpha": 4.414 * 7, "a": 0.793, "b": 2.426},
+                            time_unit="D")
+gg = lv.GammaGamma.from_params({"p": 6.25, "q": 3.74, "gamma": 15.44})
+bg.expected_purchases(s, 365.0)
+gg.expected_spend(s)
+cv = lv.CustomerValue(bg, gg, margin=0.3, retention_cost=0.5)
+cv.evaluate(s, "realistic", comparisons=True)
+cv.cash_flows(s.iloc[:50], "realistic")
+print("in bounds")
+"""
+
+
+@pytest.mark.slow
+def test_compiled_kernels_stay_in_bounds_for_heavy_buyers(tmp_path):
+    """The compiled kernels do not check bounds: a write past an array corrupts memory
+    silently (the walk's scratch did, for a buyer with purchases in every period). Here
+    they are compiled with numba's bounds checks (a fresh cache, in a subprocess) and run
+    on customers who buy every few days, through every scoring path: an index past an
+    array raises instead."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NUMBA_BOUNDSCHECK": "1", "NUMBA_CACHE_DIR": str(tmp_path)}
+    run = subprocess.run([sys.executable, "-c", _BOUNDS_SCRIPT], env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert run.returncode == 0 and "in bounds" in run.stdout, run.stderr[-2000:]

@@ -143,3 +143,17 @@ def test_purchase_counts_match_closed_forms(params):
                                pr.prob_no_purchase(r, alpha, a, b, x, t_x, T, h), atol=tol)
     np.testing.assert_allclose(active.mean(axis=0),
                                alive * pr.survival_if_alive(r, alpha, a, b, x, T, h), atol=tol)
+
+
+def test_walk_scratch_holds_a_purchase_in_every_period_and_more():
+    # a heavy buyer with purchases in every period and more: the branch-free bookkeeping
+    # writes one slot past the list of periods, which the scratch must hold (it did not:
+    # the compiled kernels, which do not check bounds, wrote past the array). Run as
+    # plain Python, where an index past the end raises.
+    P = 3
+    counts = cp.new_counts(P)
+    for j in (2, 0, 1, 0, 2, 2, 1):
+        cp._add_purchase.py_func(counts, j, P)
+    assert counts[:P].tolist() == [2, 2, 3]     # purchases per period
+    assert counts[P] == 3                        # periods with any
+    assert counts[P + 1:2 * P + 1].tolist() == [2, 0, 1]  # which, in order of first purchase

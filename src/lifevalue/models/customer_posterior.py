@@ -207,7 +207,7 @@ def _count_block(state, i0, i1, alive, q_none, r, alpha, a, b, x, T, edges, coun
     P(alive) (Fader, Hardie & Lee 2008) and the probability of no purchase if alive, per draw
     and customer."""
     horizon = edges[1]
-    window = np.zeros(3, dtype=np.int64)  # one period (see new_counts)
+    window = new_counts(1)  # one period
     st = _load(state)
     for s in range(len(r)):
         alive_s, none_s, counts_s, active_s = alive[s], q_none[s], counts[s], active[s]
@@ -323,7 +323,7 @@ def _simulate_block(state, i0, i1, p_alive_, q_none, r, alpha, a, b, ps, pd, pc,
     S = p_alive_.shape[0]
     P = len(edges) - 1
     horizon = edges[P]
-    counts = np.zeros(2 * P + 1, dtype=np.int64)  # see new_counts
+    counts = new_counts(P)
     st = _load(state)
     for s in range(S):
         for i in range(i0, i1):
@@ -387,10 +387,13 @@ def buyer_revenue(st, w, shape, scale, a_d, b_x, deadline, p, p_d, p_c, nu_shape
     return total / nu, drop, st
 
 
-def new_counts(periods: int) -> np.ndarray:
+@numba.njit(nogil=True, cache=True)
+def new_counts(periods):
     """The walk's scratch: purchases per period, then how many periods have any, then
-    which (in order)."""
-    return np.zeros(2 * periods + 1, dtype=np.int64)
+    which (in order), then one spare slot: :func:`_add_purchase` writes the period at the
+    list's end whether or not it is new (branch-free), so once every period is listed
+    it writes one past the list."""
+    return np.zeros(2 * periods + 2, dtype=np.int64)
 
 
 @numba.njit(nogil=True, cache=True)

@@ -34,7 +34,12 @@ from lifevalue.models.compiled_closed_forms import (
     p_alive_one,
     p_alive_tabulated,
 )
-from lifevalue.models.customer_posterior import buyer_revenue, gamma_constants, periods_active
+from lifevalue.models.customer_posterior import (
+    buyer_revenue,
+    gamma_constants,
+    new_counts,
+    periods_active,
+)
 from lifevalue.models.kernels import _FASTMATH
 from lifevalue.models.order_statistics import two_quantiles
 from lifevalue.models.pareto_nbd_kernel import period_sums_if_alive
@@ -181,7 +186,7 @@ def score_customers(seeds, r, alpha, a, b, p, q, gam, x, t_x, T, m, ix, iT, it, 
     g_e = np.empty(S)
     g_y = np.empty(n_sim)
     start = np.empty(4, dtype=np.uint64)
-    counts = np.zeros(2 * P + 1, dtype=np.int64)  # see customer_posterior.new_counts
+    counts = new_counts(P)  # the walk's scratch
     p_d, p_c = gamma_constants(p)
     # the potential's per-draw multipliers of rate, dropout and spend (1 without benchmark)
     m_rate = np.ones(S)
