@@ -235,10 +235,11 @@ class CashFlows:
         for s0 in range(0, S, block):
             ds = slice(s0, min(s0 + block, S))
             part = {k: val[ds] for k, val in bgd.items()}
-            half = -(-(ds.stop - ds.start) // 2)  # the node tables in two halves, threaded
-            halves = [slice(a, min(a + half, ds.stop)) for a in range(ds.start, ds.stop, half)]
+            # the node tables, a part of the draws per thread (each draw's by itself)
+            size = -(-(ds.stop - ds.start) // self.n_threads)
+            pieces = [slice(a, min(a + size, ds.stop)) for a in range(ds.start, ds.stop, size)]
             parts = list(sc.map_threads(self.n_threads, lambda h: self._node_tables(
-                bgd, grid.nodes, bench, h)[:2], halves))
+                bgd, grid.nodes, bench, h)[:2], pieces))
             cum, at_edges = (np.concatenate([q[j] for q in parts]) for j in (0, 1))
             # (nodes, P, draws): the sums over draws read contiguous rows
             bought = np.ascontiguousarray(np.diff(cum, axis=-1, prepend=0.0).transpose(1, 2, 0))
@@ -256,8 +257,7 @@ class CashFlows:
                 alive = self._p_alive(part, x[sl], t_x[sl], T[sl])
                 spend = self._spend_draws(part, {k: val[ds] for k, val in ggd.items()},
                                           x[sl], T[sl], m[sl],
-                                          {"spend": np.broadcast_to(mults["spend"], (n,))[sl]},
-                                          sub)
+                                          np.broadcast_to(mults["spend"], (n,))[sl], sub)
                 fk.customer_flows(bought, active, grid.below[rows], grid.above[rows],
                                   np.ascontiguousarray(grid.weights[:, rows]),
                                   np.ascontiguousarray(sel), np.ascontiguousarray(alive.T),

@@ -126,7 +126,7 @@ class Tables:
             rate, dropout, self.grid.edges[1:])
         return cum, at_edges, rate
 
-    def _spend_draws(self, bgd, ggd, x, T, m, mults, bench):
+    def _spend_draws(self, bgd, ggd, x, T, m, spend_multiplier, bench):
         """Expected spend per transaction ``(S, n)`` (Fader & Hardie 2013, eq. 5) with the
         scenario's spend benchmark and multiplier."""
         p, q, gam = (ggd[k][:, None] for k in ("p", "q", "gamma"))
@@ -135,7 +135,7 @@ class Tables:
             w = bm.evidence_weight(bench["rate"], bgd["r"][:, None], bgd["alpha"][:, None],
                                    x, T)
             spend = spend * bm.spend_multiplier(bench["spend"][:, None], w, spend)
-        return spend * mults["spend"]
+        return spend * spend_multiplier
 
     def _expected(self, bgd, ggd, tables, u_idx, x, t_x, T, m, factors, mults, bench=None):
         """``E[KW | theta_s]`` for each draw and customer, ``(S, n)``, in NumPy: for the
@@ -148,7 +148,7 @@ class Tables:
         if self._lifetime:  # no node tables: the closed forms per customer
             return self._expected_direct(bgd, ggd, x, t_x, T, m, factors, mults, bench)
         alive = self._p_alive(bgd, x, t_x, T)                                 # (S, n)
-        spend = self._spend_draws(bgd, ggd, x, T, m, mults, bench)            # (S, n)
+        spend = self._spend_draws(bgd, ggd, x, T, m, mults["spend"], bench)   # (S, n)
         margin = factors["M"][0] * mults["margin"]
         dev = factors["O"][0] * mults["development_cost"]
         ret = factors["R"][0] * mults["retention_cost"]
