@@ -107,10 +107,7 @@ def _row_order_statistics(rows, k_lo, k_hi, lo, hi):
     step = max(n // _SAMPLE, 1)
     for i in range(rows.shape[0]):
         row = rows[i]
-        nan = False
-        for s in range(n):
-            nan |= row[s] != row[s]
-        if nan:
+        if _has_nan(row):
             lo[i], hi[i] = np.nan, np.nan
             continue
         if n >= 4 * _SAMPLE:
@@ -125,13 +122,19 @@ def _row_quantiles(rows, lo_q, hi_q, lo, hi):
     none = np.int64(0)  # not a literal 0: one specialisation of two_quantiles, the scorer's
     for i in range(rows.shape[0]):
         row = rows[i]
-        nan = False
-        for s in range(len(row)):
-            nan |= row[s] != row[s]
-        if nan:
+        if _has_nan(row):
             lo[i], hi[i] = np.nan, np.nan
         else:
             lo[i], hi[i] = two_quantiles(row, len(row), none, 0.0, lo_q, hi_q)
+
+
+@numba.njit(nogil=True, cache=True)
+def _has_nan(row):
+    """Whether a row holds a NaN (one branch-free pass)."""
+    nan = False
+    for s in range(len(row)):
+        nan |= row[s] != row[s]
+    return nan
 
 
 #: Values sampled to set the threshold of the candidates of an order statistic.

@@ -235,6 +235,7 @@ class CashFlows:
         for s0 in range(0, S, block):
             ds = slice(s0, min(s0 + block, S))
             part = {k: val[ds] for k, val in bgd.items()}
+            part_gg = {k: val[ds] for k, val in ggd.items()}
             # the node tables, a part of the draws per thread (each draw's by itself)
             size = -(-(ds.stop - ds.start) // self.n_threads)
             pieces = [slice(a, min(a + size, ds.stop)) for a in range(ds.start, ds.stop, size)]
@@ -248,15 +249,15 @@ class CashFlows:
             sub = None if bench is None else {k: (val[ds] if len(val) else val)
                                               for k, val in bench.items()}
 
-            def one_chunk(sl, ds=ds, part=part, sub=sub, bought=bought, active=active):
+            def one_chunk(sl, ds=ds, part=part, part_gg=part_gg, sub=sub, bought=bought,
+                          active=active):
                 rows = u_idx[sl]
                 sel = np.zeros((0, 0))
                 if kink:  # the draws at which the benchmark raises the customer's rate
                     sel = (bench["rate"][ds, None] * (part["alpha"][:, None] + T[sl])
                            > part["r"][:, None] + x[sl]).T.astype("float64")
                 alive = self._p_alive(part, x[sl], t_x[sl], T[sl])
-                spend = self._spend_draws(part, {k: val[ds] for k, val in ggd.items()},
-                                          x[sl], T[sl], m[sl],
+                spend = self._spend_draws(part, part_gg, x[sl], T[sl], m[sl],
                                           np.broadcast_to(mults["spend"], (n,))[sl], sub)
                 fk.customer_flows(bought, active, grid.below[rows], grid.above[rows],
                                   np.ascontiguousarray(grid.weights[:, rows]),
